@@ -1,0 +1,77 @@
+# tucai -- top-level build.  `make` builds everything, `make run` starts the
+# demo on 127.0.0.1:8080, `make test` runs the whole suite.  Components add
+# their own rules in mk/*.mk; sources are picked up by wildcard.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+B        := build
+CC       ?= cc
+PKGS     := vips jansson libcurl openssl libmariadb inih libargon2 libzip libqrencode zbar
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+TCFLAGS   = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker -I$(B) $(PKG_CFLAGS)
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# The photo pipeline is pure: photo_*.c plus the generated cascade tables.
+PHOTO_SRC  := $(sort $(wildcard worker/photo_*.c))
+# Programs' mains; everything else in worker/ is the pool's library.
+MAIN_SRC   := worker/main.c worker/tucai_check.c
+POOL_SRC   := $(sort $(filter-out $(PHOTO_SRC) $(MAIN_SRC),$(wildcard worker/*.c)))
+GEN_SRC    := $(B)/cascades.c
+HDRS       := $(wildcard include/*.h worker/*.h)
+
+ALL := $(B)/tucai-worker $(B)/tucai-check
+TEST_PREP :=
+
+-include mk/*.mk
+
+all: $(ALL)
+
+deps:
+	@sh tools/deps.sh
+
+$(B)/obj/%.o: worker/%.c $(HDRS) | $(B)/obj
+	$(CC) $(TCFLAGS) -c $< -o $@
+$(B)/obj/%.o: $(B)/%.c $(HDRS) | $(B)/obj
+	$(CC) $(TCFLAGS) -c $< -o $@
+$(B)/asan/%.o: worker/%.c $(HDRS) | $(B)/asan
+	$(CC) $(TCFLAGS) $(SAN) -c $< -o $@
+$(B)/asan/%.o: $(B)/%.c $(HDRS) | $(B)/asan
+	$(CC) $(TCFLAGS) $(SAN) -c $< -o $@
+$(B)/obj $(B)/asan:
+	mkdir -p $@
+
+objs = $(patsubst worker/%.c,$(1)/%.o,$(patsubst $(B)/%.c,$(1)/%.o,$(2)))
+
+$(B)/tucai-worker: $(call objs,$(B)/obj,worker/main.c $(POOL_SRC) $(PHOTO_SRC) $(GEN_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/tucai-check: $(call objs,$(B)/obj,worker/tucai_check.c $(PHOTO_SRC) $(GEN_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/asan/tucai-worker: $(call objs,$(B)/asan,worker/main.c $(POOL_SRC) $(PHOTO_SRC) $(GEN_SRC))
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+$(B)/asan/tucai-check: $(call objs,$(B)/asan,worker/tucai_check.c $(PHOTO_SRC) $(GEN_SRC))
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
+
+asan: $(B)/asan/tucai-worker $(B)/asan/tucai-check
+
+# The suite: prove over t/, with the sanitizer builds present so the
+# harness can run one instance under ASan/UBSan.
+test: deps
+	$(MAKE) all asan $(TEST_PREP)
+	prove -r -I t/lib t/
+
+run: deps
+	$(MAKE) all
+	bash tools/run.sh
+
+bench: deps
+	$(MAKE) all
+	bash bench/run.sh
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all deps asan test run bench clean

@@ -1,0 +1,41 @@
+/*
+ * pay.h -- WeChat Pay v3 (JSAPI) for one submission's order, the payment
+ * notification, reconciliation, final delivery and the student outbox.
+ * The journey calls these; they never call back into the journey.
+ */
+#ifndef TUCAI_PAY_H
+#define TUCAI_PAY_H
+
+#include "handler.h"
+
+/*
+ * Creates the student's order for draft_id, or switches the draft of the
+ * live UNPAID order (same order, same out_trade_no).  amount 0 -> status
+ * FREE and delivery starts at once.  Runs its own transaction.  On success
+ * *order gets the API.md order object (with "pay" fields or null) and 0 is
+ * returned; otherwise the error is already written to resp and -1 returned
+ * (409 ALREADY_PAID, 503 WECHAT_UNAVAILABLE, ...).
+ */
+int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
+    json_t **order, tucai_resp_t *resp);
+
+/* The student's order as API.md's object, queried at WeChat when UNPAID;
+ * NULL when none.  */
+json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh);
+
+/* Outbox: queue a subscribe message for the student if they accepted that
+ * kind ("photo_status" or "payment_result").  dedupe_key makes it once-only.
+ * Uses the caller's transaction (no commit). 0 or -1. */
+int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
+    const char *dedupe_key, json_t *data);
+
+/* Periodic work run by the pool's children between requests
+ * (reconciliation, expiry, outbox delivery); never longer than budget_ms. */
+void pay_tick(tucai_ctx_t *ctx, int budget_ms);
+
+/* Handlers (registered in dispatch.c). */
+int pay_handle_notify(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
+int pay_handle_order(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
+int pay_handle_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
+
+#endif
