@@ -31,11 +31,7 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
 
 /* Periodic work run by the pool's children between requests
  * (reconciliation, expiry, outbox delivery); never longer than budget_ms. */
-void pay_tick(tucai_ctx_t *ctx, int budget_ms);
+void pay_tick(tucai_ctx_t *ctx, int budget_ms) __attribute__((weak));
 
-/* Handlers (registered in dispatch.c). */
-int pay_handle_notify(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
-int pay_handle_order(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
-int pay_handle_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
 
 #endif
