@@ -1,7 +1,8 @@
 /*
  * pay.h -- WeChat Pay v3 (JSAPI) for one submission's order, the payment
  * notification, reconciliation, final delivery and the student outbox.
- * The journey calls these; they never call back into the journey.
+ * The journey calls these; they never call back into the journey.  Declared
+ * weak so parts build alone; callers check the symbol before calling.
  */
 #ifndef TUCAI_PAY_H
 #define TUCAI_PAY_H
@@ -17,7 +18,7 @@
  * (409 ALREADY_PAID, 503 WECHAT_UNAVAILABLE, ...).
  */
 int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
-    json_t **order, tucai_resp_t *resp);
+    json_t **order, tucai_resp_t *resp) __attribute__((weak));
 
 /* The student's order as API.md's object, queried at WeChat when UNPAID;
  * NULL when none.  */
@@ -27,7 +28,7 @@ json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh);
  * kind ("photo_status" or "payment_result").  dedupe_key makes it once-only.
  * Uses the caller's transaction (no commit). 0 or -1. */
 int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
-    const char *dedupe_key, json_t *data);
+    const char *dedupe_key, json_t *data) __attribute__((weak));
 
 /* Periodic work run by the pool's children between requests
  * (reconciliation, expiry, outbox delivery); never longer than budget_ms. */
