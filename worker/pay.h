@@ -22,7 +22,8 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
 
 /* The student's order as API.md's object, queried at WeChat when UNPAID;
  * NULL when none.  */
-json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh);
+json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
+    __attribute__((weak));
 
 /* Outbox: queue a subscribe message for the student if they accepted that
  * kind ("photo_status" or "payment_result").  dedupe_key makes it once-only.

@@ -19,7 +19,7 @@ typedef enum {
 
 /* jscode2session: js_code -> openid (session_key is never kept). */
 wx_status_t wx_code2session(tucai_ctx_t *ctx, const char *js_code,
-    char *openid, size_t openid_len);
+    char *openid, size_t openid_len) __attribute__((weak));
 
 /* getuserphonenumber: phone code -> purePhoneNumber. */
 wx_status_t wx_phone_number(tucai_ctx_t *ctx, const char *phone_code,
