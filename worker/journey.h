@@ -1,0 +1,138 @@
+/*
+ * journey.h -- private to journey_*.c: the student's state as loaded from
+ * the database, the step machine, the SQL helpers and small JSON helpers
+ * every journey endpoint shares.
+ */
+#ifndef TUCAI_JOURNEY_H
+#define TUCAI_JOURNEY_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "handler.h"
+#include "db.h"
+
+/* ---- steps (journey_step.c) ---- */
+
+enum {
+    J_CODE = 0, J_PHONE, J_CONFIRM, J_NOTICE, J_SUBSCRIBE, J_VIDEO, J_SHOOT,
+    J_SUBMIT, J_PAY, J_PRODUCING, J_DONE, J_NSTEPS
+};
+
+#define J_BIT(s)        (1u << (s))
+/* Steps at or after s (re-reading earlier pages stays allowed). */
+#define J_FROM(s)       ((~0u << (s)) & ((1u << J_NSTEPS) - 1))
+
+const char *journey_step_name(int step);
+
+/* Everything the rules need about one account and its student. */
+typedef struct {
+    uint64_t account_id;
+    uint64_t pending_student_id;      /* 0 = none */
+    uint64_t pending_code_id;         /* the code scanned, 0 = none */
+    char     pending_phone[24];       /* "" = none */
+
+    int      has_student;             /* bound or pending */
+    int      bound;                   /* students.account_id = account */
+    uint64_t student_id;
+    uint32_t school_id;
+    char     student_no[40];
+    char     name[80];
+    char     phone[24];
+    uint32_t notice_ack_version;
+    int      subs_set, sub_photo_status, sub_payment_result;
+    int64_t  video_started_at;        /* 0 = never */
+    int64_t  video_finished_at;       /* 0 = not yet */
+    int64_t  cooldown_until;
+    int      lock_kind;               /* TUCAI_LOCK_* */
+    int64_t  lock_until;
+    uint32_t liveness_fails, quality_fails, attempts;
+
+    /* the student's school */
+    char     school_name[136];
+    char     contact[260];
+    uint32_t fee_fen;
+    uint32_t notice_version;
+    char     video_url[520];
+    uint32_t video_duration_s;
+    char     tpl_photo_status[136];
+    char     tpl_payment_result[136];
+
+    /* derived */
+    int      ndrafts;                 /* live drafts */
+    int      has_order;               /* a live order (UNPAID/PAID/FREE) */
+    char     order_status[8];
+    int      photo_ready;             /* photos row exists */
+    int      step;                    /* J_* */
+} jst_t;
+
+/*
+ * Prologue of every authenticated student endpoint: checks the role and
+ * subject, that the database is there, loads *st and computes the step.
+ * Returns 0, or -1 with the error already in resp.
+ */
+int  journey_begin(tucai_ctx_t *ctx, const tucai_req_t *req,
+         tucai_resp_t *resp, jst_t *st);
+/* Reloads st (after a change) without the request checks. 0 or -1. */
+int  journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st);
+/* Computes st->step from the loaded rows. */
+int  journey_step_of(const jst_t *st);
+/* 409 STEP_NOT_ALLOWED {"step"} unless st->step is in the allowed mask. */
+int  journey_guard(const jst_t *st, unsigned allowed, tucai_resp_t *resp);
+/* Stores the computed step in students.step (for the back office). */
+void journey_step_sync(tucai_ctx_t *ctx, const jst_t *st);
+/* Reports the student's cooldown/lock to nginx (resp_state). */
+void journey_state(tucai_resp_t *resp, const tucai_req_t *req,
+         const jst_t *st);
+
+/* Answers {"step": name} (plus extra keys, stolen) with 200. */
+int  journey_reply_step(tucai_ctx_t *ctx, const tucai_req_t *req,
+         tucai_resp_t *resp, json_t *extra);
+
+/* A policy knob from the request, or its default when nginx sent 0. */
+uint32_t journey_policy(const tucai_req_t *req, int idx);
+
+/* ---- SQL helpers over db.h (journey_util.c) ---- */
+
+/* One row of a db_query(): 1 found (*res must be freed), 0 none, -1 error. */
+int        journey_first_row(MYSQL_RES **res, MYSQL_ROW *row);
+#define jdb_row(ctx, res, row, ...) \
+    ((*(res) = db_query((ctx), __VA_ARGS__)), journey_first_row((res), (row)))
+/* db_begin with a bounded row-lock wait (a stuck peer must not hang us). */
+int        journey_txn(tucai_ctx_t *ctx);
+uint64_t   jsql_u64(const char *s);     /* NULL -> 0 */
+int64_t    jsql_i64(const char *s);
+void       jsql_copy(char *dst, size_t n, const char *s);   /* NULL -> "" */
+
+/* ---- small helpers (journey_util.c) ---- */
+
+/* The JSON object body of a request, or NULL with 400 BAD_JSON in resp. */
+json_t *journey_json_body(const tucai_req_t *req, tucai_resp_t *resp);
+/* "2026-01-02T03:04:05Z" as a JSON string, or null for t == 0. */
+json_t *journey_time(int64_t t);
+/* 401 UNAUTHORIZED. */
+int     journey_unauthorized(tucai_resp_t *resp);
+/* 404 NOT_FOUND. */
+int     journey_not_found(tucai_resp_t *resp);
+/* A signed student token for subject/school into out; 0 or -1. */
+int     journey_token(tucai_ctx_t *ctx, uint64_t subject, uint32_t school,
+            char *out, size_t n, int *expires_in);
+/* Random lowercase hex of 2*nbytes chars into out (n > 2*nbytes). 0/-1. */
+int     journey_random_hex(char *out, size_t n, size_t nbytes);
+/* {"student":{name,student_no,school}} object for the code/phone pages. */
+json_t *journey_student_json(const jst_t *st);
+/* The drafts list of API.md for the student (new reference) or NULL. */
+json_t *journey_drafts_json(tucai_ctx_t *ctx, const tucai_req_t *req,
+            const jst_t *st);
+/* The draft object (id, created_at, deletable_at, photo_url). */
+json_t *journey_draft_json(const tucai_req_t *req, uint64_t id,
+            int64_t created_at);
+
+/* Writes data to dir/rel atomically (temp + fsync + rename), making the
+ * directories.  0 or -1 (errno). */
+int     journey_write_file(const char *dir, const char *rel,
+            const unsigned char *data, size_t len);
+void    journey_unlink(const char *dir, const char *rel);
+
+#endif
