@@ -1,0 +1,443 @@
+/* db.c -- one MariaDB connection per process, reconnecting transparently. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <errmsg.h>
+#include <mysql.h>
+
+#include "db.h"
+#include "log.h"
+
+/* One connection per process, so its bookkeeping is per process too. */
+static int      in_txn;
+static unsigned last_errno;
+static char     last_error[256];
+static time_t   last_ok;
+static int      multi_statements;
+
+static void set_err(unsigned e, const char *msg)
+{
+    last_errno = e;
+    snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "");
+}
+
+static int is_lost(unsigned e)
+{
+    return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST
+        || e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR
+        || e == CR_SERVER_LOST_EXTENDED || e == 1927 /* ER_CONNECTION_KILLED */
+        || e == 1053 /* ER_SERVER_SHUTDOWN */;
+}
+
+void db_set_multi_statements(int on)
+{
+    multi_statements = on;
+}
+
+void db_close(tucai_ctx_t *ctx)
+{
+    if (ctx->db) {
+        mysql_close(ctx->db);
+        ctx->db = NULL;
+    }
+    in_txn = 0;
+}
+
+int db_connect(tucai_ctx_t *ctx)
+{
+    const tucai_config_t *c = ctx->cfg;
+    unsigned int          to = (unsigned) c->db_connect_timeout_s;
+    unsigned int          rw = (unsigned) (c->request_timeout_s > 0
+                                           ? c->request_timeout_s : 30);
+    my_bool               off = 0;
+    MYSQL                *m;
+
+    db_close(ctx);
+    m = mysql_init(NULL);
+    if (m == NULL) {
+        set_err(CR_OUT_OF_MEMORY, "out of memory");
+        return -1;
+    }
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &to);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
+    mysql_options(m, MYSQL_OPT_RECONNECT, &off);   /* we reconnect ourselves */
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (mysql_real_connect(m, c->db_socket[0] ? NULL : c->db_host, c->db_user,
+                           c->db_password, c->db_name,
+                           (unsigned) c->db_port,
+                           c->db_socket[0] ? c->db_socket : NULL,
+                           multi_statements ? CLIENT_MULTI_STATEMENTS : 0) == NULL)
+    {
+        set_err(mysql_errno(m), mysql_error(m));
+        tlog_warn("db: connect failed: %s", mysql_error(m));
+        mysql_close(m);
+        return -1;
+    }
+    ctx->db = m;
+    last_ok = time(NULL);
+    /* Times are unix seconds everywhere; keep the session neutral anyway. */
+    if (mysql_query(m, "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'")) {
+        set_err(mysql_errno(m), mysql_error(m));
+        db_close(ctx);
+        return -1;
+    }
+    return 0;
+}
+
+int db_ensure(tucai_ctx_t *ctx)
+{
+    if (ctx->db == NULL) {
+        return db_connect(ctx);
+    }
+    /* A ping per request would double the round trips; a query on a dead
+     * connection outside a transaction is retried anyway, so only ping a
+     * connection that sat idle. */
+    if (!in_txn && time(NULL) - last_ok >= 5) {
+        if (mysql_ping(ctx->db) != 0) {
+            tlog_info("db: connection lost (%s), reconnecting",
+                      mysql_error(ctx->db));
+            return db_connect(ctx);
+        }
+        last_ok = time(NULL);
+    }
+    return 0;
+}
+
+/* Runs sql; outside a transaction retries once on a lost connection. */
+static int run(tucai_ctx_t *ctx, const char *sql, size_t len)
+{
+    int attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (ctx->db == NULL) {
+            if (in_txn || db_connect(ctx) != 0) {
+                if (in_txn) set_err(CR_SERVER_GONE_ERROR, "connection lost in transaction");
+                return -1;
+            }
+        }
+        if (mysql_real_query(ctx->db, sql, (unsigned long) len) == 0) {
+            last_ok = time(NULL);
+            last_errno = 0;
+            return 0;
+        }
+        set_err(mysql_errno(ctx->db), mysql_error(ctx->db));
+        if (!is_lost(last_errno)) {
+            return -1;
+        }
+        int was_txn = in_txn;
+        tlog_info("db: lost connection (%s)%s", last_error,
+                  was_txn ? " inside a transaction" : ", retrying");
+        db_close(ctx);
+        if (was_txn) {
+            set_err(CR_SERVER_LOST, "connection lost in transaction");
+            in_txn = 1;         /* the caller still has to roll back */
+            return -1;
+        }
+    }
+    return -1;
+}
+
+static int put(tbuf *b, const void *p, size_t n)
+{
+    return tbuf_add(b, p, n);
+}
+
+static int put_quoted(tucai_ctx_t *ctx, tbuf *b, const char *s, size_t n)
+{
+    char         *tmp;
+    unsigned long el;
+    int           rc;
+
+    if (n > 64 * 1024 * 1024) {
+        return -1;
+    }
+    tmp = malloc(2 * n + 1);
+    if (tmp == NULL) {
+        return -1;
+    }
+    el = ctx->db ? mysql_real_escape_string(ctx->db, tmp, s, (unsigned long) n)
+                 : mysql_escape_string(tmp, s, (unsigned long) n);
+    rc = put(b, "'", 1) || put(b, tmp, el) || put(b, "'", 1);
+    free(tmp);
+    return rc ? -1 : 0;
+}
+
+static char *vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap, size_t *outlen)
+{
+    tbuf        b = { 0 };
+    char        num[32];
+    const char *p;
+
+    for (p = fmt; *p; p++) {
+        if (*p != '%') {
+            const char *q = strchr(p, '%');
+            size_t      n = q ? (size_t) (q - p) : strlen(p);
+            if (put(&b, p, n)) goto fail;
+            p += n - 1;
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case '%':
+            if (put(&b, "%", 1)) goto fail;
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (s == NULL ? put(&b, "NULL", 4) : put_quoted(ctx, &b, s, strlen(s)))
+                goto fail;
+            break;
+        }
+        case 'S': {
+            const tstr *t = va_arg(ap, const tstr *);
+            if (t == NULL || t->p == NULL ? put(&b, "NULL", 4)
+                                          : put_quoted(ctx, &b, t->p, t->len))
+                goto fail;
+            break;
+        }
+        case 'b': {
+            const unsigned char *d = va_arg(ap, const unsigned char *);
+            size_t               n = va_arg(ap, size_t), i;
+            if (put(&b, "X'", 2)) goto fail;
+            for (i = 0; i < n; i++) {
+                snprintf(num, sizeof(num), "%02x", d[i]);
+                if (put(&b, num, 2)) goto fail;
+            }
+            if (put(&b, "'", 1)) goto fail;
+            break;
+        }
+        case 'd': snprintf(num, sizeof(num), "%d", va_arg(ap, int)); goto num;
+        case 'u': snprintf(num, sizeof(num), "%u", va_arg(ap, unsigned)); goto num;
+        case 'I': snprintf(num, sizeof(num), "%" PRId64, va_arg(ap, int64_t)); goto num;
+        case 'U': snprintf(num, sizeof(num), "%" PRIu64, va_arg(ap, uint64_t)); goto num;
+        num:
+            if (put(&b, num, strlen(num))) goto fail;
+            break;
+        case 'r': {
+            const char *s = va_arg(ap, const char *);
+            if (put(&b, s, strlen(s))) goto fail;
+            break;
+        }
+        default:
+            tlog_error("db: bad format directive in \"%s\"", fmt);
+            goto fail;
+        }
+    }
+    if (put(&b, "", 1)) goto fail;
+    *outlen = b.len - 1;
+    return (char *) b.p;
+fail:
+    tbuf_free(&b);
+    set_err(CR_UNKNOWN_ERROR, "cannot build query");
+    return NULL;
+}
+
+char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    size_t  n;
+    char   *s;
+
+    va_start(ap, fmt);
+    s = vfmt(ctx, fmt, ap, &n);
+    va_end(ap);
+    return s;
+}
+
+static int vrun(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    size_t n;
+    char  *sql;
+    int    rc;
+
+    /* Escaping wants the live connection's charset: connect first. */
+    if (ctx->db == NULL && !in_txn) {
+        (void) db_connect(ctx);
+    }
+    sql = vfmt(ctx, fmt, ap, &n);
+    if (sql == NULL) {
+        return -1;
+    }
+    rc = run(ctx, sql, n);
+    if (rc != 0 && !db_lost(ctx)) {
+        tlog_warn("db: %s [%.300s]", last_error, sql);
+    }
+    free(sql);
+    return rc;
+}
+
+int64_t db_exec(tucai_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    int     rc;
+
+    va_start(ap, fmt);
+    rc = vrun(ctx, fmt, ap);
+    va_end(ap);
+    if (rc != 0) {
+        return -1;
+    }
+    /* drain a stray result so the connection stays usable */
+    MYSQL_RES *r = mysql_store_result(ctx->db);
+    if (r) mysql_free_result(r);
+    return (int64_t) mysql_affected_rows(ctx->db) < 0 ? 0
+         : (int64_t) mysql_affected_rows(ctx->db);
+}
+
+static MYSQL_RES *vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    MYSQL_RES *r;
+
+    if (vrun(ctx, fmt, ap) != 0) {
+        return NULL;
+    }
+    r = mysql_store_result(ctx->db);
+    if (r == NULL) {
+        set_err(mysql_errno(ctx->db) ? mysql_errno(ctx->db) : CR_UNKNOWN_ERROR,
+                mysql_errno(ctx->db) ? mysql_error(ctx->db) : "no result set");
+        if (is_lost(last_errno)) {
+            db_close(ctx);
+        }
+    }
+    return r;
+}
+
+MYSQL_RES *db_query(tucai_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list    ap;
+    MYSQL_RES *r;
+
+    va_start(ap, fmt);
+    r = vquery(ctx, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int db_query_int(tucai_ctx_t *ctx, int64_t *out, const char *fmt, ...)
+{
+    va_list    ap;
+    MYSQL_RES *r;
+    MYSQL_ROW  row;
+    int        rc = 0;
+
+    va_start(ap, fmt);
+    r = vquery(ctx, fmt, ap);
+    va_end(ap);
+    if (r == NULL) {
+        return -1;
+    }
+    row = mysql_fetch_row(r);
+    if (row != NULL && mysql_num_fields(r) > 0) {
+        *out = row[0] ? strtoll(row[0], NULL, 10) : 0;
+        rc = 1;
+    }
+    mysql_free_result(r);
+    return rc;
+}
+
+int db_query_str(tucai_ctx_t *ctx, char *out, size_t n, const char *fmt, ...)
+{
+    va_list    ap;
+    MYSQL_RES *r;
+    MYSQL_ROW  row;
+    int        rc = 0;
+
+    va_start(ap, fmt);
+    r = vquery(ctx, fmt, ap);
+    va_end(ap);
+    if (r == NULL) {
+        return -1;
+    }
+    row = mysql_fetch_row(r);
+    if (row != NULL && mysql_num_fields(r) > 0 && row[0] != NULL && n > 0) {
+        snprintf(out, n, "%s", row[0]);
+        rc = 1;
+    }
+    mysql_free_result(r);
+    return rc;
+}
+
+int db_begin(tucai_ctx_t *ctx)
+{
+    /* Before the transaction opens a lost connection is still retried. */
+    in_txn = 0;
+    if (run(ctx, "START TRANSACTION", 17) != 0) {
+        return -1;
+    }
+    in_txn = 1;
+    return 0;
+}
+
+int db_commit(tucai_ctx_t *ctx)
+{
+    int rc;
+
+    if (!in_txn || ctx->db == NULL) {
+        in_txn = 0;
+        set_err(CR_SERVER_LOST, "no transaction to commit");
+        return -1;
+    }
+    rc = mysql_real_query(ctx->db, "COMMIT", 6);
+    if (rc != 0) {
+        set_err(mysql_errno(ctx->db), mysql_error(ctx->db));
+        if (is_lost(last_errno)) {
+            db_close(ctx);
+        } else {
+            mysql_real_query(ctx->db, "ROLLBACK", 8);
+        }
+    }
+    in_txn = 0;
+    return rc ? -1 : 0;
+}
+
+int db_rollback(tucai_ctx_t *ctx)
+{
+    int rc = 0;
+
+    if (in_txn && ctx->db) {
+        rc = mysql_real_query(ctx->db, "ROLLBACK", 8);
+        if (rc && is_lost(mysql_errno(ctx->db))) {
+            db_close(ctx);
+        }
+    }
+    in_txn = 0;
+    return rc ? -1 : 0;
+}
+
+int db_in_txn(const tucai_ctx_t *ctx)
+{
+    (void) ctx;
+    return in_txn;
+}
+
+uint64_t db_insert_id(tucai_ctx_t *ctx)
+{
+    return ctx->db ? (uint64_t) mysql_insert_id(ctx->db) : 0;
+}
+
+unsigned db_errno(tucai_ctx_t *ctx)
+{
+    (void) ctx;
+    return last_errno;
+}
+
+const char *db_error(tucai_ctx_t *ctx)
+{
+    (void) ctx;
+    return last_error;
+}
+
+int db_lost(tucai_ctx_t *ctx)
+{
+    (void) ctx;
+    return last_errno != 0 && (is_lost(last_errno) || ctx->db == NULL);
+}
+
+const char *db_server_version(tucai_ctx_t *ctx)
+{
+    return ctx->db ? mysql_get_server_info(ctx->db) : "";
+}

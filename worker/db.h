@@ -1,0 +1,70 @@
+/*
+ * db.h -- the child's MariaDB connection (ctx->db).
+ *
+ * One connection per process.  db_ensure() is called by the pool before
+ * every request: it pings and reconnects after a MariaDB restart.  Queries
+ * outside a transaction are retried once when the server went away
+ * (CR_SERVER_GONE_ERROR / CR_SERVER_LOST); inside a transaction a lost
+ * connection is an error (the caller answers 503 DB_UNAVAILABLE).
+ *
+ * Building SQL: db_fmt()/db_query()/db_exec() take a small format language
+ * where every value is escaped for the connection's charset (utf8mb4):
+ *   %s   const char *           -> 'escaped'   (NULL -> NULL)
+ *   %S   const tstr *           -> 'escaped'   (p NULL -> NULL)
+ *   %b   const void *, size_t   -> X'hex'      (binary, e.g. code_hash)
+ *   %d   int        %u unsigned int
+ *   %I   int64_t    %U uint64_t
+ *   %r   const char *           -> raw, unescaped (trusted SQL fragment only)
+ *   %%   '%'
+ * Anything else is a programming error: the call fails with -1/NULL.
+ */
+#ifndef TUCAI_DB_H
+#define TUCAI_DB_H
+
+#include <stdint.h>
+#include <mysql.h>
+#include "handler.h"
+
+/* Connects ctx->db using ctx->cfg.  0 or -1 (logged). */
+int  db_connect(tucai_ctx_t *ctx);
+/* Allow several statements per query on later connects (migrations). */
+void db_set_multi_statements(int on);
+/* Makes sure ctx->db is usable (ping, reconnect).  0 or -1. */
+int  db_ensure(tucai_ctx_t *ctx);
+void db_close(tucai_ctx_t *ctx);
+
+/* Builds SQL into a malloc'ed string (caller frees).  NULL on error. */
+char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...);
+
+/* Runs a statement that returns no rows.  Returns affected rows (>= 0) or
+ * -1 on error. */
+int64_t db_exec(tucai_ctx_t *ctx, const char *fmt, ...);
+
+/* Runs a query and returns its stored result (mysql_free_result it), or
+ * NULL on error.  A statement without a result set is an error here. */
+MYSQL_RES *db_query(tucai_ctx_t *ctx, const char *fmt, ...);
+
+/* First column of the first row as an integer.  Returns 1 (found, *out
+ * set; SQL NULL -> 0), 0 (no row) or -1 (error). */
+int  db_query_int(tucai_ctx_t *ctx, int64_t *out, const char *fmt, ...);
+
+/* First column of the first row copied as a NUL-terminated string
+ * (truncated to n-1).  Returns 1, 0 (no row or NULL) or -1. */
+int  db_query_str(tucai_ctx_t *ctx, char *out, size_t n, const char *fmt, ...);
+
+/* Transactions.  0 or -1.  db_rollback is safe to call when none is open. */
+int  db_begin(tucai_ctx_t *ctx);
+int  db_commit(tucai_ctx_t *ctx);
+int  db_rollback(tucai_ctx_t *ctx);
+int  db_in_txn(const tucai_ctx_t *ctx);
+
+uint64_t    db_insert_id(tucai_ctx_t *ctx);
+/* mysql_errno of the last failure (0 = none); ER_DUP_ENTRY is 1062. */
+unsigned    db_errno(tucai_ctx_t *ctx);
+const char *db_error(tucai_ctx_t *ctx);
+/* 1 when the last failure was a lost/unavailable connection. */
+int         db_lost(tucai_ctx_t *ctx);
+/* Server version string or "" when disconnected. */
+const char *db_server_version(tucai_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,35 @@
+/* health.c -- GET /api/v1/health: pool and database status. */
+#include <unistd.h>
+
+#include "db.h"
+#include "handlers.h"
+#include "pool.h"
+
+int health_handle(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+{
+    int64_t one = 0;
+    int     ok;
+    json_t *o;
+
+    (void) req;
+    ok = db_ensure(ctx) == 0 && db_query_int(ctx, &one, "SELECT 1") == 1;
+    o = json_pack("{s:s,s:{s:s,s:i,s:I,s:i,s:I},s:{s:b,s:s},s:i}",
+                  "status", ok ? "ok" : "degraded",
+                  "pool", "version", TUCAI_POOL_VERSION,
+                  "children", ctx->cfg->children,
+                  "pid", (json_int_t) tucai_master_pid,
+                  "child", ctx->child_no,
+                  "accepts", (json_int_t) ctx->accepts,
+                  "db", "ok", ok, "version", ok ? db_server_version(ctx) : "",
+                  "protocol", TUCAI_VERSION);
+    if (!ok) {
+        /* same shape plus the API.md error fields, so clients see both */
+        json_object_set_new(o, "error", json_string("DB_UNAVAILABLE"));
+        json_object_set_new(o, "message",
+            json_string("数据库暂不可用，请稍后重试 / database unavailable, retry shortly"));
+        json_object_set_new(o, "retry_after", json_integer(2));
+        resp->retry_after = 2;
+        return resp_json(resp, 503, o);
+    }
+    return resp_json(resp, 200, o);
+}
