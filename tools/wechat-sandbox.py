@@ -303,6 +303,13 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as e:  # a sandbox bug must show, not hang the test
+            sys.stderr.write(f"sandbox: internal error: {e!r}\n")
+            self.close_connection = True
+            try:
+                self.send_json(500, {"errcode": -1, "errmsg": "sandbox internal error"})
+            except OSError:
+                pass
 
     # ---- mini-program APIs ----------------------------------------------
 
@@ -456,7 +463,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_pay(401, {"code": "SIGN_ERROR", "message": "签名错误"})
         if api == "jsapi":
             return self.jsapi(mchid, body)
-        no = urllib.parse.unquote(p.split("/")[6])
+        no = urllib.parse.unquote(p.split("/")[5])
         if api == "query":
             if q.get("mchid", [""])[0] != mchid:
                 return self.send_pay(400, {"code": "PARAM_ERROR", "message": "mchid mismatch"})
