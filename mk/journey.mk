@@ -10,3 +10,9 @@ multipart-fuzz-smoke: $(B)/fuzz/multipart_fuzz
 
 TEST_PREP += multipart-fuzz-smoke
 .PHONY: multipart-fuzz-smoke
+
+# Test helper: QR pictures of collection codes.
+$(B)/journey-qrgen: t/20_journey_qrgen.c
+	@mkdir -p $(B)
+	$(CC) $(TCFLAGS) -o $@ $< $(PKG_LIBS)
+TEST_PREP += $(B)/journey-qrgen
