@@ -1,0 +1,182 @@
+/*
+ * photo_checks.c -- the quality checks of PRODUCT.md on the working copy:
+ * each adds its reason code with the measured value and the limit, and
+ * every measured value also goes to the metrics, pass or fail.
+ */
+#include "photo_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double round3(double v) { return round(v * 1000.0) / 1000.0; }
+
+/* Clamp a face-relative rectangle to the image; 0 when empty. */
+static int clip(const photo_img_t *im, double fx0, double fy0, double fx1, double fy1,
+        int *x0, int *y0, int *x1, int *y1)
+{
+    *x0 = fx0 < 0 ? 0 : (int)fx0; *y0 = fy0 < 0 ? 0 : (int)fy0;
+    *x1 = fx1 > im->w ? im->w : (int)fx1; *y1 = fy1 > im->h ? im->h : (int)fy1;
+    return *x1 > *x0 && *y1 > *y0;
+}
+
+double photo_bg_stddev(const photo_img_t *im, const photo_box_t *f, double *mean)
+{
+    /* Background = above the hair and beside the head, down to the chin:
+     * the part a plain wall fills in a correct ID photo. */
+    double top = f->y - 0.55 * f->h, bottom = f->y + 0.9 * f->h;
+    double left = f->x - 0.3 * f->w, right = f->x + 1.3 * f->w;
+    double s[3] = { 0 }, q[3] = { 0 };
+    long n = 0;
+    for (int y = 0; y < im->h && y < bottom; y += 2)
+        for (int x = 0; x < im->w; x += 2) {
+            if (y >= top && x >= left && x < right) continue;
+            const uint8_t *p = im->px + 3 * ((size_t)y * im->w + x);
+            for (int c = 0; c < 3; c++) { s[c] += p[c]; q[c] += (double)p[c] * p[c]; }
+            n++;
+        }
+    if (n < 50) { if (mean) mean[0] = mean[1] = mean[2] = 0; return -1; }
+    double sd = 0;
+    for (int c = 0; c < 3; c++) {
+        double m = s[c] / n;
+        if (mean) mean[c] = m;
+        double v = q[c] / n - m * m;
+        sd += sqrt(v > 0 ? v : 0);
+    }
+    return sd / 3;
+}
+
+/* Laplacian variance on the face resampled to 128x128: blur relative to
+ * the face size, whatever the input resolution. */
+static double sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f)
+{
+    enum { N = 128 };
+    static const int lap[3][3] = { { 0, 1, 0 }, { 1, -4, 1 }, { 0, 1, 0 } };
+    uint8_t *b = malloc(N * N);
+    if (!b) return 0;
+    for (int y = 0; y < N; y++)
+        for (int x = 0; x < N; x++) {
+            /* bilinear sample: box-averaging would hide blur in big faces
+             * less fairly than plain sampling of a slightly smoothed face */
+            double sx = f->x + f->w * (x + 0.5) / N, sy = f->y + f->h * (y + 0.5) / N;
+            int ix = (int)sx, iy = (int)sy;
+            if (ix < 0) ix = 0;
+            if (iy < 0) iy = 0;
+            if (ix > gw - 2) ix = gw - 2;
+            if (iy > gh - 2) iy = gh - 2;
+            if (ix < 0 || iy < 0) { b[y * N + x] = 0; continue; }
+            double ax = sx - ix, ay = sy - iy;
+            if (ax < 0) ax = 0;
+            if (ax > 1) ax = 1;
+            if (ay < 0) ay = 0;
+            if (ay > 1) ay = 1;
+            const uint8_t *p = g + (size_t)iy * gw + ix;
+            double v = p[0] * (1 - ax) * (1 - ay) + p[1] * ax * (1 - ay)
+                     + p[gw] * (1 - ax) * ay + p[gw + 1] * ax * ay;
+            b[y * N + x] = (uint8_t)(v + 0.5);
+        }
+    double s = 0, q = 0; int n = 0;
+    for (int y = 1; y < N - 1; y++)
+        for (int x = 1; x < N - 1; x++) {
+            int v = 0;
+            for (int j = -1; j <= 1; j++)
+                for (int i = -1; i <= 1; i++) v += lap[j + 1][i + 1] * b[(y + j) * N + x + i];
+            s += v; q += (double)v * v; n++;
+        }
+    free(b);
+    double m = s / n;
+    return q / n - m * m;
+}
+
+int photo_checks_run(const photo_img_t *im, const uint8_t *g,
+        const photo_det_t *d, const photo_thresholds_t *th,
+        const photo_meta_t *meta, photo_report_t *r)
+{
+    size_t before = json_array_size(r->reasons);
+    json_t *m = r->metrics;
+    int shortside = im->orig_w < im->orig_h ? im->orig_w : im->orig_h;
+    json_object_set_new(m, "width", json_integer(im->orig_w));
+    json_object_set_new(m, "height", json_integer(im->orig_h));
+    json_object_set_new(m, "format", json_string(im->format));
+    if (shortside < th->min_short_side)
+        photo_reason(r, "LOW_RESOLUTION", json_integer(shortside), json_integer(th->min_short_side));
+
+    /* Faces of at least half the subject's width count as other people. */
+    int people = 0;
+    for (int i = 0; i < d->nfaces; i++)
+        if (d->faces[i].w >= 0.5 * d->faces[0].w) people++;
+    json_object_set_new(m, "faces", json_integer(people));
+    if (d->nfaces == 0) {
+        photo_reason(r, "NO_FACE", json_integer(0), json_integer(1));
+    } else {
+        const photo_box_t *f = &d->faces[0];
+        if (people > 1)
+            photo_reason(r, "MULTIPLE_FACES", json_integer(people), json_integer(1));
+        double frac = f->w / im->w;
+        json_object_set_new(m, "face_frac", json_real(round3(frac)));
+        if (frac < th->face_min_frac)
+            photo_reason(r, "FACE_TOO_SMALL", json_real(round3(frac)), json_real(th->face_min_frac));
+        if (frac > th->face_max_frac)
+            photo_reason(r, "FACE_TOO_LARGE", json_real(round3(frac)), json_real(th->face_max_frac));
+        double off = fabs(f->x + f->w / 2 - im->w / 2.0) / im->w;
+        json_object_set_new(m, "center_off", json_real(round3(off)));
+        if (off > th->center_max_off)
+            photo_reason(r, "FACE_OFF_CENTER", json_real(round3(off)), json_real(th->center_max_off));
+        if (d->eyes_found) {
+            json_object_set_new(m, "roll_deg", json_real(round3(d->roll_deg)));
+            json_object_set_new(m, "eye_line_y",
+                json_integer(lround((d->ly + d->ry) / 2 * im->scale)));
+            if (fabs(d->roll_deg) > th->max_roll_deg)
+                photo_reason(r, "HEAD_TILTED", json_real(round3(d->roll_deg)), json_real(th->max_roll_deg));
+        } else {
+            photo_reason(r, "EYES_NOT_FOUND", json_integer(0), json_integer(2));
+        }
+        /* Light on the inner face (no hair, no background). */
+        int x0, y0, x1, y1;
+        double ls = 0, rs = 0; long ln = 0, rn = 0;
+        if (clip(im, f->x + 0.2 * f->w, f->y + 0.2 * f->h, f->x + 0.8 * f->w,
+                 f->y + 0.9 * f->h, &x0, &y0, &x1, &y1)) {
+            int mid = (x0 + x1) / 2;
+            for (int y = y0; y < y1; y++)
+                for (int x = x0; x < x1; x++) {
+                    if (x < mid) { ls += g[(size_t)y * im->w + x]; ln++; }
+                    else { rs += g[(size_t)y * im->w + x]; rn++; }
+                }
+        }
+        if (ln && rn) {
+            double luma = (ls + rs) / (ln + rn);
+            double a = ls / ln + 1, b = rs / rn + 1;
+            double ratio = a > b ? a / b : b / a;
+            json_object_set_new(m, "face_luma", json_real(round3(luma)));
+            json_object_set_new(m, "light_ratio", json_real(round3(ratio)));
+            if (luma < th->min_luma)
+                photo_reason(r, "TOO_DARK", json_real(round3(luma)), json_real(th->min_luma));
+            if (luma > th->max_luma)
+                photo_reason(r, "TOO_BRIGHT", json_real(round3(luma)), json_real(th->max_luma));
+            if (ratio > th->max_light_ratio)
+                photo_reason(r, "UNEVEN_LIGHTING", json_real(round3(ratio)), json_real(th->max_light_ratio));
+        }
+        double sh = sharpness(g, im->w, im->h, f);
+        json_object_set_new(m, "sharpness", json_real(round3(sh)));
+        if (sh < th->min_sharpness)
+            photo_reason(r, "BLURRY", json_real(round3(sh)), json_real(th->min_sharpness));
+        double bg = photo_bg_stddev(im, f, NULL);
+        if (bg >= 0) {
+            json_object_set_new(m, "bg_stddev", json_real(round3(bg)));
+            if (bg > th->max_bg_stddev)
+                photo_reason(r, "BACKGROUND_NOT_UNIFORM", json_real(round3(bg)), json_real(th->max_bg_stddev));
+        }
+    }
+    /* Recapture: image cues, plus what the capture metadata tells. */
+    double rc = photo_recapture_score(im, g, d->nfaces ? &d->faces[0] : NULL, m);
+    json_object_set_new(m, "recapture", json_real(round3(rc)));
+    int aspect_screen = (double)(im->orig_w > im->orig_h ? im->orig_w : im->orig_h) /
+                        (shortside ? shortside : 1) >= 1.95;
+    if (meta && !strcmp(meta->source, "album"))
+        photo_reason(r, "RECAPTURE_SUSPECTED", json_string("source=album"), json_string("source=camera"));
+    else if (!strcmp(im->format, "png") && aspect_screen)
+        photo_reason(r, "RECAPTURE_SUSPECTED", json_string("screenshot-like PNG"), json_string("camera photo"));
+    else if (rc > th->recapture_score)
+        photo_reason(r, "RECAPTURE_SUSPECTED", json_real(round3(rc)), json_real(th->recapture_score));
+    return (int)(json_array_size(r->reasons) - before);
+}

@@ -1,0 +1,107 @@
+/*
+ * photo_detect.c -- faces and eyes: the frontal-face cascade on a small grey
+ * copy, then the eye cascade in the upper part of the main face at a fixed
+ * face scale, and the eye pair that gives the eye line (roll, position).
+ */
+#include "photo_int.h"
+#include "photo_cascade.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bilinear-free box resample of a grey region into dst (dw x dh). */
+static void resample(const uint8_t *g, int gw, int gh, double x0, double y0,
+        double rw, double rh, uint8_t *dst, int dw, int dh)
+{
+    for (int y = 0; y < dh; y++) {
+        int sy0 = (int)(y0 + rh * y / dh), sy1 = (int)(y0 + rh * (y + 1) / dh);
+        if (sy1 <= sy0) sy1 = sy0 + 1;
+        for (int x = 0; x < dw; x++) {
+            int sx0 = (int)(x0 + rw * x / dw), sx1 = (int)(x0 + rw * (x + 1) / dw);
+            if (sx1 <= sx0) sx1 = sx0 + 1;
+            unsigned s = 0, n = 0;
+            for (int yy = sy0; yy < sy1; yy++) {
+                if (yy < 0 || yy >= gh) continue;
+                for (int xx = sx0; xx < sx1; xx++) {
+                    if (xx < 0 || xx >= gw) continue;
+                    s += g[yy * gw + xx]; n++;
+                }
+            }
+            dst[y * dw + x] = n ? (uint8_t)(s / n) : 128;
+        }
+    }
+}
+
+/* Eyes in the upper 60% of the face, scanned at face width FW px. */
+#define FW 160
+static void find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
+        photo_det_t *d)
+{
+    int ew = FW, eh = (int)(FW * 0.6);
+    uint8_t *buf = malloc((size_t)ew * eh);
+    if (!buf) return;
+    double k = f->w / FW;              /* working px per eye-image px */
+    resample(grey, gw, gh, f->x, f->y, f->w, f->h * 0.6, buf, ew, eh);
+    double ky = f->h * 0.6 / eh;
+    casc_hit_t e[16];
+    int n = casc_detect(&casc_eye, buf, ew, eh, 18, 64, 1.08, 1, e, 16);
+    free(buf);
+    /* Best pair: one each side of the face centre line, similar sizes, the
+     * most neighbours, not too steep. */
+    double best = -1;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            if (i == j) continue;
+            double cxi = e[i].x + e[i].w / 2.0, cxj = e[j].x + e[j].w / 2.0;
+            double cyi = e[i].y + e[i].h / 2.0, cyj = e[j].y + e[j].h / 2.0;
+            if (!(cxi < FW / 2.0 && cxj > FW / 2.0)) continue;
+            double dx = cxj - cxi, dy = cyj - cyi;
+            if (dx < FW * 0.2 || dx > FW * 0.75) continue;
+            if (fabs(dy) > dx * 0.6) continue;   /* steeper than ~30 deg */
+            double ratio = (double)e[i].w / e[j].w;
+            if (ratio < 0.6 || ratio > 1.67) continue;
+            double score = e[i].n + e[j].n - fabs(dy) * 0.05;
+            if (score > best) {
+                best = score;
+                d->eyes_found = 1;
+                d->lx = f->x + cxi * k; d->ly = f->y + cyi * ky;
+                d->rx = f->x + cxj * k; d->ry = f->y + cyj * ky;
+            }
+        }
+    if (d->eyes_found)
+        d->roll_deg = atan2(d->ry - d->ly, d->rx - d->lx) * 180.0 / M_PI;
+}
+
+int photo_detect(const photo_img_t *im, const uint8_t *grey, photo_det_t *d)
+{
+    memset(d, 0, sizeof *d);
+    double s = 1.0;
+    int dw = im->w, dh = im->h;
+    int side = im->w > im->h ? im->w : im->h;
+    if (side > PHOTO_DET_SIDE) {
+        s = (double)side / PHOTO_DET_SIDE;
+        dw = (int)(im->w / s); dh = (int)(im->h / s);
+        if (dw < 1) dw = 1;
+        if (dh < 1) dh = 1;
+    }
+    uint8_t *small = malloc((size_t)dw * dh);
+    if (!small) return -1;
+    resample(grey, im->w, im->h, 0, 0, im->w, im->h, small, dw, dh);
+    casc_hit_t hits[PHOTO_MAX_FACES];
+    int maxs = dw < dh ? dw : dh;
+    int n = casc_detect(&casc_face, small, dw, dh, 20, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
+    free(small);
+    if (n < 0) return -1;
+    /* Largest face is the subject. */
+    for (int i = 0; i < n; i++)
+        d->faces[i] = (photo_box_t){ hits[i].x * s, hits[i].y * s, hits[i].w * s,
+                                     hits[i].h * s, hits[i].n };
+    d->nfaces = n;
+    for (int i = 1; i < n; i++)
+        if (d->faces[i].w > d->faces[0].w) {
+            photo_box_t t = d->faces[0]; d->faces[0] = d->faces[i]; d->faces[i] = t;
+        }
+    if (n > 0) find_eyes(grey, im->w, im->h, &d->faces[0], d);
+    return 0;
+}

@@ -1,0 +1,252 @@
+/*
+ * photo_liveness.c -- is there a live person in front of the camera?
+ *
+ * Liveness: the burst frames are shrunk to FS px, each frame is aligned to
+ * the first one (global translation, then a per-block local shift search
+ * that absorbs small rotation/scale, i.e. rigid or planar motion), and what
+ * is left is measured in the face: photometric change that no shift
+ * explains (eyelids, mouth) relative to the error a rigid misalignment of
+ * that texture would give, and local shifts that disagree with a fitted
+ * similarity (a head turning is not a flat picture moving).  A replayed
+ * still (identical frames) or a print/screen moved rigidly scores near 0.
+ *
+ * Recapture: cues of a photo of a screen or a print in the main photo:
+ * periodic high-frequency energy (moiré) in the face patch spectrum and
+ * clipped specular glare on an otherwise normally lit face.
+ * See docs/liveness.md for what this catches and what it cannot.
+ */
+#include "photo_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- recapture ---- */
+
+/* Peak-to-median ratio of the power spectrum in the high band of a 64x64
+ * patch: screens and halftone prints leave isolated spectral peaks. */
+static double patch_periodicity(const uint8_t *g, int gw, int x0, int y0)
+{
+    enum { P = 64 };
+    static double cs[P], sn[P];
+    static int init;
+    if (!init) {
+        for (int k = 0; k < P; k++) { cs[k] = cos(2 * M_PI * k / P); sn[k] = sin(2 * M_PI * k / P); }
+        init = 1;
+    }
+    double a[P][P], re[P][P], im[P][P], mean = 0;
+    for (int y = 0; y < P; y++)
+        for (int x = 0; x < P; x++) { a[y][x] = g[(size_t)(y0 + y) * gw + x0 + x]; mean += a[y][x]; }
+    mean /= P * P;
+    for (int y = 0; y < P; y++)
+        for (int x = 0; x < P; x++) {
+            /* Hann window against edge leakage */
+            double wv = (0.5 - 0.5 * cos(2 * M_PI * x / (P - 1))) * (0.5 - 0.5 * cos(2 * M_PI * y / (P - 1)));
+            a[y][x] = (a[y][x] - mean) * wv;
+        }
+    /* row DFT then column DFT (naive, 64^3: cheap enough for 4 patches) */
+    for (int y = 0; y < P; y++)
+        for (int k = 0; k < P; k++) {
+            double r = 0, i = 0;
+            for (int x = 0; x < P; x++) { int t = (k * x) % P; r += a[y][x] * cs[t]; i -= a[y][x] * sn[t]; }
+            re[y][k] = r; im[y][k] = i;
+        }
+    double pw[P][P];
+    for (int k = 0; k < P; k++)
+        for (int l = 0; l < P; l++) {
+            double r = 0, i = 0;
+            for (int y = 0; y < P; y++) {
+                int t = (l * y) % P;
+                r += re[y][k] * cs[t] + im[y][k] * sn[t];
+                i += im[y][k] * cs[t] - re[y][k] * sn[t];
+            }
+            pw[l][k] = r * r + i * i;
+        }
+    double band[P * P]; int nb = 0; double peak = 0;
+    for (int l = 0; l < P; l++)
+        for (int k = 0; k < P; k++) {
+            int fy = l > P / 2 ? l - P : l, fx = k > P / 2 ? k - P : k;
+            double rad = sqrt(fx * fx + fy * fy);
+            if (rad < 10 || rad > 30) continue;
+            band[nb++] = pw[l][k];
+            if (pw[l][k] > peak) peak = pw[l][k];
+        }
+    /* median by partial selection */
+    int half = nb / 2;
+    for (int i = 0; i <= half; i++) {
+        int mi = i;
+        for (int j = i + 1; j < nb; j++) if (band[j] < band[mi]) mi = j;
+        double t = band[i]; band[i] = band[mi]; band[mi] = t;
+    }
+    double med = band[half];
+    if (med < 1e-6) med = 1e-6;
+    return peak / med;
+}
+
+double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
+        const photo_box_t *f, json_t *metrics)
+{
+    double moire = 0, glare = 0;
+    if (f && im->w >= 64 && im->h >= 64) {
+        /* cheeks and forehead: skin, no hair, no eyes */
+        double pts[3][2] = { { 0.3, 0.65 }, { 0.7, 0.65 }, { 0.5, 0.2 } };
+        for (int i = 0; i < 3; i++) {
+            int x0 = (int)(f->x + f->w * pts[i][0]) - 32, y0 = (int)(f->y + f->h * pts[i][1]) - 32;
+            if (x0 < 0) x0 = 0;
+            if (y0 < 0) y0 = 0;
+            if (x0 + 64 > im->w) x0 = im->w - 64;
+            if (y0 + 64 > im->h) y0 = im->h - 64;
+            double p = patch_periodicity(g, im->w, x0, y0);
+            if (p > moire) moire = p;
+        }
+        long clipped = 0, n = 0; double sum = 0;
+        for (int y = (int)f->y; y < f->y + f->h && y < im->h; y++)
+            for (int x = (int)f->x; x < f->x + f->w && x < im->w; x++) {
+                if (x < 0 || y < 0) continue;
+                uint8_t v = g[(size_t)y * im->w + x];
+                clipped += v >= 250; sum += v; n++;
+            }
+        if (n && sum / n < 170) glare = (double)clipped / n;
+    }
+    json_object_set_new(metrics, "moire_peak", json_real(round(moire * 10) / 10));
+    json_object_set_new(metrics, "glare_frac", json_real(round(glare * 1000) / 1000));
+    /* Each cue scaled so that 1.0 is its "suspect" level. */
+    double s_moire = moire / 400.0, s_glare = glare / 0.04;
+    return s_moire > s_glare ? s_moire : s_glare;
+}
+
+/* ---- liveness ---- */
+
+#define FS 192          /* frame side for the burst analysis */
+#define BS 8            /* block size */
+
+typedef struct { uint8_t *g; int w, h; } frame_t;
+
+static double sad(const frame_t *a, const frame_t *b, int x0, int y0, int x1, int y1,
+        int dx, int dy)
+{
+    double s = 0; long n = 0;
+    for (int y = y0; y < y1; y++) {
+        int yy = y + dy;
+        if (yy < 0 || yy >= b->h) continue;
+        for (int x = x0; x < x1; x++) {
+            int xx = x + dx;
+            if (xx < 0 || xx >= b->w) continue;
+            s += abs((int)a->g[y * a->w + x] - (int)b->g[yy * b->w + xx]); n++;
+        }
+    }
+    return n ? s / n : 1e9;
+}
+
+/* Non-rigid change between two frames in the face rect (frame coords). */
+static double pair_score(const frame_t *a, const frame_t *b, int fx0, int fy0, int fx1, int fy1)
+{
+    /* global translation, +-12 px */
+    int gx = 0, gy = 0; double best = 1e18;
+    for (int dy = -12; dy <= 12; dy++)
+        for (int dx = -12; dx <= 12; dx++) {
+            double s = sad(a, b, fx0, fy0, fx1, fy1, dx, dy);
+            if (s < best) { best = s; gx = dx; gy = dy; }
+        }
+    enum { MAXB = 1024 };
+    double bx[MAXB], by[MAXB], ddx[MAXB], ddy[MAXB], e[MAXB], sig[MAXB];
+    int nb = 0;
+    for (int y = fy0; y + BS <= fy1 && nb < MAXB; y += BS)
+        for (int x = fx0; x + BS <= fx1 && nb < MAXB; x += BS) {
+            double grad = 0;
+            for (int j = 0; j < BS; j++)
+                for (int i = 0; i < BS - 1; i++) {
+                    int p = (y + j) * a->w + x + i;
+                    grad += abs(a->g[p + 1] - a->g[p]) + (y + j + 1 < a->h ? abs(a->g[p + a->w] - a->g[p]) : 0);
+                }
+            grad /= BS * (BS - 1);
+            double bs = 1e18; int lx = 0, ly = 0;
+            for (int dy = -3; dy <= 3; dy++)
+                for (int dx = -3; dx <= 3; dx++) {
+                    double s = sad(a, b, x, y, x + BS, y + BS, gx + dx, gy + dy);
+                    if (s < bs) { bs = s; lx = dx; ly = dy; }
+                }
+            bx[nb] = x + BS / 2.0; by[nb] = y + BS / 2.0;
+            ddx[nb] = gx + lx; ddy[nb] = gy + ly;
+            e[nb] = bs;
+            /* what a rigid, sub-pixel misaligned copy of this texture plus
+             * sensor/JPEG noise would leave */
+            sig[nb] = 3.0 + 0.5 * grad;
+            nb++;
+        }
+    if (nb < 4) return 0;
+    /* similarity fit of the block shifts: u = a x - b y + tx, v = b x + a y + ty */
+    double cx = 0, cy = 0, mu = 0, mv = 0;
+    for (int i = 0; i < nb; i++) { cx += bx[i]; cy += by[i]; mu += ddx[i]; mv += ddy[i]; }
+    cx /= nb; cy /= nb; mu /= nb; mv /= nb;
+    double sxx = 0, sa = 0, sb = 0;
+    for (int i = 0; i < nb; i++) {
+        double X = bx[i] - cx, Y = by[i] - cy, U = ddx[i] - mu, V = ddy[i] - mv;
+        sxx += X * X + Y * Y; sa += X * U + Y * V; sb += X * V - Y * U;
+    }
+    double A = sxx > 0 ? sa / sxx : 0, Bc = sxx > 0 ? sb / sxx : 0;
+    double sc[MAXB];
+    for (int i = 0; i < nb; i++) {
+        double X = bx[i] - cx, Y = by[i] - cy;
+        double pu = mu + A * X - Bc * Y, pv = mv + Bc * X + A * Y;
+        double dm = hypot(ddx[i] - pu, ddy[i] - pv);
+        /* integer shifts: one pixel of disagreement is rounding */
+        double motion = dm > 1.5 ? (dm - 1.5) / 1.5 : 0;
+        double photo = e[i] / sig[i];
+        sc[i] = photo > motion ? photo : motion;
+    }
+    /* mean of the 3 strongest blocks: a blink is local */
+    double top = 0;
+    for (int k = 0; k < 3 && k < nb; k++) {
+        int mi = k;
+        for (int j = k + 1; j < nb; j++) if (sc[j] > sc[mi]) mi = j;
+        double t = sc[k]; sc[k] = sc[mi]; sc[mi] = t;
+        top += sc[k];
+    }
+    return top / (nb < 3 ? nb : 3);
+}
+
+double photo_liveness_score(const photo_img_t *photo, const photo_det_t *d,
+        const unsigned char **frames, const size_t *lens, int n,
+        const photo_thresholds_t *th, json_t *metrics)
+{
+    enum { MAXF = 8 };
+    frame_t fr[MAXF];
+    int nf = 0, bad = 0;
+    for (int i = 0; i < n && nf < MAXF; i++) {
+        photo_img_t im; const char *code; char msg[128];
+        if (photo_decode(frames[i], lens[i], th, FS, &im, &code, msg, sizeof msg)) { bad++; continue; }
+        uint8_t *g = photo_grey(&im);
+        if (!g) { photo_img_free(&im); continue; }
+        fr[nf++] = (frame_t){ g, im.w, im.h };
+        photo_img_free(&im);
+    }
+    json_object_set_new(metrics, "frames", json_integer(nf));
+    if (bad) json_object_set_new(metrics, "frames_unreadable", json_integer(bad));
+    double best = -1;
+    if (nf >= 2) {
+        best = 0;
+        for (int i = 1; i < nf; i++) {
+            if (fr[i].w != fr[0].w || fr[i].h != fr[0].h) continue;
+            /* face rect in frame coords, from the photo's relative box */
+            double rx0 = 0.25, ry0 = 0.2, rx1 = 0.75, ry1 = 0.7;
+            if (d->nfaces) {
+                const photo_box_t *f = &d->faces[0];
+                rx0 = f->x / photo->w; rx1 = (f->x + f->w) / photo->w;
+                ry0 = f->y / photo->h; ry1 = (f->y + f->h) / photo->h;
+            }
+            int x0 = (int)(rx0 * fr[0].w), x1 = (int)(rx1 * fr[0].w);
+            int y0 = (int)(ry0 * fr[0].h), y1 = (int)(ry1 * fr[0].h);
+            if (x0 < 0) x0 = 0;
+            if (y0 < 0) y0 = 0;
+            if (x1 > fr[0].w) x1 = fr[0].w;
+            if (y1 > fr[0].h) y1 = fr[0].h;
+            double s = pair_score(&fr[0], &fr[i], x0, y0, x1, y1);
+            if (s > best) best = s;
+        }
+    }
+    for (int i = 0; i < nf; i++) free(fr[i].g);
+    if (best >= 0)
+        json_object_set_new(metrics, "nonrigid", json_real(round(best * 1000) / 1000));
+    return best;
+}
