@@ -1,0 +1,807 @@
+/*
+ * ngx_http_tucai_shm.c -- the shared-memory zone of the edge.
+ *
+ * One slab pool holds an rbtree (keyed by crc32 of family+key, ties broken
+ * by memcmp) and an LRU queue, in the manner of ngx_http_limit_req_module.
+ * Entries are either per-subject state (cooldown, lock, uploads in flight)
+ * or token buckets (rate limits per IP / per subject).  Everything cached
+ * here is a copy of what the pool said: losing it only sends requests on to
+ * the pool, which enforces the same rules from the database.
+ */
+#include "ngx_http_tucai.h"
+
+#define NGX_HTTP_TUCAI_KEY_MAX     40
+#define NGX_HTTP_TUCAI_EXPIRE_N    2    /* dead entries freed per insert */
+#define NGX_HTTP_TUCAI_EVICT_N     16   /* live entries evicted when full */
+
+typedef struct {
+    ngx_rbtree_node_t  node;
+    ngx_queue_t        queue;
+    time_t             cooldown_until;
+    time_t             lock_until;
+    time_t             revalidate_at;
+    ngx_msec_t         last;           /* bucket: last accepted request */
+    ngx_uint_t         excess;         /* bucket: milli-requests queued */
+    ngx_uint_t         rate;           /* bucket: milli-requests per second */
+    uint32_t           inflight;
+    u_char             lock_kind;
+    u_char             len;
+    u_char             data[NGX_HTTP_TUCAI_KEY_MAX];
+} ngx_http_tucai_node_t;
+
+typedef struct {
+    ngx_rbtree_t       rbtree;
+    ngx_rbtree_node_t  sentinel;
+    ngx_queue_t        lru;
+    size_t             size;
+    ngx_atomic_t       entries;
+    ngx_atomic_t       evictions;
+    ngx_atomic_t       expired;
+    ngx_atomic_t       hits;
+    ngx_atomic_t       misses;
+    ngx_atomic_t       alloc_failures;
+    ngx_atomic_t       pool_errors;
+    ngx_atomic_t       refusals[NGX_HTTP_TUCAI_REF_MAX];
+    ngx_atomic_t       requests[TUCAI_OP_MAX];
+} ngx_http_tucai_sh_t;
+
+typedef struct {
+    ngx_http_tucai_sh_t  *sh;
+    ngx_slab_pool_t      *shpool;
+    ngx_str_t             name;
+} ngx_http_tucai_zone_ctx_t;
+
+
+static const char *ngx_http_tucai_ref_names[] = {
+    "unauthorized", "cooling_down", "locked", "upload_in_progress",
+    "rate_limited", "bad_json", "body_too_large", "not_found"
+};
+
+
+static void
+ngx_http_tucai_rbtree_insert(ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
+    ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t      **p;
+    ngx_http_tucai_node_t   *tn, *tt;
+
+    for ( ;; ) {
+        if (node->key < temp->key) {
+            p = &temp->left;
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+        } else {
+            tn = (ngx_http_tucai_node_t *) node;
+            tt = (ngx_http_tucai_node_t *) temp;
+            p = (ngx_memn2cmp(tn->data, tt->data, tn->len, tt->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+        if (*p == sentinel) {
+            break;
+        }
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_int_t
+ngx_http_tucai_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_tucai_zone_ctx_t  *octx = data;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+    size_t                      len;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* reload with the same size: keep every cached entry */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_tucai_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_memzero(ctx->sh, sizeof(ngx_http_tucai_sh_t));
+    ctx->shpool->data = ctx->sh;
+    ctx->sh->size = shm_zone->shm.size;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_tucai_rbtree_insert);
+    ngx_queue_init(&ctx->sh->lru);
+
+    len = sizeof(" in tucai zone \"\"") + shm_zone->shm.name.len;
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+    ngx_sprintf(ctx->shpool->log_ctx, " in tucai zone \"%V\"%Z",
+                &shm_zone->shm.name);
+    /* a full zone is expected and handled (eviction): do not log it */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/* tucai_zone NAME:SIZE (http level) */
+char *
+ngx_http_tucai_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tucai_main_conf_t  *tmcf = conf;
+
+    u_char                     *p;
+    ssize_t                     size;
+    ngx_str_t                  *value, name, s;
+    ngx_uint_t                  i;
+    ngx_list_part_t            *part;
+    ngx_shm_zone_t             *oz;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    if (tmcf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tucai_zone: expected NAME:SIZE, got \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+    size = ngx_parse_size(&s);
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tucai_zone \"%V\": size \"%V\" is invalid or "
+                           "below %uzk", &name, &s, 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_tucai_zone_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    ctx->name = name;
+
+    tmcf->shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                           &ngx_http_tucai_module);
+    if (tmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    if (tmcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tucai_zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+    tmcf->shm_zone->init = ngx_http_tucai_init_zone;
+    tmcf->shm_zone->data = ctx;
+
+    /* nginx drops a zone whose size changed on reload: say so */
+    if (cf->cycle->old_cycle && cf->cycle->old_cycle->shared_memory.part.elts) {
+        part = &cf->cycle->old_cycle->shared_memory.part;
+        oz = part->elts;
+        for (i = 0; /* void */; i++) {
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+                part = part->next;
+                oz = part->elts;
+                i = 0;
+            }
+            if (oz[i].shm.name.len == name.len
+                && ngx_strncmp(oz[i].shm.name.data, name.data, name.len) == 0
+                && oz[i].shm.size != (size_t) size)
+            {
+                ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                              "tucai_zone \"%V\" size changed from %uz to %z:"
+                              " cached cooldowns, locks and rate limits start"
+                              " empty (the pool still enforces them)",
+                              &name, oz[i].shm.size, size);
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tucai_code_rate 5r/m [burst=10] | off */
+char *
+ngx_http_tucai_rate_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char                 *u;
+    ngx_int_t               n, scale, burst;
+    ngx_str_t              *value, s;
+    ngx_uint_t              i;
+    ngx_http_tucai_rate_t  *rate;
+
+    rate = (ngx_http_tucai_rate_t *) (p + cmd->offset);
+    if (rate->rate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        rate->rate = 0;
+        rate->burst = 0;
+        return NGX_CONF_OK;
+    }
+
+    s = value[1];
+    scale = 1;
+    if (s.len > 3 && ngx_strcmp(s.data + s.len - 3, "r/s") == 0) {
+        s.len -= 3;
+    } else if (s.len > 3 && ngx_strcmp(s.data + s.len - 3, "r/m") == 0) {
+        s.len -= 3;
+        scale = 60;
+    } else {
+        s.len = 0;
+    }
+    n = s.len ? ngx_atoi(s.data, s.len) : NGX_ERROR;
+    if (n <= 0 || n > 100000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%V: invalid rate \"%V\": expected N r/s or N r/m "
+                           "(1..100000), or \"off\"", &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    burst = 0;
+    for (i = 2; i < cf->args->nelts; i++) {
+        u = value[i].data;
+        if (ngx_strncmp(u, "burst=", 6) == 0) {
+            burst = ngx_atoi(u + 6, value[i].len - 6);
+            if (burst < 0 || burst > 100000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%V: invalid burst \"%V\" (0..100000)",
+                                   &cmd->name, &value[i]);
+                return NGX_CONF_ERROR;
+            }
+            continue;
+        }
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V: unknown parameter \"%V\"",
+                           &cmd->name, &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    rate->rate = (ngx_uint_t) (n * 1000 / scale);
+    if (rate->rate == 0) {
+        rate->rate = 1;
+    }
+    rate->burst = (ngx_uint_t) burst;
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_tucai_zone_ctx_t *
+ngx_http_tucai_zone_ctx(ngx_http_request_t *r)
+{
+    ngx_http_tucai_main_conf_t  *tmcf;
+
+    tmcf = ngx_http_get_module_main_conf(r, ngx_http_tucai_module);
+    if (tmcf == NULL || tmcf->shm_zone == NULL) {
+        return NULL;
+    }
+    return tmcf->shm_zone->data;
+}
+
+
+static ngx_http_tucai_node_t *
+ngx_http_tucai_lookup(ngx_http_tucai_zone_ctx_t *ctx, uint32_t hash,
+    u_char *key, size_t len)
+{
+    ngx_rbtree_node_t      *node, *sentinel;
+    ngx_http_tucai_node_t  *tn;
+    ngx_int_t               rc;
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+        tn = (ngx_http_tucai_node_t *) node;
+        rc = ngx_memn2cmp(key, tn->data, len, tn->len);
+        if (rc == 0) {
+            return tn;
+        }
+        node = (rc < 0) ? node->left : node->right;
+    }
+    return NULL;
+}
+
+
+/* an entry holding nothing worth keeping */
+static ngx_uint_t
+ngx_http_tucai_dead(ngx_http_tucai_node_t *tn, time_t now, ngx_msec_t msnow)
+{
+    ngx_msec_int_t  ms;
+
+    if (tn->inflight) {
+        return 0;
+    }
+    if (tn->data[0] == NGX_HTTP_TUCAI_KEY_SUBJECT) {
+        return tn->cooldown_until <= now && tn->lock_kind == TUCAI_LOCK_NONE;
+    }
+    ms = (ngx_msec_int_t) (msnow - tn->last);
+    if (ms < 0) {
+        ms = 0;
+    }
+    return (ngx_uint_t) ms * tn->rate / 1000 >= tn->excess;
+}
+
+
+static void
+ngx_http_tucai_free(ngx_http_tucai_zone_ctx_t *ctx, ngx_http_tucai_node_t *tn)
+{
+    ngx_queue_remove(&tn->queue);
+    ngx_rbtree_delete(&ctx->sh->rbtree, &tn->node);
+    ngx_slab_free_locked(ctx->shpool, tn);
+    ngx_atomic_fetch_add(&ctx->sh->entries, -1);
+}
+
+
+/*
+ * Finds or creates an entry (zone locked).  When the zone is full, dead
+ * entries and then the least recently used live ones (not those with an
+ * upload in flight) make room; NULL when even that fails.
+ */
+static ngx_http_tucai_node_t *
+ngx_http_tucai_get(ngx_http_tucai_zone_ctx_t *ctx, u_char *key, size_t len,
+    ngx_uint_t create)
+{
+    uint32_t                hash;
+    ngx_uint_t              i, n;
+    ngx_queue_t            *q, *prev;
+    ngx_msec_t              msnow;
+    time_t                  now;
+    ngx_http_tucai_node_t  *tn, *old;
+
+    hash = ngx_crc32_short(key, len);
+    tn = ngx_http_tucai_lookup(ctx, hash, key, len);
+    now = ngx_time();
+    msnow = ngx_current_msec;
+
+    if (tn) {
+        ngx_queue_remove(&tn->queue);
+        ngx_queue_insert_head(&ctx->sh->lru, &tn->queue);
+        return tn;
+    }
+    if (!create) {
+        return NULL;
+    }
+
+    /* expire a few dead entries from the LRU end, as limit_req does */
+    for (i = 0; i < NGX_HTTP_TUCAI_EXPIRE_N; i++) {
+        if (ngx_queue_empty(&ctx->sh->lru)) {
+            break;
+        }
+        q = ngx_queue_last(&ctx->sh->lru);
+        old = ngx_queue_data(q, ngx_http_tucai_node_t, queue);
+        if (!ngx_http_tucai_dead(old, now, msnow)) {
+            break;
+        }
+        ngx_http_tucai_free(ctx, old);
+        ngx_atomic_fetch_add(&ctx->sh->expired, 1);
+    }
+
+    tn = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_http_tucai_node_t));
+
+    if (tn == NULL) {
+        n = 0;
+        q = ngx_queue_last(&ctx->sh->lru);
+        while (q != ngx_queue_sentinel(&ctx->sh->lru)
+               && n < NGX_HTTP_TUCAI_EVICT_N)
+        {
+            prev = ngx_queue_prev(q);
+            old = ngx_queue_data(q, ngx_http_tucai_node_t, queue);
+            if (old->inflight == 0) {
+                ngx_http_tucai_free(ctx, old);
+                ngx_atomic_fetch_add(&ctx->sh->evictions, 1);
+                n++;
+            }
+            q = prev;
+        }
+        tn = ngx_slab_alloc_locked(ctx->shpool, sizeof(ngx_http_tucai_node_t));
+        if (tn == NULL) {
+            ngx_atomic_fetch_add(&ctx->sh->alloc_failures, 1);
+            return NULL;
+        }
+    }
+
+    ngx_memzero(tn, sizeof(ngx_http_tucai_node_t));
+    tn->node.key = hash;
+    tn->len = (u_char) len;
+    ngx_memcpy(tn->data, key, len);
+    tn->last = msnow;
+    ngx_rbtree_insert(&ctx->sh->rbtree, &tn->node);
+    ngx_queue_insert_head(&ctx->sh->lru, &tn->queue);
+    ngx_atomic_fetch_add(&ctx->sh->entries, 1);
+    return tn;
+}
+
+
+static size_t
+ngx_http_tucai_subject_key(u_char *key, uint64_t subject)
+{
+    key[0] = NGX_HTTP_TUCAI_KEY_SUBJECT;
+    tucai_put64(key + 1, subject);
+    return 9;
+}
+
+
+ngx_int_t
+ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
+    ngx_http_tucai_state_t *st)
+{
+    u_char                      key[9];
+    size_t                      len;
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ngx_memzero(st, sizeof(ngx_http_tucai_state_t));
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_http_tucai_subject_key(key, subject);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    tn = ngx_http_tucai_get(ctx, key, len, 0);
+    if (tn) {
+        st->found = 1;
+        st->cooldown_until = tn->cooldown_until;
+        st->lock_until = tn->lock_until;
+        st->lock_kind = tn->lock_kind;
+        st->revalidate_at = tn->revalidate_at;
+    }
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    ngx_atomic_fetch_add(tn ? &ctx->sh->hits : &ctx->sh->misses, 1);
+    return NGX_OK;
+}
+
+
+/* caches the pool's TUCAI_M_STATE for subject */
+void
+ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
+    const unsigned char *v)
+{
+    u_char                      key[9];
+    size_t                      len;
+    time_t                      cooldown, lock_until, now;
+    ngx_uint_t                  kind;
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_loc_conf_t  *tlcf;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL || subject == 0) {
+        return;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tucai_module);
+    now = ngx_time();
+    cooldown = (time_t) tucai_get64(v);
+    lock_until = (time_t) tucai_get64(v + 8);
+    kind = v[16];
+    if (kind > TUCAI_LOCK_QUALITY || cooldown < 0 || lock_until < 0) {
+        return;
+    }
+    if (kind == TUCAI_LOCK_QUALITY && lock_until <= now) {
+        kind = TUCAI_LOCK_NONE;
+    }
+
+    len = ngx_http_tucai_subject_key(key, subject);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    tn = ngx_http_tucai_get(ctx, key, len,
+                            cooldown > now || kind != TUCAI_LOCK_NONE);
+    if (tn) {
+        tn->cooldown_until = cooldown;
+        tn->lock_kind = (u_char) kind;
+        tn->lock_until = (kind == TUCAI_LOCK_NONE) ? 0 : lock_until;
+        tn->revalidate_at = now + tlcf->lock_revalidate;
+        if (ngx_http_tucai_dead(tn, now, ngx_current_msec)) {
+            ngx_http_tucai_free(ctx, tn);
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/* TUCAI_M_CLEAR: forget a subject's cooldown and lock on this host */
+void
+ngx_http_tucai_shm_clear(ngx_http_request_t *r, uint64_t subject)
+{
+    u_char                      key[9];
+    size_t                      len;
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL) {
+        return;
+    }
+
+    len = ngx_http_tucai_subject_key(key, subject);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    tn = ngx_http_tucai_get(ctx, key, len, 0);
+    if (tn) {
+        tn->cooldown_until = 0;
+        tn->lock_kind = TUCAI_LOCK_NONE;
+        tn->lock_until = 0;
+        if (tn->inflight == 0) {
+            ngx_http_tucai_free(ctx, tn);
+        }
+    }
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r, uint64_t subject,
+    ngx_uint_t limit)
+{
+    u_char                      key[9];
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_http_tucai_subject_key(key, subject);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    tn = ngx_http_tucai_get(ctx, key, len, 1);
+    if (tn == NULL) {
+        rc = NGX_DECLINED;              /* zone full: let the pool decide */
+    } else if (tn->inflight >= limit) {
+        rc = NGX_BUSY;
+    } else {
+        tn->inflight++;
+        rc = NGX_OK;
+    }
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject)
+{
+    u_char                      key[9];
+    size_t                      len;
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL) {
+        return;
+    }
+
+    len = ngx_http_tucai_subject_key(key, subject);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    tn = ngx_http_tucai_get(ctx, key, len, 0);
+    if (tn && tn->inflight) {
+        tn->inflight--;
+        if (ngx_http_tucai_dead(tn, ngx_time(), ngx_current_msec)) {
+            ngx_http_tucai_free(ctx, tn);
+        }
+    }
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/* token bucket (limit_req's leaky bucket arithmetic) */
+ngx_int_t
+ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
+    size_t klen, ngx_http_tucai_rate_t *rate, time_t *retry_after)
+{
+    u_char                      key[NGX_HTTP_TUCAI_KEY_MAX];
+    ngx_int_t                   rc;
+    ngx_int_t                   excess;
+    ngx_msec_int_t              ms;
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL || rate->rate == 0) {
+        return NGX_OK;
+    }
+
+    if (klen > NGX_HTTP_TUCAI_KEY_MAX - 1) {
+        klen = NGX_HTTP_TUCAI_KEY_MAX - 1;
+    }
+    key[0] = (u_char) family;
+    ngx_memcpy(key + 1, k, klen);
+
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    tn = ngx_http_tucai_get(ctx, key, klen + 1, 1);
+    if (tn) {
+        ms = (ngx_msec_int_t) (ngx_current_msec - tn->last);
+        if (ms < 0) {
+            ms = 0;
+        }
+        if (ms > 86400000) {
+            ms = 86400000;
+        }
+        excess = (ngx_int_t) tn->excess - (ngx_int_t) (rate->rate * ms / 1000)
+                 + 1000;
+        if (excess < 0) {
+            excess = 0;
+        }
+
+        /* burst + 1 requests pass at once, as with limit_req */
+        if ((ngx_uint_t) excess > (rate->burst + 1) * 1000) {
+            rc = NGX_BUSY;
+            *retry_after = (time_t) (((ngx_uint_t) excess
+                                      - (rate->burst + 1) * 1000)
+                                     + rate->rate - 1) / rate->rate;
+            if (*retry_after < 1) {
+                *retry_after = 1;
+            }
+        } else {
+            tn->excess = (ngx_uint_t) excess;
+            tn->last = ngx_current_msec;
+            tn->rate = rate->rate;
+        }
+    }
+    /* zone full: no limiting rather than refusing everyone */
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_tucai_stat_request(ngx_http_request_t *r, ngx_uint_t op)
+{
+    ngx_http_tucai_zone_ctx_t  *ctx = ngx_http_tucai_zone_ctx(r);
+
+    if (ctx && op < TUCAI_OP_MAX) {
+        ngx_atomic_fetch_add(&ctx->sh->requests[op], 1);
+    }
+}
+
+
+void
+ngx_http_tucai_stat_refusal(ngx_http_request_t *r, ngx_uint_t kind)
+{
+    ngx_http_tucai_zone_ctx_t  *ctx = ngx_http_tucai_zone_ctx(r);
+
+    if (ctx && kind < NGX_HTTP_TUCAI_REF_MAX) {
+        ngx_atomic_fetch_add(&ctx->sh->refusals[kind], 1);
+    }
+}
+
+
+void
+ngx_http_tucai_stat_pool_error(ngx_http_request_t *r)
+{
+    ngx_http_tucai_zone_ctx_t  *ctx = ngx_http_tucai_zone_ctx(r);
+
+    if (ctx) {
+        ngx_atomic_fetch_add(&ctx->sh->pool_errors, 1);
+    }
+}
+
+
+/* the zone part of the status JSON */
+ngx_int_t
+ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  i, pages, first;
+    const char                 *name;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+
+    len = 1024 + NGX_HTTP_TUCAI_REF_MAX * 64 + TUCAI_OP_MAX * 64;
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+    p = b->last;
+
+    if (ctx == NULL) {
+        p = ngx_sprintf(p, "{\"zone\":null}");
+        b->last = p;
+        *out = ngx_alloc_chain_link(r->pool);
+        if (*out == NULL) {
+            return NGX_ERROR;
+        }
+        (*out)->buf = b;
+        (*out)->next = NULL;
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    pages = (ctx->shpool->end - ctx->shpool->start) / ngx_pagesize;
+    p = ngx_sprintf(p, "{\"zone\":{\"name\":\"%V\",\"size\":%uz,"
+                    "\"pages_total\":%ui,\"pages_free\":%ui,"
+                    "\"pages_used\":%ui},",
+                    &ctx->name, ctx->sh->size, pages, ctx->shpool->pfree,
+                    pages - ctx->shpool->pfree);
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    p = ngx_sprintf(p, "\"entries\":%uA,\"evictions\":%uA,\"expired\":%uA,"
+                    "\"hits\":%uA,\"misses\":%uA,\"alloc_failures\":%uA,"
+                    "\"pool_errors\":%uA,\"refusals\":{",
+                    ctx->sh->entries, ctx->sh->evictions, ctx->sh->expired,
+                    ctx->sh->hits, ctx->sh->misses, ctx->sh->alloc_failures,
+                    ctx->sh->pool_errors);
+
+    for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
+        p = ngx_sprintf(p, "%s\"%s\":%uA", i ? "," : "",
+                        ngx_http_tucai_ref_names[i], ctx->sh->refusals[i]);
+    }
+    p = ngx_sprintf(p, "},\"requests\":{");
+
+    first = 1;
+    for (i = 0; i < TUCAI_OP_MAX; i++) {
+        name = ngx_http_tucai_op_name(i);
+        if (name == NULL) {
+            continue;
+        }
+        p = ngx_sprintf(p, "%s\"%s\":%uA", first ? "" : ",", name,
+                        ctx->sh->requests[i]);
+        first = 0;
+    }
+    p = ngx_sprintf(p, "}}");
+    b->last = p;
+
+    *out = ngx_alloc_chain_link(r->pool);
+    if (*out == NULL) {
+        return NGX_ERROR;
+    }
+    (*out)->buf = b;
+    (*out)->next = NULL;
+    return NGX_OK;
+}

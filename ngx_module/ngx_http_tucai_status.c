@@ -1,0 +1,108 @@
+/*
+ * ngx_http_tucai_status.c -- `tucai_status;` (operator JSON: zone usage,
+ * entries, evictions, hits, refusals by kind, pool errors, requests by op)
+ * and `tucai_error;` (a named location that turns nginx's own error
+ * statuses -- 413 from client_max_body_size, 502/504 from the upstream,
+ * 408, ... -- into API.md JSON instead of HTML pages).
+ */
+#include "ngx_http_tucai.h"
+
+
+static ngx_int_t
+ngx_http_tucai_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t     rc;
+    ngx_chain_t  *out;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_tucai_send_error(r, NGX_HTTP_NOT_FOUND, "NOT_FOUND",
+                                         "没有这个接口 / No such endpoint",
+                                         0, NULL);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_tucai_shm_status(r, &out) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_tucai_send_json(r, NGX_HTTP_OK, out->buf->pos,
+                                    out->buf->last - out->buf->pos, 0);
+}
+
+
+char *
+ngx_http_tucai_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tucai_status_handler;
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tucai_error_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t                  status;
+    ngx_http_tucai_loc_conf_t  *tlcf;
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tucai_module);
+
+    switch (status) {
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_TOO_LARGE);
+        return ngx_http_tucai_send_error(r, status, "BODY_TOO_LARGE",
+                   "上传内容过大 / Request body too large", 0, NULL);
+
+    case NGX_HTTP_BAD_GATEWAY:
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return ngx_http_tucai_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                   "POOL_UNAVAILABLE",
+                   "服务繁忙，请稍后再试 / Service temporarily unavailable: "
+                   "please retry shortly",
+                   tlcf->pool_retry_after > 0 ? tlcf->pool_retry_after : 5,
+                   NULL);
+
+    case NGX_HTTP_NOT_FOUND:
+        return ngx_http_tucai_send_error(r, status, "NOT_FOUND",
+                   "没有找到 / Not found", 0, NULL);
+
+    case NGX_HTTP_FORBIDDEN:
+        return ngx_http_tucai_send_error(r, status, "FORBIDDEN",
+                   "禁止访问 / Forbidden", 0, NULL);
+
+    case NGX_HTTP_REQUEST_TIME_OUT:
+        return ngx_http_tucai_send_error(r, status, "REQUEST_TIMEOUT",
+                   "请求超时 / Request timed out", 0, NULL);
+
+    case NGX_HTTP_BAD_REQUEST:
+        return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
+                   "请求无效 / Bad request", 0, NULL);
+
+    default:
+        if (status < 400 || status > 599) {
+            status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        return ngx_http_tucai_send_error(r, status, "INTERNAL",
+                   "服务器内部错误 / Internal server error", 0, NULL);
+    }
+}
+
+
+char *
+ngx_http_tucai_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tucai_error_handler;
+    return NGX_CONF_OK;
+}
