@@ -1,29 +1,16 @@
 /*
  * qr.c -- QR decoding of uploaded pictures (see qr.h).  The picture is
  * never decoded at full size: the header is checked against the pixel
- * limit first, then vips_thumbnail_buffer shrinks on load.
+ * limit first, then vips_thumbnail_buffer shrinks on load.  libvips is
+ * set up by photo_init (one thread, no cache, untrusted loaders blocked).
  */
 #include <string.h>
 
 #include <vips/vips.h>
 #include <zbar.h>
 
+#include "photo.h"
 #include "qr.h"
-
-static int
-vips_ready(void)
-{
-    static int ready;
-
-    /* vips_init is idempotent; photo_init may have run it already. */
-    if (!ready) {
-        if (VIPS_INIT("tucai-worker") != 0) {
-            return -1;
-        }
-        ready = 1;
-    }
-    return 0;
-}
 
 /* The picture as 8-bit grey, at most QR_MAX_SIDE, at least ~400 px. */
 static VipsImage *
@@ -95,7 +82,7 @@ qr_decode(const unsigned char *img, size_t len, char *out, size_t n)
     int                   rc = 1, w, h;
 
     if (img == NULL || len == 0 || len > (size_t) QR_MAX_BYTES || n == 0
-        || vips_ready() != 0)
+        || photo_init("tucai-worker") != 0)
     {
         return -1;
     }

@@ -1,0 +1,83 @@
+/*
+ * journey_me.c -- GET /api/v1/me: the one endpoint telling the client
+ * where the student stands: {"student","step","cooldown_until","lock",
+ * "lock_until","drafts","capacity","order","photo_ready","photo_url"}.
+ * "lock" is null, "liveness" (until a teacher unlocks) or "quality"
+ * (self-ending at "lock_until").  Every step may call it; it also hands
+ * nginx the current cooldown/lock for its cache.
+ */
+#include "handlers.h"
+#include "journey.h"
+#include "pay.h"
+
+/* The live order, else the last paid/free one, as API.md's object. */
+static json_t *
+order_json(tucai_ctx_t *ctx, const jst_t *st)
+{
+    MYSQL_RES *res;
+    MYSQL_ROW  row;
+    json_t    *o;
+    int        rc;
+
+    if (pay_order_json != NULL) {
+        o = pay_order_json(ctx, st->student_id, 0);
+        return o != NULL ? o : json_null();
+    }
+    rc = jdb_row(ctx, &res, &row, "SELECT id, out_trade_no, status, amount_fen"
+                 " FROM orders WHERE student_id = %U AND (live = 1 OR status"
+                 " IN ('PAID', 'FREE')) ORDER BY id DESC LIMIT 1",
+                 st->student_id);
+    if (rc < 0) {
+        return NULL;
+    }
+    if (rc == 0) {
+        return json_null();
+    }
+    o = json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t) jsql_u64(row[0]),
+                  "out_trade_no", row[1], "status", row[2],
+                  "amount_fen", (json_int_t) jsql_u64(row[3]));
+    mysql_free_result(res);
+    return o;
+}
+
+int
+journey_me(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+{
+    jst_t       st;
+    json_t     *o, *student, *drafts, *order;
+    const char *lock = NULL;
+
+    if (journey_begin(ctx, req, resp, &st) != 0) {
+        return 0;
+    }
+    journey_step_sync(ctx, &st);
+    if (st.has_student) {
+        student = journey_student_json(&st);
+        json_object_set_new(student, "bound", json_boolean(st.bound));
+    } else {
+        student = json_null();
+    }
+    drafts = journey_drafts_json(ctx, req, &st);
+    order = st.bound ? order_json(ctx, &st) : json_null();
+    if (drafts == NULL || order == NULL) {
+        json_decref(student);
+        json_decref(drafts);
+        json_decref(order);
+        return resp_db_unavailable(resp);
+    }
+    if (st.lock_kind == TUCAI_LOCK_LIVENESS) {
+        lock = "liveness";
+    } else if (st.lock_kind == TUCAI_LOCK_QUALITY) {
+        lock = "quality";
+    }
+    o = json_pack("{s:o,s:s,s:o,s:s?,s:o,s:o,s:I,s:o,s:b,s:s?}",
+                  "student", student, "step", journey_step_name(st.step),
+                  "cooldown_until", journey_time(st.cooldown_until),
+                  "lock", lock, "lock_until", journey_time(st.lock_until),
+                  "drafts", drafts, "capacity",
+                  (json_int_t) journey_policy(req, TUCAI_POL_DRAFTS_CAPACITY),
+                  "order", order, "photo_ready", st.photo_ready,
+                  "photo_url", st.photo_ready ? "/api/v1/photo" : NULL);
+    journey_state(resp, req, &st);
+    return resp_json(resp, 200, o);
+}
