@@ -16,6 +16,23 @@ umask 077
 
 # ---- pay keys (owned by the pay engineer): add merchant key, APIv3 key and
 # ---- platform keys below this line, each only if missing.
+# WeChat Pay (sandbox for dev/tests): merchant RSA key (worker signs with the
+# private half, the sandbox verifies with the public one), its certificate
+# serial (fixed: conf/worker.ini.tmpl [pay] merchant_serial names it), the
+# 32-character APIv3 key, and the "platform" key pair the sandbox signs with,
+# whose id PUB_KEY_ID_<32 digits> is in pay_platform.id (the worker reads it
+# next to pay_platform.pub).
+if [ ! -s "$dir/pay_merchant.key" ] || [ ! -s "$dir/pay_merchant.pub" ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/pay_merchant.key" 2>/dev/null
+    openssl pkey -in "$dir/pay_merchant.key" -pubout -out "$dir/pay_merchant.pub"
+fi
+[ -s "$dir/pay_merchant.serial" ] || echo 5E7A1C0D3B9F42A6B8C1D2E3F4051627384950AB >"$dir/pay_merchant.serial"
+[ -s "$dir/pay_apiv3.key" ] || openssl rand -hex 16 | tr -d '\n' >"$dir/pay_apiv3.key"
+if [ ! -s "$dir/pay_platform.key" ] || [ ! -s "$dir/pay_platform.pub" ] || [ ! -s "$dir/pay_platform.id" ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/pay_platform.key" 2>/dev/null
+    openssl pkey -in "$dir/pay_platform.key" -pubout -out "$dir/pay_platform.pub"
+    printf 'PUB_KEY_ID_%s\n' "$(head -c 64 /dev/urandom | od -An -tu1 | tr -dc 0-9 | cut -c1-32)" >"$dir/pay_platform.id"
+fi
 # ---- end of pay keys
 # nginx workers may run as another user; the key file must be readable to
 # them, the directory stays closed to everyone else.

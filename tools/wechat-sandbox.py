@@ -25,6 +25,9 @@ Test controls (not part of WeChat):
               close notify (notify = /sandbox/pay delivery not attempted)
     POST /sandbox/refuse {"openid"}     subscribe/send to them -> 43101
     POST /sandbox/expire_token          every issued access token -> 42001
+    POST /sandbox/config {"notify_url","token_ttl"}  notifications go to
+         notify_url instead of the order's (a test's nginx port is chosen
+         after the worker config is written); token lifetime
     POST /sandbox/pay {"out_trade_no"[,"forge","copies","mark_paid",
          "trade_state","resend"]}       mark paid and POST the signed,
          encrypted notification to the order's notify_url; answers
@@ -107,6 +110,7 @@ class State:
         self.current = {}           # kind ("token"/"stable") -> token
         self.orders = {}            # out_trade_no -> order dict
         self.token_seq = 0
+        self.notify_override = None  # tests: where notifications really go
         if path and os.path.exists(path):
             try:
                 with open(path) as f:
@@ -589,6 +593,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if p == "/sandbox/pay":
             return self.sandbox_pay(d)
+        if p == "/sandbox/config":
+            global TOKEN_TTL
+            with LOCK:
+                if "notify_url" in d:
+                    STATE.notify_override = d["notify_url"] or None
+                if isinstance(d.get("token_ttl"), int) and d["token_ttl"] > 0:
+                    TOKEN_TTL = d["token_ttl"]
+            return self.send_json(200, {"ok": True})
         self.send_json(404, {"error": "NOT_FOUND"})
 
     def sandbox_pay(self, d):
@@ -610,7 +622,7 @@ class Handler(BaseHTTPRequestHandler):
                     o["success_time"] = now()
                     STATE.save()
             tx = transaction_json(o)
-            url = o["notify_url"]
+            url = STATE.notify_override or o["notify_url"]
             STATE.count("notify")
             if STATE.take_fail("notify"):
                 return self.send_json(200, {"delivered": [], "order": tx})

@@ -1,0 +1,252 @@
+/*
+ * outbox.c -- subscribe messages to students through a database outbox.
+ *
+ * outbox_enqueue() writes the complete subscribe/send body in the caller's
+ * transaction, so a message exists exactly when the state change it
+ * reports does.  outbox_run() (from pay_tick) claims due rows one at a
+ * time with a conditional UPDATE (a lease: two children never send the
+ * same row), sends, and records the result: sent; dead on 43101 or a data
+ * error (retrying cannot help); otherwise retried with exponential backoff
+ * until [outbox] max_attempts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pay.h"
+#include "pay_int.h"
+#include "wechat.h"
+#include "db.h"
+#include "log.h"
+
+#define LEASE_S      120     /* longer than one send with all its retries */
+#define MAX_BACKOFF  3600
+#define RUN_MAX      20      /* messages per outbox_run */
+
+/* Characters (code points) a value may have, by WeChat's key type. */
+static size_t value_limit(const char *key, int *ascii_only)
+{
+    static const struct { const char *prefix; size_t max; int ascii; } t[] = {
+        { "character_string", 32, 1 }, { "thing", 20, 0 }, { "number", 32, 1 },
+        { "phrase", 5, 0 }, { "name", 10, 0 }, { "time", 32, 0 },
+        { "date", 32, 0 }, { "amount", 32, 0 }, { "phone_number", 17, 1 },
+        { "letter", 32, 1 }, { "symbol", 5, 0 }, { "car_number", 8, 0 },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (strncmp(key, t[i].prefix, strlen(t[i].prefix)) == 0) {
+            *ascii_only = t[i].ascii;
+            return t[i].max;
+        }
+    }
+    *ascii_only = 0;
+    return 20;
+}
+
+/* Copies at most max code points of s (dropping non-ASCII when ascii_only,
+ * as character_string/number allow none). */
+static void clip_utf8(const char *s, size_t max, int ascii_only, char *out, size_t n)
+{
+    size_t cps = 0, o = 0, len;
+    const unsigned char *p = (const unsigned char *) s;
+
+    while (*p && cps < max) {
+        len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3
+            : (*p >> 3) == 30 ? 4 : 1;
+        if (strnlen((const char *) p, len) < len) {
+            break;
+        }
+        if (!(ascii_only && len > 1)) {
+            if (o + len >= n) {
+                break;
+            }
+            memcpy(out + o, p, len);
+            o += len;
+            cps++;
+        }
+        p += len;
+    }
+    out[o] = '\0';
+}
+
+/* {"key":{"value":"..."}} with every value clipped to its type's limit. */
+static json_t *limit_data(json_t *data)
+{
+    json_t     *out = json_object(), *v;
+    const char *k, *s;
+    char        buf[256];
+    size_t      max;
+    int         ascii;
+
+    if (out == NULL || !json_is_object(data)) {
+        json_decref(out);
+        return NULL;
+    }
+    json_object_foreach(data, k, v) {
+        s = json_string_value(json_object_get(v, "value"));
+        if (s == NULL) {
+            s = json_string_value(v);        /* tolerate {"thing1":"text"} */
+        }
+        if (s == NULL) {
+            continue;
+        }
+        max = value_limit(k, &ascii);
+        /* "name" allows 20 Latin letters but 10 Chinese characters */
+        if (strncmp(k, "name", 4) == 0) {
+            const char *q;
+
+            for (q = s; *q && (unsigned char) *q < 0x80; q++) {}
+            if (*q == '\0') {
+                max = 20;
+            }
+        }
+        clip_utf8(s, max, ascii, buf, sizeof(buf));
+        if (buf[0] == '\0') {
+            snprintf(buf, sizeof(buf), "%s", ascii ? "-" : "—");
+        }
+        json_object_set_new(out, k, json_pack("{s:s}", "value", buf));
+    }
+    return out;
+}
+
+int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
+    const char *dedupe_key, json_t *data)
+{
+    MYSQL_RES  *res;
+    MYSQL_ROW   r;
+    const char *sub_col, *tpl_col;
+    char        kind[33], tpl[136], openid[72];
+    int         accepted;
+    json_t     *payload, *limited;
+    char       *body;
+    const char *colon;
+    int64_t     now = (int64_t) time(NULL), n;
+
+    if (sub_kind == NULL || dedupe_key == NULL || dedupe_key[0] == '\0'
+        || strlen(dedupe_key) > 128)
+    {
+        return -1;
+    }
+    if (strcmp(sub_kind, "photo_status") == 0) {
+        sub_col = "s.sub_photo_status";
+        tpl_col = "sc.tpl_photo_status";
+    } else if (strcmp(sub_kind, "payment_result") == 0) {
+        sub_col = "s.sub_payment_result";
+        tpl_col = "sc.tpl_payment_result";
+    } else {
+        return -1;
+    }
+    res = db_query(ctx, "SELECT %r, %r, a.openid FROM students s"
+                        " JOIN schools sc ON sc.id = s.school_id"
+                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %U",
+                   sub_col, tpl_col, student_id);
+    if (res == NULL) {
+        return -1;
+    }
+    r = mysql_fetch_row(res);
+    accepted = r != NULL && r[0] && atoi(r[0]) == 1 && r[1] && r[1][0] && r[2] && r[2][0];
+    if (accepted) {
+        snprintf(tpl, sizeof(tpl), "%s", r[1]);
+        snprintf(openid, sizeof(openid), "%s", r[2]);
+    }
+    mysql_free_result(res);
+    if (!accepted) {
+        return 0;    /* not accepted or no template: nothing to send, not an error */
+    }
+
+    limited = limit_data(data);
+    payload = limited ? json_pack("{s:s,s:s,s:s,s:o,s:s,s:s}", "touser", openid,
+                                  "template_id", tpl, "page", "pages/index/index",
+                                  "data", limited, "miniprogram_state",
+                                  ctx->cfg->wx_mp_state[0] ? ctx->cfg->wx_mp_state : "formal",
+                                  "lang", "zh_CN") : NULL;
+    body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(payload);
+    if (body == NULL) {
+        return -1;
+    }
+    /* The kind column names the message (prefix of the dedupe key). */
+    colon = strchr(dedupe_key, ':');
+    if (colon != NULL && (size_t) (colon - dedupe_key) < sizeof(kind)) {
+        snprintf(kind, sizeof(kind), "%.*s", (int) (colon - dedupe_key), dedupe_key);
+    } else {
+        snprintf(kind, sizeof(kind), "%s", sub_kind);
+    }
+    n = db_exec(ctx, "INSERT INTO outbox (student_id, kind, dedupe_key, payload_json,"
+                     " status, attempts, next_at, created_at)"
+                     " VALUES (%U, %s, %s, %s, 'pending', 0, %I, %I)"
+                     " ON DUPLICATE KEY UPDATE id = id",
+                student_id, kind, dedupe_key, body, now, now);
+    free(body);
+    return n < 0 ? -1 : 0;
+}
+
+void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
+{
+    const tucai_config_t *cfg = ctx->cfg;
+    MYSQL_RES            *res;
+    MYSQL_ROW             r;
+    char                 *payload, errmsg[200];
+    uint64_t              id;
+    int64_t               attempts, now, delay;
+    int                   i;
+    wx_status_t           st;
+
+    if (wx_subscribe_send == NULL) {
+        return;
+    }
+    for (i = 0; i < RUN_MAX && pay_now_ms() < deadline_ms; i++) {
+        now = (int64_t) time(NULL);
+        res = db_query(ctx, "SELECT id, payload_json, attempts FROM outbox"
+                            " WHERE status = 'pending' AND next_at <= %I"
+                            " ORDER BY next_at, id LIMIT 1", now);
+        if (res == NULL) {
+            return;
+        }
+        r = mysql_fetch_row(res);
+        if (r == NULL || r[1] == NULL) {
+            mysql_free_result(res);
+            return;
+        }
+        id = strtoull(r[0], NULL, 10);
+        payload = strdup(r[1]);
+        attempts = strtoll(r[2], NULL, 10);
+        mysql_free_result(res);
+        if (payload == NULL) {
+            return;
+        }
+        /* Claim: only the child whose UPDATE matched sends it. */
+        if (db_exec(ctx, "UPDATE outbox SET attempts = attempts + 1, next_at = %I"
+                         " WHERE id = %U AND status = 'pending' AND attempts = %I"
+                         " AND next_at <= %I", now + LEASE_S, id, attempts, now) != 1)
+        {
+            free(payload);
+            continue;
+        }
+        attempts++;
+        st = wx_subscribe_send(ctx, payload, errmsg, sizeof(errmsg));
+        free(payload);
+        now = (int64_t) time(NULL);
+        if (st == WX_OK) {
+            (void) db_exec(ctx, "UPDATE outbox SET status = 'sent', sent_at = %I,"
+                                " last_error = '' WHERE id = %U", now, id);
+        } else if (st == WX_REFUSED || st == WX_BAD_REQUEST
+                   || attempts >= cfg->outbox_max_attempts)
+        {
+            tlog_warn("outbox: message %llu dead after %lld attempts: %s",
+                      (unsigned long long) id, (long long) attempts, errmsg);
+            (void) db_exec(ctx, "UPDATE outbox SET status = 'dead', last_error = %s"
+                                " WHERE id = %U", errmsg, id);
+        } else {
+            delay = (int64_t) (cfg->outbox_interval_s > 0 ? cfg->outbox_interval_s : 5)
+                    << (attempts > 10 ? 10 : attempts - 1);
+            if (delay > MAX_BACKOFF) {
+                delay = MAX_BACKOFF;
+            }
+            (void) db_exec(ctx, "UPDATE outbox SET next_at = %I, last_error = %s"
+                                " WHERE id = %U", now + delay, errmsg, id);
+        }
+    }
+}
