@@ -35,12 +35,15 @@ static void resample(const uint8_t *g, int gw, int gh, double x0, double y0,
 
 /* Eyes in the upper 60% of the face, scanned at face width FW px. */
 #define FW 160
-static void find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
+/* neighbour count above which a face needs no eye confirmation */
+#define STRONG_HITS 12
+static int find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
         photo_det_t *d)
 {
+    d->eyes_found = 0;
     int ew = FW, eh = (int)(FW * 0.6);
     uint8_t *buf = malloc((size_t)ew * eh);
-    if (!buf) return;
+    if (!buf) return 0;
     double k = f->w / FW;              /* working px per eye-image px */
     resample(grey, gw, gh, f->x, f->y, f->w, f->h * 0.6, buf, ew, eh);
     double ky = f->h * 0.6 / eh;
@@ -71,6 +74,7 @@ static void find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
         }
     if (d->eyes_found)
         d->roll_deg = atan2(d->ry - d->ly, d->rx - d->lx) * 180.0 / M_PI;
+    return d->eyes_found;
 }
 
 int photo_detect(const photo_img_t *im, const uint8_t *grey, photo_det_t *d)
@@ -93,15 +97,27 @@ int photo_detect(const photo_img_t *im, const uint8_t *grey, photo_det_t *d)
     int n = casc_detect(&casc_face, small, dw, dh, 20, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
     free(small);
     if (n < 0) return -1;
-    /* Largest face is the subject. */
-    for (int i = 0; i < n; i++)
-        d->faces[i] = (photo_box_t){ hits[i].x * s, hits[i].y * s, hits[i].w * s,
-                                     hits[i].h * s, hits[i].n };
-    d->nfaces = n;
-    for (int i = 1; i < n; i++)
-        if (d->faces[i].w > d->faces[0].w) {
-            photo_box_t t = d->faces[0]; d->faces[0] = d->faces[i]; d->faces[i] = t;
+    /* A candidate counts as a face when the eye cascade confirms it or
+     * the face cascade is very sure (many overlapping hits): this removes
+     * most of the cascade's false positives on textures (coins, wheels). */
+    photo_det_t tmp, main_eyes; memset(&main_eyes, 0, sizeof main_eyes);
+    int k = 0; double mainw = 0;
+    for (int i = 0; i < n; i++) {
+        photo_box_t b = { hits[i].x * s, hits[i].y * s, hits[i].w * s, hits[i].h * s, hits[i].n };
+        memset(&tmp, 0, sizeof tmp);
+        int eyes = find_eyes(grey, im->w, im->h, &b, &tmp);
+        if (!eyes && hits[i].n < STRONG_HITS) continue;
+        d->faces[k] = b;
+        if (b.w > mainw) {
+            mainw = b.w;
+            if (k) { photo_box_t t = d->faces[0]; d->faces[0] = d->faces[k]; d->faces[k] = t; }
+            main_eyes = tmp;
         }
-    if (n > 0) find_eyes(grey, im->w, im->h, &d->faces[0], d);
+        k++;
+    }
+    d->nfaces = k;
+    d->eyes_found = main_eyes.eyes_found;
+    d->lx = main_eyes.lx; d->ly = main_eyes.ly; d->rx = main_eyes.rx; d->ry = main_eyes.ry;
+    d->roll_deg = main_eyes.roll_deg;
     return 0;
 }

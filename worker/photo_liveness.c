@@ -62,25 +62,37 @@ static double patch_periodicity(const uint8_t *g, int gw, int x0, int y0)
             }
             pw[l][k] = r * r + i * i;
         }
-    double band[P * P]; int nb = 0; double peak = 0;
+    /* A screen or halftone grid is a narrow spectral peak; natural
+     * texture spreads.  Score: a bin's power over the mean power of the
+     * ring 2..3 bins around it (the Hann window leaks into +-1), for bins
+     * that hold a real share of the band's energy.  JPEG's 8x8 grid
+     * (multiples of P/8) is ignored. */
+    double total = 0;
     for (int l = 0; l < P; l++)
         for (int k = 0; k < P; k++) {
             int fy = l > P / 2 ? l - P : l, fx = k > P / 2 ? k - P : k;
             double rad = sqrt(fx * fx + fy * fy);
-            if (rad < 10 || rad > 30) continue;
-            band[nb++] = pw[l][k];
-            if (pw[l][k] > peak) peak = pw[l][k];
+            if (rad >= 8 && rad <= 30) total += pw[l][k];
         }
-    /* median by partial selection */
-    int half = nb / 2;
-    for (int i = 0; i <= half; i++) {
-        int mi = i;
-        for (int j = i + 1; j < nb; j++) if (band[j] < band[mi]) mi = j;
-        double t = band[i]; band[i] = band[mi]; band[mi] = t;
-    }
-    double med = band[half];
-    if (med < 1e-6) med = 1e-6;
-    return peak / med;
+    double best = 0;
+    if (total <= 0) return 0;
+    for (int l = 0; l < P; l++)
+        for (int k = 0; k < P; k++) {
+            int fy = l > P / 2 ? l - P : l, fx = k > P / 2 ? k - P : k;
+            double rad = sqrt(fx * fx + fy * fy);
+            if (rad < 8 || rad > 30) continue;
+            if (fx % (P / 8) == 0 && fy % (P / 8) == 0) continue;
+            if (pw[l][k] < 0.01 * total) continue;
+            double ring = 0; int rn = 0;
+            for (int dy = -3; dy <= 3; dy++)
+                for (int dx = -3; dx <= 3; dx++) {
+                    if (abs(dx) < 2 && abs(dy) < 2) continue;
+                    ring += pw[(l + dy + P) % P][(k + dx + P) % P]; rn++;
+                }
+            ring = ring / rn + 1e-9;
+            if (pw[l][k] / ring > best) best = pw[l][k] / ring;
+        }
+    return best;
 }
 
 double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
@@ -111,7 +123,7 @@ double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
     json_object_set_new(metrics, "moire_peak", json_real(round(moire * 10) / 10));
     json_object_set_new(metrics, "glare_frac", json_real(round(glare * 1000) / 1000));
     /* Each cue scaled so that 1.0 is its "suspect" level. */
-    double s_moire = moire / 400.0, s_glare = glare / 0.04;
+    double s_moire = moire / 60.0, s_glare = glare / 0.04;
     return s_moire > s_glare ? s_moire : s_glare;
 }
 

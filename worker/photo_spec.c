@@ -22,11 +22,11 @@ void photo_thresholds_default(photo_thresholds_t *t)
 {
     *t = (photo_thresholds_t){
         .min_short_side = 600,
-        .face_min_frac = 0.15, .face_max_frac = 0.65,
+        .face_min_frac = 0.15, .face_max_frac = 0.5,
         .center_max_off = 0.12,
         .max_roll_deg = 8.0,
         .min_luma = 60, .max_luma = 210,
-        .max_light_ratio = 1.6,
+        .max_light_ratio = 1.5,
         .min_sharpness = 40.0,
         .max_bg_stddev = 28.0,
         .recapture_score = 1.0,

@@ -1,0 +1,27 @@
+#!/bin/bash
+# tools/testdata.sh DIR -- the photo test set: real photos from Debian
+# packages (dlib's example faces with ground-truth boxes, skimage's sample
+# images), fetched with `apt-get download` and unpacked with `dpkg -x` (no
+# install), then generated variants (tools/testdata_gen.py).  Idempotent:
+# an existing DIR/.done means nothing to do.
+set -euo pipefail
+DIR=${1:-build/testdata}
+GEN=$(cd "$(dirname "$0")" && pwd)/testdata_gen.py
+[ -e "$DIR/.done" ] && exit 0
+mkdir -p "$DIR/deb" "$DIR/src"
+DIR=$(cd "$DIR" && pwd)
+cd "$DIR/deb"
+for p in libdlib19.1 python3-skimage; do
+    ls ${p}_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>/dev/null || {
+        echo "testdata: cannot download $p (apt-get update?)" >&2; exit 1; }
+done
+for f in *.deb; do [ -d "x-${f%%_*}" ] || dpkg -x "$f" "x-${f%%_*}"; done
+faces=$(echo x-libdlib19.1/usr/share/doc/libdlib19.1/examples/faces)
+sk=$(echo x-python3-skimage/usr/lib/python3/dist-packages/skimage/data)
+cp -f "$faces"/*.jpg "$faces"/testing.xml "$faces"/training.xml "$DIR/src/"
+for f in astronaut.png coffee.png chelsea.png rocket.jpg horse.png coins.png \
+         moon.png hubble_deep_field.jpg motorcycle_left.png brick.png; do
+    cp -f "$sk/$f" "$DIR/src/sk_$f"
+done
+/usr/bin/python3 "$GEN" "$DIR"
+touch "$DIR/.done"
