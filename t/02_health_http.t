@@ -1,0 +1,46 @@
+#!/usr/bin/perl
+# Through nginx: health and schools from the pool and MariaDB; an unknown
+# path is JSON 404; the request id nginx generated reaches the pool's log.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use Test::More;
+use Tucai::Test;
+
+my $t = Tucai::Test->new(worker_children => 2);
+plan skip_all => 'nginx module not built' unless $t->has_nginx;
+
+my $r = $t->get('/api/v1/health');
+is($r->{status}, 200, 'health 200');
+like($r->{headers}{'content-type'}, qr{^application/json}, 'JSON');
+is($r->{json}{status}, 'ok', 'status ok');
+ok($r->{json}{db}{ok}, 'db ok');
+like($r->{json}{db}{version}, qr/MariaDB/i, 'db version');
+is($r->{json}{pool}{children}, 2, 'pool children');
+is($r->{json}{pool}{pid}, $t->pool_master_pid, 'pool master pid');
+is($r->{json}{protocol}, 1, 'protocol');
+
+$r = $t->get('/api/v1/schools');
+is($r->{status}, 200, 'schools 200');
+is_deeply($r->{json}, { schools => [] }, 'no schools yet');
+
+$t->sql_do("INSERT INTO schools (name, notice_body) VALUES ('实验中学', '')");
+my $id = $t->sql_one("SELECT id FROM schools WHERE name = '实验中学'");
+$r = $t->get('/api/v1/schools');
+is_deeply($r->{json}, { schools => [{ id => $id, name => '实验中学' }] },
+    'the school row, UTF-8 intact');
+
+$r = $t->get('/api/v1/no-such-thing');
+is($r->{status}, 404, 'unknown path 404');
+is($r->{json}{error}, 'NOT_FOUND', 'NOT_FOUND JSON');
+
+# the pool logs each request with nginx's request id
+my $before = () = $t->pool_log =~ /op=1 status=200/g;
+$t->get('/api/v1/health');
+my $log = $t->pool_log;
+my $after = () = $log =~ /op=1 status=200/g;
+is($after, $before + 1, 'health logged by the pool');
+like($log, qr/rid=[0-9a-f]{32} op=1 status=200/, 'with a 32-hex request id');
+
+done_testing;
