@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "log.h"
 
 typedef struct {
     char   *p;
@@ -161,8 +162,8 @@ run(tucai_ctx_t *ctx, const char *fmt, va_list ap)
     }
     int rc = mysql_real_query(ctx->db, sql, strlen(sql));
     if (rc != 0) {
-        fprintf(stderr, "tucai admin: sql error %u: %s\n",
-                mysql_errno(ctx->db), mysql_error(ctx->db));
+        tlog_error("admin: sql error %u: %s", mysql_errno(ctx->db),
+                   mysql_error(ctx->db));
     }
     free(sql);
     return rc == 0 ? 0 : -1;
@@ -193,7 +194,7 @@ adm_query(tucai_ctx_t *ctx, const char *fmt, ...)
     }
     MYSQL_RES *res = mysql_store_result(ctx->db);
     if (res == NULL) {
-        fprintf(stderr, "tucai admin: no result: %s\n", mysql_error(ctx->db));
+        tlog_error("admin: no result: %s", mysql_error(ctx->db));
     }
     return res;
 }

@@ -114,6 +114,8 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     uint32_t tid = (uint32_t) strtoul(row[0], NULL, 10);
     uint32_t sid = (uint32_t) strtoul(row[1], NULL, 10);
     json_t *school = json_pack("{s:i,s:s}", "id", (int) sid, "name", row[3]);
+    char uname[72];
+    snprintf(uname, sizeof(uname), "%s", user);
     mysql_free_result(res);
     json_decref(body);
 
@@ -125,7 +127,7 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     }
 
     adm_who_t who = { tid, sid };
-    (void) adm_audit(ctx, req, &who, "login", user, NULL);
+    (void) adm_audit(ctx, req, &who, "login", uname, NULL);
 
     return resp_json(resp, 200, json_pack("{s:s,s:o,s:i}", "token", tok,
         "school", school, "expires_in", ctx->cfg->token_ttl_s));
