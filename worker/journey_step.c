@@ -66,7 +66,7 @@ journey_step_of(const jst_t *st)
 }
 
 #define STUDENT_COLS                                                         \
-    "s.id, s.school_id, s.student_no, s.name, s.phone, s.account_id,"        \
+    "SELECT s.id, s.school_id, s.student_no, s.name, s.phone, s.account_id," \
     " s.notice_ack_version, s.subs_set, s.sub_photo_status,"                 \
     " s.sub_payment_result, s.video_started_at, s.video_finished_at,"        \
     " s.cooldown_until, s.lock_kind, s.lock_until, s.liveness_fails,"        \
@@ -259,8 +259,17 @@ journey_policy(const tucai_req_t *req, int idx)
         [TUCAI_POL_UPLOADS_IN_FLIGHT] = 1,
     };
 
+    int i;
+
     if (idx < 0 || idx >= TUCAI_NPOLICY) {
         return 0;
     }
-    return req->hdr.policy[idx] != 0 ? req->hdr.policy[idx] : defaults[idx];
+    /* nginx always sends every knob (0 is a real delete delay); a frame
+     * with no knobs at all (a tool talking to the pool) gets the defaults. */
+    for (i = 0; i < TUCAI_NPOLICY; i++) {
+        if (req->hdr.policy[i] != 0) {
+            return req->hdr.policy[idx];
+        }
+    }
+    return defaults[idx];
 }

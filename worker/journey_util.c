@@ -146,7 +146,7 @@ mkdirs(char *path)
     for (p = path + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
                 *p = '/';
                 return -1;
             }
@@ -175,7 +175,7 @@ journey_write_file(const char *dir, const char *rel,
     if (mkdirs(path) != 0) {
         return -1;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         return -1;
     }
