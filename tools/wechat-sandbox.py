@@ -659,6 +659,10 @@ def transaction_json(o):
 def build_notification(tx, forge):
     """The notification WeChat would POST, optionally forged one way."""
     tx = json.loads(json.dumps(tx))
+    if forge and tx["trade_state"] != "SUCCESS":
+        # A forgery claims the order was paid.
+        tx.update({"trade_state": "SUCCESS", "transaction_id": "4200000000forged",
+                   "success_time": rfc3339(now())})
     if forge == "wrong_amount":
         tx["amount"]["total"] += 1
         tx["amount"]["payer_total"] = tx["amount"]["total"]
