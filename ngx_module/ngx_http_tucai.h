@@ -174,6 +174,9 @@ ngx_int_t ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out);
 ngx_int_t ngx_http_tucai_upstream_start(ngx_http_request_t *r,
     ngx_http_tucai_ctx_t *ctx);
 
+/* module.c */
+void ngx_http_tucai_upload_release(ngx_http_request_t *r);
+
 /* variables.c */
 ngx_int_t ngx_http_tucai_add_variables(ngx_conf_t *cf);
 

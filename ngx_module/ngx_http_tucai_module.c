@@ -467,6 +467,24 @@ ngx_http_tucai_upload_cleanup(void *data)
 }
 
 
+/*
+ * Frees the upload slot as soon as the answer is known (pool finished,
+ * refusal sent), not only when the request pool goes away, which for a
+ * refused upload can wait for a lingering close.  Idempotent.
+ */
+void
+ngx_http_tucai_upload_release(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *c;
+
+    for (c = r->pool->cleanup; c; c = c->next) {
+        if (c->handler == ngx_http_tucai_upload_cleanup) {
+            ngx_http_tucai_upload_cleanup(c->data);
+        }
+    }
+}
+
+
 static ngx_int_t
 ngx_http_tucai_ping(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
 {
@@ -685,6 +703,7 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
     /* chunked bodies have no Content-Length to check up front */
     limit = ngx_http_tucai_body_limit(tlcf, ctx->route->body);
     if (len > (off_t) limit) {
+        ngx_http_tucai_upload_release(r);
         ngx_http_finalize_request(r, ngx_http_tucai_too_large(r, limit));
         return;
     }
@@ -696,6 +715,7 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
         if (ctx->route->body == NGX_HTTP_TUCAI_BODY_UPLOAD
             && len > (off_t) tlcf->json_max)
         {
+            ngx_http_tucai_upload_release(r);
             ngx_http_finalize_request(r,
                                       ngx_http_tucai_too_large(r, tlcf->json_max));
             return;
@@ -709,6 +729,7 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
             return;
         }
         if (rc == NGX_DECLINED) {
+            ngx_http_tucai_upload_release(r);
             ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_BAD_JSON);
             ngx_http_finalize_request(r, ngx_http_tucai_send_error(r, 400,
                 "BAD_JSON", "请求内容不是有效的 JSON 对象 / The request body "
@@ -845,6 +866,7 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
 
     rc = ngx_http_read_client_request_body(r, ngx_http_tucai_body_handler);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tucai_upload_release(r);
         if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
             return ngx_http_tucai_too_large(r, limit);
         }

@@ -52,6 +52,7 @@ ngx_http_tucai_error_handler(ngx_http_request_t *r)
     ngx_http_tucai_loc_conf_t  *tlcf;
 
     status = r->err_status ? r->err_status : r->headers_out.status;
+    ngx_http_tucai_upload_release(r);
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tucai_module);
 
     switch (status) {

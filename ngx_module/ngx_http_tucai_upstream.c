@@ -516,4 +516,6 @@ ngx_http_tucai_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ngx_http_tucai_stat_pool_error(r);
     }
+    /* the pool is done with this capture, whatever the outcome */
+    ngx_http_tucai_upload_release(r);
 }

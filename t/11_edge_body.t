@@ -8,7 +8,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 1,
-    nginx_extra_server => "tucai_max_upload 64k; tucai_json_max 1k;\n"
+    nginx_extra_server => "tucai_max_upload 64k; tucai_json_max 1k; tucai_roster_max 64k;\n"
         . "client_max_body_size 100k;");
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
 
