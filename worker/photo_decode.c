@@ -116,8 +116,10 @@ int photo_decode(const unsigned char *buf, size_t len,
     VipsImage *cur = thumb;
     if (vips_image_hasalpha(cur)) {
         double white[3] = { 255, 255, 255 };
-        if (vips_flatten(cur, &t1, "background", vips_array_double_new(white, 3), NULL))
-            goto decode_err;
+        VipsArrayDouble *bg = vips_array_double_new(white, 3);
+        int rc = vips_flatten(cur, &t1, "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg));
+        if (rc) goto decode_err;
         cur = t1;
     }
     if (cur->Bands < 3 || cur->Type != VIPS_INTERPRETATION_sRGB ||

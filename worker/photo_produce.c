@@ -196,12 +196,14 @@ int photo_produce(const photo_img_t *im, const photo_det_t *d,
     double r = d->roll_deg * M_PI / 180;
     double a = kk * cos(r), b = kk * sin(r), c = -kk * sin(r), dd = kk * cos(r);
     double odx = s->width / 2.0 - (a * ex + b * ey), ody = ye - (c * ex + dd * ey);
-    if (vips_affine(sc, &out, a, b, c, dd,
-            "oarea", vips_array_int_newv(4, 0, 0, s->width, s->height),
+    VipsArrayInt *oarea = vips_array_int_newv(4, 0, 0, s->width, s->height);
+    int rc = vips_affine(sc, &out, a, b, c, dd,
+            "oarea", oarea,
             "odx", odx, "ody", ody,
             "interpolate", vips_interpolate_bilinear_static(),
-            "extend", VIPS_EXTEND_COPY, NULL))
-        goto err;
+            "extend", VIPS_EXTEND_COPY, NULL);
+    vips_area_unref(VIPS_AREA(oarea));   /* the operation holds its own ref */
+    if (rc) goto err;
     size_t n = 0;
     uint8_t *px = vips_image_write_to_memory(out, &n);
     if (!px || n != (size_t)s->width * s->height * 3) { g_free(px); goto err; }
