@@ -77,14 +77,16 @@ int main(int argc, char **argv)
 
     if (i < argc && strcmp(argv[i], "token") == 0) {
         char     tok[TUCAI_TOKEN_MAX + 1];
-        uint64_t ttl;
+        int64_t  ttl;
 
         if (argc - i < 4 || strlen(argv[i + 1]) != 1) return usage();
-        ttl = argc - i > 4 ? strtoull(argv[i + 4], NULL, 10)
-                           : (uint64_t) cfg.token_ttl_s;
+        /* a negative TTL gives an already expired token (tests) */
+        ttl = argc - i > 4 ? strtoll(argv[i + 4], NULL, 10)
+                           : (int64_t) cfg.token_ttl_s;
         if (token_issue_exp(&cfg, argv[i + 1][0], strtoull(argv[i + 2], NULL, 10),
                             (uint32_t) strtoul(argv[i + 3], NULL, 10),
-                            (uint64_t) time(NULL) + ttl, tok, sizeof(tok)) != 0) {
+                            (uint64_t) ((int64_t) time(NULL) + ttl), tok,
+                            sizeof(tok)) != 0) {
             fprintf(stderr, "token: cannot issue (role s|t, key file %s)\n",
                     cfg.token_key_file);
             return 1;
