@@ -27,17 +27,24 @@
 #define PREPAY_TTL_S   (7200 - 600)   /* prepay_id lives ~2 h at WeChat */
 #define EXPIRY_SLACK_S 60             /* never hand out an order this close to expiry */
 
+/* An error answer is written; pay_submit's callers need -1. */
+static int failed(int written)
+{
+    (void) written;
+    return -1;
+}
+
 static int unavailable(tucai_resp_t *resp)
 {
-    return resp_error(resp, 503, "WECHAT_UNAVAILABLE", "微信支付暂不可用，请稍后重试",
+    return failed(resp_error(resp, 503, "WECHAT_UNAVAILABLE", "微信支付暂不可用，请稍后重试",
                       "WeChat Pay unavailable, retry shortly",
-                      json_pack("{s:i}", "retry_after", 5));
+                      json_pack("{s:i}", "retry_after", 5)));
 }
 
 static int db_down(tucai_ctx_t *ctx, tucai_resp_t *resp)
 {
     db_rollback(ctx);
-    return resp_db_unavailable(resp);
+    return failed(resp_db_unavailable(resp));
 }
 
 uint64_t pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req)
@@ -153,7 +160,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     r = mysql_fetch_row(res);
     if (r == NULL) {
         mysql_free_result(res);
-        return resp_error(resp, 404, "NOT_FOUND", "学生不存在", "no such student", NULL);
+        return failed(resp_error(resp, 404, "NOT_FOUND", "学生不存在", "no such student", NULL));
     }
     school_id = (uint32_t) strtoul(r[0], NULL, 10);
     fee = (uint32_t) strtoul(r[1], NULL, 10);
@@ -167,7 +174,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         return db_down(ctx, resp);
     }
     if (found == 0) {
-        return resp_error(resp, 404, "DRAFT_NOT_FOUND", "草稿不存在", "no such draft", NULL);
+        return failed(resp_error(resp, 404, "DRAFT_NOT_FOUND", "草稿不存在", "no such draft", NULL));
     }
 
     /* An UNPAID order past expiry is settled with WeChat first (paid
@@ -199,9 +206,9 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         if (found == 1) {
             if (strcmp(o.status, "UNPAID") != 0) {
                 db_rollback(ctx);
-                return resp_error(resp, 409, "ALREADY_PAID", "订单已支付，不能再更换照片",
+                return failed(resp_error(resp, 409, "ALREADY_PAID", "订单已支付，不能再更换照片",
                                   "already paid: the photo can no longer change",
-                                  json_pack("{s:o}", "order", pay_order_obj(&o)));
+                                  json_pack("{s:o}", "order", pay_order_obj(&o))));
             }
             if (o.expires_at <= now + EXPIRY_SLACK_S || o.prepay_id[0] == '\0'
                 || o.prepay_at + PREPAY_TTL_S <= now)
@@ -252,8 +259,8 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         db_rollback(ctx);      /* no lock held while WeChat is called */
 
         if (openid[0] == '\0') {
-            return resp_error(resp, 409, "STEP_NOT_ALLOWED", "请先完成身份绑定",
-                              "bind your WeChat account first", NULL);
+            return failed(resp_error(resp, 409, "STEP_NOT_ALLOWED", "请先完成身份绑定",
+                              "bind your WeChat account first", NULL));
         }
         if (ctx->cfg->pay_notify_url[0] == '\0' || payc_ready(ctx->cfg) != 0) {
             tlog_error("pay: [pay] not configured (keys or notify_url)");
@@ -288,7 +295,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
             if (dup) {
                 continue;          /* a concurrent submission won: use its order */
             }
-            return resp_db_unavailable(resp);
+            return failed(resp_db_unavailable(resp));
         }
         o.student_id = student_id;
         o.school_id = school_id;
@@ -302,7 +309,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         *order = order_with_pay(ctx->cfg, &o);
         return 0;
     }
-    return resp_error(resp, 409, "CONFLICT", "请求冲突，请重试", "conflict, retry", NULL);
+    return failed(resp_error(resp, 409, "CONFLICT", "请求冲突，请重试", "conflict, retry", NULL));
 }
 
 json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
