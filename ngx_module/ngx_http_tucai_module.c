@@ -23,6 +23,7 @@ static char *ngx_http_tucai_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_tucai_check_sec(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_tucai_check_size(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_tucai_check_num(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_http_tucai_handler(ngx_http_request_t *r);
 
 
@@ -38,7 +39,7 @@ typedef struct {
 #define TUCAI_SIZE_BOUNDS(name, lo, hi)                                      \
     static ngx_http_tucai_bounds_t name = { ngx_http_tucai_check_size, lo, hi }
 #define TUCAI_NUM_BOUNDS(name, lo, hi)                                       \
-    static ngx_conf_num_bounds_t name = { ngx_conf_check_num_bounds, lo, hi }
+    static ngx_http_tucai_bounds_t name = { ngx_http_tucai_check_num, lo, hi }
 
 TUCAI_SEC_BOUNDS(ngx_http_tucai_cooldown_bounds, 1, 86400);
 TUCAI_SEC_BOUNDS(ngx_http_tucai_quality_lock_bounds, 1, 30 * 86400);
@@ -183,6 +184,20 @@ ngx_module_t  ngx_http_tucai_module = {
 };
 
 
+/* cf->args still holds the directive being checked: name it */
+static char *
+ngx_http_tucai_out_of_range(ngx_conf_t *cf, ngx_http_tucai_bounds_t *b,
+    const char *unit)
+{
+    ngx_str_t  *value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" must be between %O and %O%s, not \"%V\"",
+                       &value[0], b->low, b->high, unit, &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
 static char *
 ngx_http_tucai_check_sec(ngx_conf_t *cf, void *post, void *data)
 {
@@ -190,10 +205,7 @@ ngx_http_tucai_check_sec(ngx_conf_t *cf, void *post, void *data)
     time_t                   *v = data;
 
     if (*v < b->low || *v > b->high) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "value must be between %O and %O seconds",
-                           b->low, b->high);
-        return NGX_CONF_ERROR;
+        return ngx_http_tucai_out_of_range(cf, b, " seconds");
     }
     return NGX_CONF_OK;
 }
@@ -206,10 +218,20 @@ ngx_http_tucai_check_size(ngx_conf_t *cf, void *post, void *data)
     size_t                   *v = data;
 
     if ((off_t) *v < b->low || (off_t) *v > b->high) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "value must be between %O and %O bytes",
-                           b->low, b->high);
-        return NGX_CONF_ERROR;
+        return ngx_http_tucai_out_of_range(cf, b, " bytes");
+    }
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tucai_check_num(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_http_tucai_bounds_t  *b = post;
+    ngx_int_t                *v = data;
+
+    if (*v < b->low || *v > b->high) {
+        return ngx_http_tucai_out_of_range(cf, b, "");
     }
     return NGX_CONF_OK;
 }
