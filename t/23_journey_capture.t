@@ -1,0 +1,239 @@
+# Captures and the drafts box: check failures with cooldown and counters,
+# both locks (quality ends by itself, liveness needs a teacher), decode
+# failures that do not count, full box, delete rules, switching drafts,
+# one upload in flight, concurrent submissions, nothing half-written.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use File::Path qw(make_path);
+use File::Temp qw(tempfile);
+use Test::More;
+use Time::HiRes qw(sleep);
+use Tucai::Test;
+require "./t/20_journey_lib.pl";
+
+plan skip_all => "no test data (make testdata)"
+    unless -e "$Tucai::Test::ROOT/build/testdata/.done";
+
+my $t = j_harness(knobs => { cooldown => '1s', quality_lock_after => 2,
+                             quality_lock => '2s', liveness_lock_after => 2,
+                             drafts_capacity => 2 });
+my $sch = seed_school($t, fee => 800);
+
+sub student_at_shoot {
+    my ($tag) = @_;
+    my ($sid, $code) = seed_student($t, $sch);
+    my $tok = walk($t, login($t, "js-cap-$tag"), $code, 'shoot');
+    return ($sid, $tok);
+}
+sub row { my ($sid) = @_; ($t->sql("SELECT cooldown_until, lock_kind, lock_until,"
+    . " liveness_fails, quality_fails, attempts FROM students WHERE id = $sid"))[0] }
+
+# --- quality failures: cooldown, counters, self-ending lock -------------------
+my ($sa, $ta) = student_at_shoot('q');
+my $r = capture($t, $ta, photo => 'blurred.jpg');
+is($r->{status}, 422, 'blurred photo -> 422') or diag($r->{content});
+is($r->{json}{error}, 'CHECK_FAILED', 'CHECK_FAILED');
+ok(!$r->{json}{verdict}{pass}, 'verdict says fail');
+ok((grep { $_->{code} eq 'BLURRY' } @{ $r->{json}{verdict}{reasons} }), 'BLURRY among the reasons');
+like($r->{json}{until}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'until is RFC 3339');
+is($r->{json}{attempts_left}, 1, 'attempts_left');
+ok($r->{headers}{'retry-after'}, 'Retry-After header');
+my $row = row($sa);
+ok($row->[0] > time - 5, 'cooldown stored in the DB');
+is($row->[4], 1, 'quality_fails = 1');
+is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sa AND pass = 0"), 1,
+   'failed capture recorded');
+like($t->sql_one("SELECT reasons FROM captures WHERE student_id = $sa"), qr/BLURRY/, 'with its reasons');
+
+$r = capture($t, $ta, photo => 'good.jpg');
+is($r->{status}, 429, 'retake inside the cooldown -> 429');
+is($r->{json}{error}, 'COOLING_DOWN', 'COOLING_DOWN');
+ok(defined $r->{json}{retry_after}, 'retry_after');
+is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sa"), 1, 'no attempt recorded');
+
+sleep 1.2;
+$r = capture($t, $ta, photo => 'dark.jpg');
+is($r->{status}, 423, 'second quality failure locks (423 at once)') or diag($r->{content});
+is($r->{json}{lock}, 'quality', 'lock quality');
+ok($r->{json}{until}, 'with until');
+ok($r->{json}{verdict}, 'and the verdict');
+is(row($sa)->[1], 2, 'lock_kind quality in the DB');
+$r = capture($t, $ta, photo => 'good.jpg');
+is($r->{status}, 423, 'locked: refused');
+is($r->{json}{lock}, 'quality', 'still quality');
+my $me = api_get($t, $ta, '/api/v1/me')->{json};
+is($me->{lock}, 'quality', '/me shows the lock');
+ok($me->{lock_until}, '/me lock_until');
+sleep 2.3;
+$r = capture($t, $ta, photo => 'good.jpg');
+is($r->{status}, 201, 'the quality lock ends by itself') or diag($r->{content});
+$row = row($sa);
+is($row->[3] + $row->[4], 0, 'counters reset by a pass');
+is($row->[5], 3, 'three attempts counted');
+
+# --- liveness: locked until a teacher unlocks ----------------------------------
+my ($sb, $tb) = student_at_shoot('l');
+my $sb_no = $t->sql_one("SELECT student_no FROM students WHERE id = $sb");
+$r = capture($t, $tb, photo => 'good.jpg', burst => 'static');
+is($r->{status}, 422, 'static burst -> 422') or diag($r->{content});
+ok((grep { $_->{code} eq 'LIVENESS_FAILED' } @{ $r->{json}{verdict}{reasons} }), 'LIVENESS_FAILED');
+is(row($sb)->[3], 1, 'liveness_fails = 1');
+sleep 1.2;
+$r = capture($t, $tb, photo => 'good.jpg', burst => 'rigid');
+is($r->{status}, 423, 'second liveness failure locks');
+is($r->{json}{lock}, 'liveness', 'lock liveness');
+ok(!exists $r->{json}{until}, 'no until: a teacher must unlock');
+sleep 1.2;
+$r = capture($t, $tb, photo => 'good.jpg');
+is($r->{status}, 423, 'still locked after the cooldown');
+is($r->{json}{lock}, 'liveness', 'liveness');
+
+my ($fh, $pwf) = tempfile(UNLINK => 1);
+print $fh "teacher-pass-123\n";
+close $fh;
+my ($rc, $out) = $t->admin_cli('teacher-add', '--school', $sch, '--username', 'tq',
+                               '--password-file', $pwf);
+is($rc, 0, 'teacher created') or diag($out);
+my $lr = $t->post_json('/admin/api/v1/login', { username => 'tq', password => 'teacher-pass-123' });
+is($lr->{status}, 200, 'teacher login') or diag($lr->{content});
+$r = $t->post_json("/admin/api/v1/students/$sb_no/unlock", {}, token => $lr->{json}{token});
+is($r->{status}, 204, 'teacher unlocks') or diag($r->{content});
+$r = capture($t, $tb, photo => 'good.jpg');
+is($r->{status}, 201, 'after the unlock the student can shoot') or diag($r->{content});
+
+# --- decode failures are no attempts ---------------------------------------------
+my ($sc, $tc) = student_at_shoot('d');
+$r = capture($t, $tc, photo => 'garbage.jpg');
+is($r->{status}, 415, 'garbage -> 415');
+is($r->{json}{error}, 'UNSUPPORTED_FORMAT', 'UNSUPPORTED_FORMAT');
+$r = capture($t, $tc, photo => 'truncated.jpg');
+is($r->{status}, 422, 'truncated JPEG -> 422') or diag($r->{content});
+is($r->{json}{error}, 'CORRUPT_IMAGE', 'CORRUPT_IMAGE');
+$r = capture($t, $tc, photo => 'jpeg_magic_then_junk.jpg');
+is($r->{json}{error}, 'CORRUPT_IMAGE', 'JPEG magic then junk -> CORRUPT_IMAGE');
+is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sc"), 0, 'no capture rows');
+is(row($sc)->[0], 0, 'no cooldown');
+my @left = glob($t->files_dir . "/originals/$sc/*");
+is(scalar @left, 0, 'no originals kept for undecodable uploads');
+$r = $t->post_multipart('/api/v1/captures', [meta => '{}'], token => $tc);
+is($r->{status}, 400, 'no photo -> 400');
+$r = $t->post_multipart('/api/v1/captures',
+    [photo => { file => "$main::TD/set/good.jpg" }, meta => '{not json'], token => $tc);
+is($r->{status}, 400, 'bad meta -> 400');
+$r = $t->post_multipart('/api/v1/captures',
+    [photo => { file => "$main::TD/set/good.jpg" },
+     map { (frames => { data => "x$_" }) } 1 .. 9], token => $tc);
+is($r->{status}, 400, 'nine frames -> 400');
+$r = $t->post_json('/api/v1/captures', { photo => 'x' }, token => $tc);
+is($r->{status}, 400, 'JSON instead of multipart -> 400');
+
+# --- nothing half-written: storage fails after the check -----------------------------
+make_path($t->files_dir . '/drafts');
+open my $blk, '>', $t->files_dir . "/drafts/$sc" or die;   # a file where a dir must go
+close $blk;
+$r = capture($t, $tc, photo => 'good.jpg');
+is($r->{status}, 503, 'storage failure -> 503') or diag($r->{content});
+is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sc"), 0, 'no capture row');
+is($t->sql_one("SELECT COUNT(*) FROM drafts WHERE student_id = $sc"), 0, 'no draft row');
+@left = glob($t->files_dir . "/originals/$sc/*");
+is(scalar @left, 0, 'the original was removed again');
+unlink $t->files_dir . "/drafts/$sc";
+
+# --- drafts box: capacity, delete rules, switching, submitted -------------------------
+my ($sd, $td) = student_at_shoot('box');
+my @d;
+for (1 .. 2) {
+    $r = capture($t, $td, photo => 'good.jpg');
+    is($r->{status}, 201, "draft $_") or diag($r->{content});
+    push @d, $r->{json}{draft}{id};
+}
+$r = capture($t, $td, photo => 'good.jpg');
+is($r->{status}, 409, 'box full -> 409');
+is($r->{json}{error}, 'DRAFTS_FULL', 'DRAFTS_FULL');
+
+$r = $t->delete("/api/v1/drafts/$d[0]", token => $td);
+is($r->{status}, 409, 'fresh draft cannot be deleted');
+is($r->{json}{error}, 'DRAFT_TOO_NEW', 'DRAFT_TOO_NEW');
+like($r->{json}{deletable_at}, qr/^\d{4}-/, 'deletable_at');
+$r = $t->delete("/api/v1/drafts/$d[0]", token => $ta);
+is($r->{status}, 404, "another student's draft -> 404, not 403");
+is($r->{json}{error}, 'NOT_FOUND', 'NOT_FOUND');
+$r = $t->get("/api/v1/drafts/$d[0]/photo", token => $ta);
+is($r->{status}, 404, "another student's draft photo -> 404");
+$r = $t->delete("/api/v1/drafts/99999999", token => $td);
+is($r->{status}, 404, 'missing draft -> 404');
+
+$r = api_post($t, $td, '/api/v1/submission', { draft_id => $d[0] });
+is($r->{status}, 200, 'submit draft 1') or diag($r->{content});
+my $oid = $r->{json}{order}{id};
+is($r->{json}{order}{status}, 'UNPAID', 'paid school: UNPAID');
+is($r->{json}{order}{amount_fen}, 800, 'the fee');
+is($r->{json}{step}, 'pay', 'step pay');
+$r = api_post($t, $td, '/api/v1/submission', { draft_id => $d[1] });
+is($r->{status}, 200, 'switch to draft 2');
+is($r->{json}{order}{id}, $oid, 'same order');
+is($t->sql_one("SELECT draft_id FROM orders WHERE id = $oid"), $d[1], 'order now holds draft 2');
+$r = api_post($t, $td, '/api/v1/submission', { draft_id => $d[0] + 100000 });
+is($r->{status}, 404, 'submitting an unknown draft -> 404');
+$r = api_post($t, $td, '/api/v1/submission', { draft_id => $d[0] });
+$r = api_post($t, $ta, '/api/v1/submission', { draft_id => $d[1] });
+is($r->{status}, 404, "submitting another student's draft -> 404");
+
+$t->sql_do("UPDATE drafts SET created_at = created_at - 90000 WHERE student_id = $sd");
+$r = $t->delete("/api/v1/drafts/$d[0]", token => $td);
+is($r->{status}, 409, 'the submitted draft cannot be deleted');
+is($r->{json}{error}, 'DRAFT_SUBMITTED', 'DRAFT_SUBMITTED');
+$r = $t->delete("/api/v1/drafts/$d[1]", token => $td);
+is($r->{status}, 204, 'an old, unsubmitted draft is deleted') or diag($r->{content});
+is($t->sql_one("SELECT status FROM drafts WHERE id = $d[1]"), 'deleted', 'marked deleted');
+is(scalar @{ api_get($t, $td, '/api/v1/drafts')->{json}{drafts} }, 1, 'one draft left');
+$r = capture($t, $td, photo => 'good.jpg');
+is($r->{status}, 201, 'room again in the box (retake allowed until paid)') or diag($r->{content});
+
+# paid: no more switching, no more deleting
+$t->sql_do("UPDATE orders SET status = 'PAID', paid_at = UNIX_TIMESTAMP() WHERE id = $oid");
+$r = api_post($t, $td, '/api/v1/submission', { draft_id => $r->{json}{draft}{id} });
+is($r->{status}, 409, 'after payment -> 409');
+is($r->{json}{error}, 'ALREADY_PAID', 'ALREADY_PAID');
+$r = capture($t, $td, photo => 'good.jpg');
+is($r->{json}{error}, 'STEP_NOT_ALLOWED', 'no captures after payment');
+
+# --- one upload in flight per student (across hosts: the DB lock) ----------------------
+my ($se, $te) = student_at_shoot('fl');
+my $lock_pid = fork // die;
+if (!$lock_pid) {
+    $t->{stopped} = 1;
+    exec($t->_mysql_cmd, '-e', "SELECT GET_LOCK('tucai:cap:$se', 10), SLEEP(3)")
+        or POSIX::_exit(1);
+}
+$t->wait_for(sub { $t->sql_one("SELECT IS_USED_LOCK('tucai:cap:$se')") }, 5);
+$r = capture($t, $te, photo => 'good.jpg');
+is($r->{status}, 409, 'another capture in flight -> 409');
+is($r->{json}{error}, 'UPLOAD_IN_PROGRESS', 'UPLOAD_IN_PROGRESS');
+waitpid($lock_pid, 0);
+$r = capture($t, $te, photo => 'good.jpg');
+is($r->{status}, 201, 'afterwards it goes through') or diag($r->{content});
+my $de1 = $r->{json}{draft}{id};
+sleep 0.1;
+$r = capture($t, $te, photo => 'good.jpg');
+my $de2 = $r->{json}{draft}{id};
+
+# --- concurrent submissions: one live order --------------------------------------------
+my @pids;
+for my $dd ($de1, $de2, $de1, $de2) {
+    my $pid = fork // die;
+    if (!$pid) {
+        my $x = $t->post_json('/api/v1/submission', { draft_id => $dd }, token => $te);
+        $t->{stopped} = 1;
+        POSIX::_exit($x->{status} == 200 ? 0 : 1);
+    }
+    push @pids, $pid;
+}
+my $fails = 0;
+for (@pids) { waitpid($_, 0); $fails++ if $? >> 8 }
+is($fails, 0, 'all concurrent submissions answered 200');
+is($t->sql_one("SELECT COUNT(*) FROM orders WHERE student_id = $se"), 1, 'exactly one order');
+
+done_testing;
