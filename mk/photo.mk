@@ -13,22 +13,25 @@ $(B)/cascades.c: tools/cascade2c.py $(CASCADE_FACE) $(CASCADE_EYE)
 $(B)/testdata/.done: tools/testdata.sh tools/testdata_gen.py
 	bash tools/testdata.sh $(B)/testdata
 testdata: $(B)/testdata/.done
-TEST_PREP += testdata photo-fuzz-smoke
+TEST_PREP += testdata fuzz-build
 
 eval: $(B)/tucai-check testdata
 	/usr/bin/python3 eval/photo_eval.py $(B)/tucai-check $(B)/testdata
 
-# Fuzzers: every fuzz/<name>_fuzz.c becomes $(B)/fuzz/<name>_fuzz, linked
-# with the photo objects (built with clang for libFuzzer).  Other fuzz
-# targets declare extra sources with FUZZ_SRC_<name> in their own mk file.
+# Fuzzers: every fuzz/<name>.c (named *_fuzz.c) becomes $(B)/fuzz/<name>,
+# built with clang -fsanitize=fuzzer,address,undefined from that file plus
+# the sources listed in FUZZ_SRC_<name> (set it in your own mk file, e.g.
+# FUZZ_SRC_multipart_fuzz := worker/multipart.c).  Seeds: fuzz/seeds/<name>/.
 FUZZ_CC     ?= clang
 FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker -I$(B)
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*_fuzz.c))
-FUZZ_SRC_photo_fuzz := $(PHOTO_SRC) $(GEN_SRC)
+FUZZ_SRC_photo_fuzz      := $(PHOTO_SRC) $(GEN_SRC)
+FUZZ_SRC_photo_spec_fuzz := worker/photo_spec.c
 FUZZ_TIME   ?= 60
 
-$(B)/fuzz/%: fuzz/%.c $(PHOTO_SRC) $(GEN_SRC) $(HDRS)
+.SECONDEXPANSION:
+$(B)/fuzz/%: fuzz/%.c $$(FUZZ_SRC_$$*) $(HDRS)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(PKG_LIBS)
 
@@ -40,8 +43,4 @@ fuzz: fuzz-build
 	  echo "fuzz: $$n for $(FUZZ_TIME) s"; \
 	  $$f -max_total_time=$(FUZZ_TIME) -rss_limit_mb=1024 -timeout=10 $(B)/fuzz/corpus-$$n $$seeds; done
 
-photo-fuzz-smoke: $(B)/fuzz/photo_fuzz
-	@mkdir -p $(B)/fuzz/corpus-photo_fuzz
-	$(B)/fuzz/photo_fuzz -runs=300 -rss_limit_mb=1024 -timeout=10 $(B)/fuzz/corpus-photo_fuzz fuzz/seeds/photo_fuzz
-
-.PHONY: testdata eval fuzz fuzz-build photo-fuzz-smoke
+.PHONY: testdata eval fuzz fuzz-build
