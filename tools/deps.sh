@@ -11,7 +11,7 @@ PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-
  clang libclang-rt-14-dev
  perl libjson-pp-perl libhttp-tiny-perl
  python3 python3-cryptography python3-opencv python3-numpy
- imagemagick chromium"
+ imagemagick chromium fonts-wqy-microhei"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -86,6 +86,7 @@
       Array.prototype.forEach.call(document.querySelectorAll('#tabs button'), function (x) { x.classList.remove('active'); });
       Array.prototype.forEach.call(document.querySelectorAll('.tab'), function (t) { t.hidden = true; });
       b.classList.add('active');
+      $('msg').hidden = true;
       $('tab-' + b.dataset.tab).hidden = false;
       var load = { students: loadStudents, progress: loadProgress, settings: loadSettings, audit: loadAudit }[b.dataset.tab];
       if (load) load();
@@ -259,6 +260,17 @@
     }).catch(fail);
   }
   $('audit-refresh').addEventListener('click', loadAudit);
+
+  /* A server without text/css for .css (no mime.types) makes browsers drop
+   * the stylesheet; then load it as text and apply it inline. */
+  var link = document.querySelector('link[rel=stylesheet]');
+  var rules = 0;
+  try { rules = link && link.sheet ? link.sheet.cssRules.length : 0; } catch (e) { rules = 1; }
+  if (link && rules === 0) {
+    fetch(link.href).then(function (r) { return r.text(); }).then(function (css) {
+      document.head.appendChild(el('style', { text: css }));
+    }).catch(function () {});
+  }
 
   if (token) showApp();
 })();

@@ -1,0 +1,212 @@
+# The back-office web console (www/admin/) in headless Chromium, through
+# nginx: a teacher logs in, imports a roster and sees the rejected-rows
+# report, finds a locked student and unlocks them; a screenshot is kept
+# (TUCAI_SHOT=path) for a human to look at.
+#
+# Chromium is driven over the DevTools protocol on a pipe
+# (--remote-debugging-pipe: NUL-separated JSON on fds 3 and 4), so no
+# WebSocket library or npm package is needed.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use IO::Handle;
+use IO::Select;
+use MIME::Base64 qw(decode_base64);
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use Tucai::Test;
+
+my $CHROME = '/usr/bin/chromium';
+plan skip_all => 'no chromium (sh tools/deps.sh)' unless -x $CHROME;
+
+my $t = Tucai::Test->new(worker_children => 2);
+plan skip_all => 'nginx module not built' unless $t->has_nginx;
+my $J = JSON::PP->new->utf8->canonical;
+
+# ---- data: a school, its teacher, one locked student ----
+my ($rc, $out) = $t->admin_cli('school-add', '--name', '控制台测试学校', '--fee', '0');
+my ($sid) = $out =~ /^(\d+)\s*$/m or BAIL_OUT("school-add: $out");
+my $pw = $t->dir . '/pw';
+open my $fh, '>', $pw or die; print $fh "console-pass-1\n"; close $fh;
+($rc, $out) = $t->admin_cli('teacher-add', '--school', $sid, '--username', 'console', '--password-file', $pw);
+is($rc, 0, 'teacher') or diag $out;
+
+# ---- a minimal CDP client over the pipe ----
+my ($to_chrome_r, $to_chrome_w, $from_chrome_r, $from_chrome_w);
+{
+    # keep these across exec (Perl marks fds above $^F close-on-exec)
+    local $^F = 255;
+    pipe($to_chrome_r, $to_chrome_w) or die;
+    pipe($from_chrome_r, $from_chrome_w) or die;
+}
+my $profile = $t->dir . '/chrome-profile';
+my $chrome_log = $t->dir . '/chrome.log';
+my $cpid = fork // die;
+if (!$cpid) {
+    # fd 3: what Chromium reads, fd 4: what it writes
+    POSIX::dup2(fileno($to_chrome_r), 3) or POSIX::_exit(127);
+    POSIX::dup2(fileno($from_chrome_w), 4) or POSIX::_exit(127);
+    open STDIN, '<', '/dev/null';
+    open STDOUT, '>', $chrome_log;
+    open STDERR, '>&', \*STDOUT;
+    setpgrp(0, 0);
+    { exec $CHROME, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+        '--no-first-run', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--disable-dev-shm-usage', "--user-data-dir=$profile",
+        '--remote-debugging-pipe', '--window-size=1280,900', 'about:blank' };
+    POSIX::_exit(127);
+}
+close $to_chrome_r; close $from_chrome_w;
+$to_chrome_w->autoflush(1);
+END { local $?; if ($cpid) { kill 'TERM', -$cpid; kill 'TERM', $cpid; waitpid($cpid, 0); } }
+
+my $next_id = 0;
+my $rbuf = '';
+my @events;
+
+sub cdp_read_one {
+    my ($deadline) = @_;
+    my $sel = IO::Select->new($from_chrome_r);
+    while (1) {
+        my $i = index($rbuf, "\0");
+        if ($i >= 0) {
+            my $msg = substr($rbuf, 0, $i);
+            substr($rbuf, 0, $i + 1) = '';
+            return $J->decode($msg);
+        }
+        my $left = $deadline - time;
+        die "chromium: timeout\n" if $left <= 0;
+        next unless $sel->can_read($left);
+        my $n = sysread($from_chrome_r, my $chunk, 65536);
+        die "chromium exited; see $chrome_log\n" unless $n;
+        $rbuf .= $chunk;
+    }
+}
+
+sub cdp {
+    my ($method, $params, $session) = @_;
+    my $id = ++$next_id;
+    my %m = (id => $id, method => $method, params => $params // {});
+    $m{sessionId} = $session if $session;
+    print $to_chrome_w $J->encode(\%m) . "\0";
+    my $deadline = time + 20;
+    while (1) {
+        my $msg = cdp_read_one($deadline);
+        if (defined $msg->{id} && $msg->{id} == $id) {
+            die "cdp $method: $msg->{error}{message}\n" if $msg->{error};
+            return $msg->{result};
+        }
+        push @events, $msg if $msg->{method};
+    }
+}
+
+sub wait_event {
+    my ($name, $timeout) = @_;
+    my $deadline = time + ($timeout // 15);
+    while (1) {
+        for my $i (0 .. $#events) {
+            return splice(@events, $i, 1) if $events[$i]{method} eq $name;
+        }
+        push @events, cdp_read_one($deadline);
+    }
+}
+
+my $target = cdp('Target.createTarget', { url => 'about:blank' })->{targetId};
+my $s = cdp('Target.attachToTarget', { targetId => $target, flatten => JSON::PP::true })->{sessionId};
+cdp('Page.enable', {}, $s);
+cdp('Emulation.setDeviceMetricsOverride',
+    { width => 1280, height => 900, deviceScaleFactor => 1, mobile => JSON::PP::false }, $s);
+
+# Runs JS in the page; an async function body may await.  Returns its value.
+sub js {
+    my ($code) = @_;
+    my $r = cdp('Runtime.evaluate', { expression => "(async () => { $code })()",
+        awaitPromise => JSON::PP::true, returnByValue => JSON::PP::true }, $s);
+    die "js: " . $J->encode($r->{exceptionDetails}) . "\n" if $r->{exceptionDetails};
+    return $r->{result}{value};
+}
+
+# Waits in the page for a condition (JS expression), up to 10 s.
+my $WAIT = 'const until = async (f) => { for (let i = 0; i < 200; i++) {'
+         . ' try { const v = f(); if (v) return v; } catch (e) {}'
+         . ' await new Promise(r => setTimeout(r, 50)); } throw new Error("timeout: " + f); };';
+
+cdp('Page.navigate', { url => $t->url('/admin/') }, $s);
+wait_event('Page.loadEventFired');
+is(js('return document.title'), '图采管理后台 · tucai back office', 'console loads');
+ok(js('return !document.getElementById("login-view").hidden'), 'login form shown');
+is(js("$WAIT return await until(() => getComputedStyle(document.querySelector('header')).backgroundColor"
+      . " === 'rgb(31, 111, 235)' && 'styled');"), 'styled', 'the stylesheet applies');
+
+# ---- wrong password, then login ----
+js(q{document.getElementById('login-user').value = 'console';
+     document.getElementById('login-pass').value = 'wrong-one';
+     document.getElementById('login-btn').click();});
+like(js("$WAIT return await until(() => { const m = document.getElementById('msg');"
+        . " return !m.hidden && m.textContent; });"),
+     qr/用户名或密码错误/, 'a wrong password is reported');
+
+js(q{document.getElementById('login-pass').value = 'console-pass-1';
+     document.getElementById('login-btn').click();});
+ok(js("$WAIT return await until(() => !document.getElementById('app-view').hidden);"),
+   'logged in');
+is(js('return document.getElementById("school-name").textContent'), '控制台测试学校',
+   'school name shown');
+
+# ---- roster import with a rejected row ----
+js(q{document.querySelector('#tabs button[data-tab=roster]').click();
+     document.getElementById('roster-text').value =
+       'student_no,name,phone\nC001,王小明,13800138000\nC002,李小红,\nC 3,坏学号,\nC004,赵四,999\n';
+     document.getElementById('roster-btn').click();});
+my $summary = js("$WAIT return await until(() => { const e = document.querySelector('#roster-report .summary');"
+                 . " return e && e.textContent; });");
+like($summary, qr/新增 2.*拒绝 2/, 'import summary shown');
+my $rej = js(q{return Array.from(document.querySelectorAll('#rejected-table tbody tr'))
+               .map(tr => Array.from(tr.cells).map(c => c.textContent));});
+is(scalar @$rej, 2, 'two rejected rows listed');
+is($rej->[0][0], '4', 'with their line numbers');
+like($rej->[1][1], qr/手机号/, 'and reasons');
+is($t->sql_one("SELECT COUNT(*) FROM students WHERE school_id=$sid"), 2, 'rows in the DB');
+
+# ---- a locked student is found and unlocked ----
+$t->sql_do("UPDATE students SET lock_kind=1, liveness_fails=3, attempts=3"
+           . " WHERE school_id=$sid AND student_no='C002'");
+js(q{document.querySelector('#tabs button[data-tab=students]').click();
+     document.getElementById('f-locked').value = '1';
+     document.querySelector('#students-filter button[type=submit]').click();});
+my $rows = js("$WAIT return await until(() => { const r = document.querySelectorAll('#students-table tbody tr');"
+              . " return r.length === 1 && Array.from(r).map(tr => tr.dataset.no); });");
+is_deeply($rows, ['C002'], 'the locked filter shows the locked student');
+like(js(q{return document.querySelector('#students-table tbody tr').cells[3].textContent}),
+     qr/活体/, 'lock kind shown');
+
+# screenshot while the locked student is on screen
+my $shot = cdp('Page.captureScreenshot', { format => 'png' }, $s);
+my $png = decode_base64($shot->{data});
+is(substr($png, 0, 8), "\x89PNG\r\n\x1a\n", 'screenshot is a PNG');
+my $shot_path = $ENV{TUCAI_SHOT} || $t->dir . '/console.png';
+open my $po, '>:raw', $shot_path or die; print $po $png; close $po;
+diag("screenshot: $shot_path") if $ENV{TUCAI_SHOT};
+
+js(q{document.querySelector('#students-table button.unlock').click();});
+like(js("$WAIT return await until(() => { const t = document.getElementById('msg').textContent;"
+        . " return t.indexOf('已解锁') >= 0 && t; });"),
+     qr/已解锁 C002/, 'unlock confirmed');
+ok(js("$WAIT return await until(() => document.querySelectorAll('#students-table tbody tr').length === 0);"),
+   'no locked student left in the list');
+is_deeply([$t->sql("SELECT lock_kind, liveness_fails FROM students WHERE school_id=$sid AND student_no='C002'")],
+          [[0, 0]], 'unlocked in the DB');
+is($t->sql_one("SELECT COUNT(*) FROM audit_log WHERE school_id=$sid AND action='student.unlock' AND target='C002'"),
+   1, 'audited');
+
+# ---- codes with the printable sheet ----
+js(q{document.querySelector('#tabs button[data-tab=codes]').click();
+     document.getElementById('codes-all').click();});
+ok(js("$WAIT return await until(() => document.getElementById('sheet-link'));"),
+   'codes generated with a printable sheet link');
+is(js(q{return document.querySelectorAll('#codes-result tbody tr').length}), 2, 'two codes listed');
+
+done_testing;
