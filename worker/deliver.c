@@ -111,10 +111,7 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
     }
     if (outbox_enqueue != NULL) {
         snprintf(key, sizeof(key), "photo_ready:%llu", (unsigned long long) o->id);
-        data = json_pack("{s:{s:s},s:{s:s},s:{s:s}}",
-                         "thing1", "value", "证件照已制作完成，可以下载",
-                         "phrase2", "value", "已完成",
-                         "character_string3", "value", o->out_trade_no);
+        data = json_pack("{s:s}", "kind", "photo_ready");
         rc = data ? outbox_enqueue(ctx, o->student_id, "photo_status", key, data) : -1;
         json_decref(data);
         if (rc != 0) {

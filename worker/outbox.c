@@ -111,6 +111,53 @@ static json_t *limit_data(json_t *data)
     return out;
 }
 
+/* China time "YYYY-MM-DD HH:MM" for a time value. */
+static void china_time(char *buf, size_t n)
+{
+    time_t    t = time(NULL) + 8 * 3600;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+/*
+ * Callers may pass the template data itself ({"thing1":{"value":..}}) or
+ * say what happened ({"kind":"check_passed"|"check_failed"|"photo_ready",
+ * "reasons":"CODE,CODE"}); the latter is rendered for the photo_status
+ * template, whose keys are thing1 (what), phrase2 (state), time3 (when).
+ * Returns new data, or NULL when data is already template data.
+ */
+static json_t *render_kind(json_t *data, const char **kind_out)
+{
+    const char *kind = json_string_value(json_object_get(data, "kind"));
+    const char *reasons = json_string_value(json_object_get(data, "reasons"));
+    const char *what, *state;
+    char        when[32], buf[160];
+
+    if (kind == NULL) {
+        return NULL;
+    }
+    *kind_out = kind;
+    if (strcmp(kind, "check_passed") == 0) {
+        what = "照片审核通过，请选择提交";
+        state = "通过";
+    } else if (strcmp(kind, "check_failed") == 0) {
+        snprintf(buf, sizeof(buf), "未通过:%s", reasons && reasons[0] ? reasons : "请重拍");
+        what = buf;
+        state = "未通过";
+    } else if (strcmp(kind, "photo_ready") == 0) {
+        what = "证件照已制作完成，可以下载";
+        state = "已完成";
+    } else {
+        what = kind;
+        state = "通知";
+    }
+    china_time(when, sizeof(when));
+    return json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "thing1", "value", what,
+                     "phrase2", "value", state, "time3", "value", when);
+}
+
 int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     const char *dedupe_key, json_t *data)
 {
@@ -121,7 +168,8 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     int         accepted;
     json_t     *payload, *limited;
     char       *body;
-    const char *colon;
+    const char *colon, *named_kind = NULL;
+    json_t     *rendered;
     int64_t     now = (int64_t) time(NULL), n;
 
     if (sub_kind == NULL || dedupe_key == NULL || dedupe_key[0] == '\0'
@@ -156,7 +204,9 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
         return 0;    /* not accepted or no template: nothing to send, not an error */
     }
 
-    limited = limit_data(data);
+    rendered = render_kind(data, &named_kind);
+    limited = limit_data(rendered ? rendered : data);
+    json_decref(rendered);
     payload = limited ? json_pack("{s:s,s:s,s:s,s:o,s:s,s:s}", "touser", openid,
                                   "template_id", tpl, "page", "pages/index/index",
                                   "data", limited, "miniprogram_state",
@@ -169,7 +219,9 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     }
     /* The kind column names the message (prefix of the dedupe key). */
     colon = strchr(dedupe_key, ':');
-    if (colon != NULL && (size_t) (colon - dedupe_key) < sizeof(kind)) {
+    if (named_kind != NULL) {
+        snprintf(kind, sizeof(kind), "%s", named_kind);
+    } else if (colon != NULL && (size_t) (colon - dedupe_key) < sizeof(kind)) {
         snprintf(kind, sizeof(kind), "%.*s", (int) (colon - dedupe_key), dedupe_key);
     } else {
         snprintf(kind, sizeof(kind), "%s", sub_kind);
