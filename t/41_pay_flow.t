@@ -15,7 +15,7 @@ use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use Tucai::Test;
 
-my $t = Tucai::Test->new(worker_children => 2,
+my $t = Tucai::Test->new(worker_children => 2, asan => ($ENV{TUCAI_PAY_ASAN} ? 1 : 0),
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\n");
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
 $t->sandbox_post('/sandbox/config', { notify_url => $t->url('/api/v1/pay/notify') });
