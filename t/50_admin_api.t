@@ -14,7 +14,10 @@ use JSON::PP;
 use File::Path qw(make_path);
 use Tucai::Test;
 
-my $t = Tucai::Test->new(worker_children => 2);
+# Under ASan/UBSan when that build exists (make test builds it): bad input
+# must not even touch freed memory.
+my $asan = -x (($ENV{TUCAI_BUILD} || 'build') . '/asan/tucai-worker') ? 1 : 0;
+my $t = Tucai::Test->new(worker_children => 2, asan => $asan);
 my $J = JSON::PP->new->utf8->canonical;
 
 # ---- one request, through nginx or as a frame ----

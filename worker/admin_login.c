@@ -80,12 +80,12 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (user == NULL || pwd == NULL || user[0] == '\0' || pwd[0] == '\0'
         || strlen(user) > 64 || strlen(pwd) > ADM_PWD_MAX)
     {
+        const char *field = user == NULL || user[0] == '\0' || strlen(user) > 64
+                            ? "username" : "password";
         json_decref(body);
         return resp_error(resp, 400, "BAD_REQUEST",
                           "请输入用户名和密码", "username and password required",
-                          json_pack("{s:s}", "field",
-                                    user == NULL || user[0] == '\0'
-                                    || strlen(user) > 64 ? "username" : "password"));
+                          json_pack("{s:s}", "field", field));
     }
     if (ctx->db == NULL) {
         json_decref(body);

@@ -137,8 +137,9 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         int ok = 0;
         for (int i = 0; known[i]; i++) ok |= strcmp(key, known[i]) == 0;
         if (!ok) {
+            bad(resp, key, "未知的设置项", "unknown setting");
             json_decref(b);
-            return bad(resp, key, "未知的设置项", "unknown setting");
+            return 0;
         }
     }
 
