@@ -13,6 +13,7 @@ use Test::More;
 use File::Temp qw(tempdir);
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
+use POSIX ();
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 2, asan => ($ENV{TUCAI_PAY_ASAN} ? 1 : 0),
@@ -170,6 +171,21 @@ $r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $ob->{out_trade_no}, tra
 is($r->{json}{delivered}[0]{status}, 204, 'an out-of-order NOTPAY notification is acknowledged');
 is(order_row($b->{sid})->[0][1], 'PAID', '... and changes nothing');
 is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $b->{sid}"), 2, 'messages queued once');
+
+# ---- two submissions at once: one order ----
+my $e = seed(drafts => 2);
+my $pid = fork // die "fork: $!";
+if (!$pid) {
+    my $x = submit($e, $e->{drafts}[0]);
+    POSIX::_exit($x->{status} == 200 ? 0 : 1);
+}
+my $r2 = submit($e, $e->{drafts}[1]);
+waitpid($pid, 0);
+is($? >> 8, 0, 'concurrent submission A answered 200');
+is($r2->{status}, 200, 'concurrent submission B answered 200');
+is($t->sql_one("SELECT COUNT(*) FROM orders WHERE student_id = $e->{sid}"), 1, 'one order for both');
+is($t->sql_one("SELECT out_trade_no FROM orders WHERE student_id = $e->{sid}"),
+   $r2->{json}{order}{out_trade_no}, '... the one B was given');
 
 # ---- free school ----
 my $c = seed(fee => 0);
