@@ -93,6 +93,8 @@ ok($tb, 'teacher B logged in');
 $r = api('POST', '/login', body => { username => 'alpha', password => 'wrong' });
 is($r->{status}, 401, 'bad password 401');
 is($r->{json}{error}, 'UNAUTHORIZED', 'bad password code');
+is($t->sql_one("SELECT COUNT(*) FROM audit_log WHERE action='login.failed' AND target='alpha'"),
+   1, 'failed login of a real account is audited');
 my $unknown = api('POST', '/login', body => { username => 'nobody', password => 'wrong' });
 is($unknown->{status}, 401, 'unknown user 401');
 is($unknown->{json}{message}, $r->{json}{message}, 'unknown user and bad password look alike');
@@ -113,7 +115,7 @@ my $csv = "\x{feff}student_no,name,phone\n"
         . "A003,,\n"
         . "A004,赵六,12345\n"
         . "A001,重复,\n"
-        . "\"A005\",\"Quoted, Name\",13900139000\n"
+        . "\"A005\",\"Quoted, Name\",+86 139-0013-9000\n"
         . "A006,Only,Two,Many\n";
 utf8::encode($csv);
 $r = api('POST', '/roster', token => $ta, body => $csv, content_type => 'text/csv');
@@ -126,6 +128,8 @@ like($r->{json}{rejected}[3]{reason}, qr/line 2/, 'duplicate names the first lin
 is($t->sql_one("SELECT COUNT(*) FROM students WHERE school_id=$sa"), 3, 'three rows in DB');
 is($t->sql_one("SELECT name FROM students WHERE school_id=$sa AND student_no='A005'"),
    'Quoted, Name', 'quoted field');
+is($t->sql_one("SELECT phone FROM students WHERE school_id=$sa AND student_no='A005'"),
+   '13900139000', 'phone normalised');
 
 my $csv2 = "student_no,name\nA001,张三丰\nA002,李四\nA007,新生\n";
 utf8::encode($csv2);

@@ -106,6 +106,12 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
              && row != NULL;
 
     if (!ok) {
+        if (row != NULL) {
+            /* A wrong password for a real account is worth a trace. */
+            adm_who_t who = { (uint32_t) strtoul(row[0], NULL, 10),
+                              (uint32_t) strtoul(row[1], NULL, 10) };
+            (void) adm_audit(ctx, req, &who, "login.failed", user, NULL);
+        }
         mysql_free_result(res);
         json_decref(body);
         return unauthorized(resp);

@@ -102,6 +102,20 @@ valid_phone(const char *p)
     return 1;
 }
 
+/* Spreadsheets write "138 0013 8000", "138-0013-8000" or "+8613800138000". */
+static void
+normalise_phone(char *p)
+{
+    size_t o = 0;
+    for (size_t i = 0; p[i]; i++) {
+        if (p[i] != ' ' && p[i] != '-') p[o++] = p[i];
+    }
+    p[o] = '\0';
+    if (strncmp(p, "+86", 3) == 0) {
+        memmove(p, p + 3, strlen(p + 3) + 1);
+    }
+}
+
 static int
 header_col(const char *h)
 {
@@ -212,6 +226,9 @@ do_row(roster_t *r)
     if (nlen < 1 || nlen > 64) {
         reject(r, "姓名长度应为 1-64 个字符", "name must be 1-64 characters");
         return;
+    }
+    if (phone) {
+        normalise_phone(phone);
     }
     if (phone && phone[0] && !valid_phone(phone)) {
         reject(r, "手机号应为 11 位中国大陆手机号",
