@@ -12,7 +12,8 @@ require "./t/20_journey_lib.pl";
 plan skip_all => "no test data (make testdata)"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
-my $t = j_harness();
+# Under ASan/UBSan when that build is there (make test builds it).
+my $t = j_harness(asan => -x "$Tucai::Test::ROOT/build/asan/tucai-worker" ? 1 : 0);
 my $free = seed_school($t, fee => 0);
 my $paid = seed_school($t, fee => 1500);
 

@@ -46,6 +46,8 @@ is($row->[4], 1, 'quality_fails = 1');
 is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sa AND pass = 0"), 1,
    'failed capture recorded');
 like($t->sql_one("SELECT reasons FROM captures WHERE student_id = $sa"), qr/BLURRY/, 'with its reasons');
+is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $sa AND kind = 'check_failed'"), 1,
+   'a photo_status message is queued for the subscriber');
 
 $r = capture($t, $ta, photo => 'good.jpg');
 is($r->{status}, 429, 'retake inside the cooldown -> 429');
@@ -137,6 +139,7 @@ $r = capture($t, $tc, photo => 'good.jpg');
 is($r->{status}, 503, 'storage failure -> 503') or diag($r->{content});
 is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sc"), 0, 'no capture row');
 is($t->sql_one("SELECT COUNT(*) FROM drafts WHERE student_id = $sc"), 0, 'no draft row');
+is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $sc"), 0, 'no message queued');
 @left = glob($t->files_dir . "/originals/$sc/*");
 is(scalar @left, 0, 'the original was removed again');
 unlink $t->files_dir . "/drafts/$sc";

@@ -282,23 +282,30 @@ reason_codes(json_t *verdict, char *out, size_t n)
     }
 }
 
+/* The subscribe message for a check result, queued in the caller's
+ * transaction: the message exists iff the capture does.  The dedupe key's
+ * prefix names the outbox kind (check_passed / check_failed). */
 static void
-notify(tucai_ctx_t *ctx, uint64_t sid, uint64_t capture_id, int pass,
-    const char *reasons)
+notify(tucai_ctx_t *ctx, uint64_t sid, uint64_t capture_id, int pass)
 {
-    char    key[64];
+    char    key[64], no[24];
     json_t *data;
 
     if (outbox_enqueue == NULL) {
         return;
     }
-    snprintf(key, sizeof(key), "capture:%llu", (unsigned long long) capture_id);
-    data = json_pack("{s:s,s:I,s:s}", "kind",
-                     pass ? "check_passed" : "check_failed",
-                     "capture_id", (json_int_t) capture_id, "reasons", reasons);
-    /* In the same transaction: the message exists iff the capture does. */
-    (void) outbox_enqueue(ctx, sid, "photo_status", key, data);
-    json_decref(data);
+    snprintf(key, sizeof(key), "%s:%llu", pass ? "check_passed" : "check_failed",
+             (unsigned long long) capture_id);
+    snprintf(no, sizeof(no), "%llu", (unsigned long long) capture_id);
+    data = json_pack("{s:{s:s},s:{s:s},s:{s:s}}",
+                     "thing1", "value", pass ? "照片检测通过，已存入草稿箱"
+                                             : "照片未通过检测，请查看原因后重拍",
+                     "phrase2", "value", pass ? "已通过" : "未通过",
+                     "character_string3", "value", no);
+    if (data != NULL) {
+        (void) outbox_enqueue(ctx, sid, "photo_status", key, data);
+        json_decref(data);
+    }
 }
 
 /* Pass: draft file + rows.  Answers 201, or an error after cleaning up. */
@@ -306,7 +313,7 @@ static int
 store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     jst_t *st, photo_result_t *res, const char *orig, char *verdict_text)
 {
-    char     rel[256], hex[17], reasons[8];
+    char     rel[256], hex[17];
     int64_t  now = (int64_t) time(NULL), n;
     uint64_t capture_id, draft_id;
     json_t  *o;
@@ -321,7 +328,6 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     {
         return -1;
     }
-    reasons[0] = '\0';
     if (journey_txn(ctx) != 0
         || db_exec(ctx, "INSERT INTO captures (student_id, created_at, pass,"
                    " reasons, verdict_json, original_path) VALUES"
@@ -344,7 +350,7 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     if (n < 0) {
         goto fail;
     }
-    notify(ctx, st->student_id, capture_id, 1, reasons);
+    notify(ctx, st->student_id, capture_id, 1);
     if (db_commit(ctx) != 0) {
         goto fail;
     }
@@ -424,7 +430,7 @@ store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     {
         goto fail;
     }
-    notify(ctx, st->student_id, capture_id, 0, reasons);
+    notify(ctx, st->student_id, capture_id, 0);
     if (db_commit(ctx) != 0) {
         goto fail;
     }
