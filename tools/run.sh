@@ -20,8 +20,8 @@ cleanup() {
     trap - INT TERM EXIT
     echo
     echo "stopping..."
-    [ -f "$VAR/nginx/nginx.pid" ] && kill -QUIT "$(cat "$VAR/nginx/nginx.pid")" 2>/dev/null || true
-    [ -f "$RUN/tucai-worker.pid" ] && kill -TERM "$(cat "$RUN/tucai-worker.pid")" 2>/dev/null || true
+    kill -QUIT "$(cat "$VAR/nginx/nginx.pid" 2>/dev/null)" 2>/dev/null || true
+    kill -TERM "$(cat "$RUN/tucai-worker.pid" 2>/dev/null)" 2>/dev/null || true
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     tools/mariadb.sh stop "$RUN" || true
@@ -78,7 +78,7 @@ else
     demo_note="(no demo seeded: $(head -1 "$RUN/demo.log"))"
 fi
 
-/usr/sbin/nginx -p "$P/" -c "$P/nginx.conf" -g "daemon off; pid $P/nginx.pid;" &
+/usr/sbin/nginx -p "$P/" -c "$P/nginx.conf" -g "daemon off; pid $P/nginx.pid; error_log $P/logs/error.log info;" &
 pids+=($!)
 for _ in $(seq 1 50); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/api/v1/health" && break

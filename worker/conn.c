@@ -164,6 +164,10 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
     }
     dispatch(ctx, &req, resp);
 
+    /* logged before the answer leaves, so whoever got the answer can
+     * already read the line */
+    tlog_info("op=%u status=%d in=%zu out=%zu ms=%lld", h.code, resp->status,
+              rest, resp->body.len, (long long) (now_ms() - t0));
     if (proto_encode_resp(head, resp, &req) != 0) {
         tlog_error("conn: cannot encode the answer, closing");
         rc = -1;
@@ -177,8 +181,6 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
             rc = -1;
         }
     }
-    tlog_info("op=%u status=%d in=%zu out=%zu ms=%lld", h.code, resp->status,
-              rest, resp->body.len, (long long) (now_ms() - t0));
     tlog_set_rid(NULL);
 
     /* an upload's buffer is not kept around for the next small request */
