@@ -584,7 +584,7 @@ ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
         return ngx_http_tucai_send_error(r, 423, "LOCKED",
                    "多次检测未通过，账号暂时锁定 / "
                    "Too many failed checks: account locked for a while",
-                   0, (char *) extra);
+                   st.lock_until - now, (char *) extra);
     }
 
     if (st.cooldown_until > now) {

@@ -50,9 +50,19 @@ ngx_http_tucai_error_handler(ngx_http_request_t *r)
 {
     ngx_uint_t                  status;
     ngx_http_tucai_loc_conf_t  *tlcf;
+    ngx_str_t                   param;
+    ngx_uint_t                  mismatch;
+    ngx_http_tucai_ctx_t       *ctx;
 
     status = r->err_status ? r->err_status : r->headers_out.status;
     ngx_http_tucai_upload_release(r);
+
+    /* a named location starts with empty module contexts: route again so
+     * that $tucai_op still names the operation in the access log */
+    ctx = ngx_http_tucai_get_ctx(r);
+    if (ctx && ctx->route == NULL) {
+        ctx->route = ngx_http_tucai_route(r, &param, &mismatch);
+    }
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tucai_module);
 
     switch (status) {

@@ -1,0 +1,182 @@
+# Edge: cooldowns and locks cached in the shm zone from the pool's answers,
+# enforced by nginx; a second nginx host learns them from the pool; unlock
+# clears at once on the host that carried it and within tucai_lock_revalidate
+# elsewhere; one upload in flight per student, released on every ending.
+use strict;
+use warnings;
+use utf8;
+use lib 't/lib';
+use IO::Socket::INET;
+use Test::More;
+use Time::HiRes qw(sleep);
+use Tucai::Test;
+require "./t/20_journey_lib.pl";
+
+plan skip_all => "no test data (make testdata)"
+    unless -e "$Tucai::Test::ROOT/build/testdata/.done";
+
+my $t = j_harness(instances => 2,
+                  knobs => { cooldown => '30s', lock_revalidate => '1s' });
+plan skip_all => 'no nginx module built' unless $t->has_nginx;
+my $sch = seed_school($t);
+
+# who answered: "ups=-" in the access log means nginx itself
+sub last_ups {
+    my ($inst) = @_;
+    my @l = grep { m{"POST /api/v1/captures} } split /\n/, $t->nginx_access_log($inst);
+    return ($l[-1] // '') =~ /ups=(\S+)/ ? $1 : '';
+}
+sub n_lines {
+    my ($inst) = @_;
+    return scalar grep { m{"POST /api/v1/captures} } split /\n/, $t->nginx_access_log($inst);
+}
+# nginx logs a request when it is freed, which for a refused upload can come
+# just after the answer: wait for the line so last_ups() reads the right one
+sub cap {
+    my ($tok, $inst, %o) = @_;
+    my $n0 = n_lines($inst);
+    my $r = capture($t, $tok, %o, instance => $inst);
+    $t->wait_for(sub { n_lines($inst) > $n0 }, 5);
+    return $r;
+}
+sub student {
+    my ($tag) = @_;
+    my ($sid, $code) = seed_student($t, $sch);
+    my $tok = walk($t, login($t, "js-edge-$tag"), $code, 'shoot');
+    return ($sid, $tok);
+}
+
+{
+    no warnings 'redefine';
+    # capture() of the journey lib, with a choice of nginx instance
+    *capture = sub {
+        my ($t, $tok, %o) = @_;
+        my $inst = delete $o{instance} // 1;
+        my $photo = slurp_file("$main::TD/set/" . ($o{photo} // 'good.jpg'));
+        my @f = (photo => { data => $photo, filename => 'p.jpg', type => 'image/jpeg' });
+        return $t->post_multipart('/api/v1/captures', \@f, token => $tok,
+                                  instance => $inst);
+    };
+}
+
+my ($sid, $tok) = student('cool');
+
+# --- cooldown earned through host A ------------------------------------------
+my $r = cap($tok, 1, photo => 'blurred.jpg');
+is($r->{status}, 422, 'host A: failed check') or diag($r->{content});
+like(last_ups(1), qr/^unix:/, 'answered by the pool');
+
+$r = cap($tok, 1, photo => 'good.jpg');
+is($r->{status}, 429, 'host A: retake refused');
+is($r->{json}{error}, 'COOLING_DOWN', 'COOLING_DOWN');
+ok($r->{json}{retry_after} > 0 && $r->{json}{retry_after} <= 30, 'retry_after');
+is($r->{headers}{'retry-after'}, $r->{json}{retry_after}, 'Retry-After header');
+like($r->{json}{until}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'until RFC 3339');
+is(last_ups(1), '-', 'answered by nginx from the zone');
+
+$r = $t->get('/api/v1/ping', token => $tok);
+like($r->{json}{cooldown_until} // '', qr/^\d{4}-/, 'ping shows the cached cooldown');
+
+# --- host B asks the pool once, then enforces --------------------------------
+$r = cap($tok, 2, photo => 'good.jpg');
+is($r->{status}, 429, 'host B: refused');
+is($r->{json}{error}, 'COOLING_DOWN', 'COOLING_DOWN from the pool');
+like(last_ups(2), qr/^unix:/, 'host B asked the pool first');
+$r = cap($tok, 2, photo => 'good.jpg');
+is($r->{json}{error}, 'COOLING_DOWN', 'host B: refused again');
+is(last_ups(2), '-', 'now answered by nginx B from its zone');
+is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sid"), 1,
+   'only the first attempt was recorded');
+
+# --- liveness lock cached; unlock clears it ----------------------------------
+($sid, $tok) = student('lock');
+$t->sql_do("UPDATE students SET lock_kind = 1, lock_until = 0, liveness_fails = 3"
+         . " WHERE id = $sid");
+for my $inst (1, 2) {
+    $r = cap($tok, $inst);
+    is($r->{status}, 423, "host $inst: locked (pool)");
+    is($r->{json}{lock}, 'liveness', 'lock liveness');
+    $r = cap($tok, $inst);
+    is($r->{status}, 423, "host $inst: locked (zone)");
+    is($r->{json}{lock}, 'liveness', 'lock liveness from nginx');
+    ok(!exists $r->{json}{until}, 'no until for a liveness lock');
+    is(last_ups($inst), '-', "host $inst: answered by nginx");
+}
+
+$t->sql_do("INSERT INTO teachers (school_id, username, pwd_hash, created_at)"
+         . " VALUES ($sch, 'edge-teacher', 'x', UNIX_TIMESTAMP())");
+my $tid = $t->sql_one("SELECT id FROM teachers WHERE username = 'edge-teacher'");
+my $no = $t->sql_one("SELECT student_no FROM students WHERE id = $sid");
+$r = $t->post_json("/admin/api/v1/students/$no/unlock", {},
+                   token => $t->token('t', $tid, $sch));
+is($r->{status}, 204, 'teacher unlocks through host A') or diag($r->{content});
+
+$r = cap($tok, 1, photo => 'garbage.jpg');
+like(last_ups(1), qr/^unix:/, 'host A: unlock cleared the zone at once');
+isnt($r->{status}, 423, 'host A: no longer locked');
+
+# host B may still hold the lock, but only for tucai_lock_revalidate (1s)
+sleep 1.2;
+$r = cap($tok, 2, photo => 'garbage.jpg');
+like(last_ups(2), qr/^unix:/, 'host B: stale lock revalidated with the pool');
+isnt($r->{status}, 423, 'host B: no longer locked');
+
+# from here on: a student without cooldown or lock; garbage.jpg is refused
+# by the pool (415) without counting as an attempt
+($sid, $tok) = student('flight');
+
+# --- one upload in flight; released on client abort --------------------------
+my $port = $t->port(1);
+sub start_upload {
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die $!;
+    print $s "POST /api/v1/captures HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $tok\r\n"
+           . "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+           . ('x' x 1000);
+    return $s;
+}
+sub status_of { $t->get('/tucai/status')->{json} }
+
+my $s = start_upload();
+ok($t->wait_for(sub { cap($tok, 1, photo => 'garbage.jpg')->{status} == 409 }, 5),
+   'second upload: 409');
+$r = cap($tok, 1, photo => 'garbage.jpg');
+is($r->{json}{error}, 'UPLOAD_IN_PROGRESS', 'UPLOAD_IN_PROGRESS');
+is(last_ups(1), '-', 'answered by nginx');
+close $s;     # the student's phone gives up
+ok($t->wait_for(sub { cap($tok, 1, photo => 'garbage.jpg')->{status} != 409 }, 5),
+   'slot released after the client aborted');
+like(last_ups(1), qr/^unix:/, 'and the next capture reached the pool');
+
+# --- released when the pool dies mid-check ---------------------------------
+$t->stop_pool;
+$r = cap($tok, 1, photo => 'garbage.jpg');
+is($r->{status}, 503, 'pool down: 503');
+is($r->{json}{error}, 'POOL_UNAVAILABLE', 'POOL_UNAVAILABLE');
+$r = cap($tok, 1, photo => 'garbage.jpg');
+is($r->{json}{error}, 'POOL_UNAVAILABLE', 'still 503, not 409: slot released');
+$t->start_pool;
+
+# a child killed while it checks this capture
+my $pid = fork // die;
+if (!$pid) {
+    my $rr = cap($tok, 1, photo => '../bench_12mp.jpg');
+    exit($rr->{status} == 503 || $rr->{status} == 422 || $rr->{status} == 201 ? 0 : 1);
+}
+ok($t->wait_for(sub { cap($tok, 1, photo => 'garbage.jpg')->{status} == 409 }, 10),
+   'capture in flight');
+kill 'KILL', $_ for $t->pool_pids;
+waitpid($pid, 0);
+is($? >> 8, 0, 'the killed capture got a JSON answer');
+$t->wait_for(sub { scalar($t->pool_pids) >= 2 }, 20);
+$r = cap($tok, 1, photo => 'garbage.jpg');
+isnt($r->{status}, 409, 'slot released after the pool crashed');
+like(last_ups(1), qr/^unix:/, 'the next capture reached the pool');
+
+# --- what the operator sees ---------------------------------------------------
+my $st = status_of();
+ok($st->{refusals}{cooling_down} >= 1, 'status: cooling_down refusals');
+ok($st->{refusals}{locked} >= 1, 'status: locked refusals');
+ok($st->{refusals}{upload_in_progress} >= 1, 'status: upload_in_progress refusals');
+ok($st->{pool_errors} >= 1, 'status: pool errors');
+
+done_testing;
