@@ -79,6 +79,21 @@ ok($t->wait_for(sub { $t->sql_one("SELECT COUNT(*) FROM photos WHERE student_id 
 cmp_ok($t->sql_one("SELECT COUNT(*) FROM pay_events WHERE out_trade_no = '$oa->{out_trade_no}'"
                    . " AND source = 'query' AND accepted = 1"), '>=', 1, 'recorded as found by query');
 
+# ---- the photo cannot be made at payment time: paid anyway, delivered later ----
+my $g = seed();
+$r = submit($g);
+my $gfile = $t->files_dir . "/drafts/$g->{sid}-1.jpg";
+rename $gfile, "$gfile.away" or die;
+$r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $r->{json}{order}{out_trade_no} });
+is($r->{json}{delivered}[0]{status}, 204, 'payment acknowledged although the photo is missing');
+is($t->sql_one("SELECT status FROM orders WHERE student_id = $g->{sid}"), 'PAID', '... order PAID');
+is($t->sql_one("SELECT COUNT(*) FROM photos WHERE student_id = $g->{sid}"), 0, '... no photo yet');
+is($t->get('/api/v1/photo', token => $g->{token})->{json}{error}, 'PHOTO_NOT_READY', '... PHOTO_NOT_READY');
+rename "$gfile.away", $gfile or die;
+ok($t->wait_for(sub { $t->sql_one("SELECT COUNT(*) FROM photos WHERE student_id = $g->{sid}") == 1 }, 20),
+   'delivered by the pool once the file is back');
+is($t->get('/api/v1/photo', token => $g->{token})->{status}, 200, '... and served');
+
 # ---- an expired order is closed at WeChat and here ----
 my $b = seed();
 $r = submit($b);
@@ -97,13 +112,13 @@ $r = $t->get('/api/v1/order', token => $b->{token});
 is($r->{json}{status}, 'UNPAID', 'GET /order shows the live one');
 
 # ---- outbox: retried after failures, delivered once ----
-ok($t->wait_for(sub { nsent() == 2 }, 20), 'messages of the first student sent');
+ok($t->wait_for(sub { nsent() == 4 }, 20), 'messages of the first students sent');
 my $c = seed();
 $t->sandbox_post('/sandbox/fail', { api => 'subscribe', times => 4 });   # > one attempt's retries
 $r = submit($c);
 $r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $r->{json}{order}{out_trade_no} });
 is($r->{json}{delivered}[0]{status}, 204, 'paid');
-ok($t->wait_for(sub { nsent() == 4 }, 30), 'both messages sent after the failures');
+ok($t->wait_for(sub { nsent() == 6 }, 30), 'both messages sent after the failures');
 cmp_ok($t->sql_one("SELECT MAX(attempts) FROM outbox WHERE student_id = $c->{sid}"), '>=', 2,
        'after more than one attempt');
 is(scalar @{ messages_to($c->{openid}) }, 2, 'each received exactly once');

@@ -250,7 +250,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
             o.expires_at = o.created_at = now;
             snprintf(o.out_trade_no, sizeof(o.out_trade_no), "%s", no);
             snprintf(o.status, sizeof(o.status), "FREE");
-            if (deliver_order(ctx, &o) != 0 || db_commit(ctx) != 0) {
+            if (deliver_order(ctx, &o) == -1 || db_commit(ctx) != 0) {
                 return db_down(ctx, resp);
             }
             *order = order_with_pay(ctx->cfg, &o);

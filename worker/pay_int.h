@@ -56,8 +56,12 @@ int  pay_close_remote(tucai_ctx_t *ctx, const char *out_trade_no);
 
 /* deliver.c: final production inside the caller's transaction: the draft's
  * photo copied atomically to final/<student>.jpg, photos row, step done,
- * "photo ready" message.  0 or -1. */
+ * "photo ready" message.  0; -1 database failure (roll back); -2 the file
+ * could not be made, nothing written (commit the payment anyway:
+ * deliver_pending retries). */
 int  deliver_order(tucai_ctx_t *ctx, const pay_order_t *o);
+/* Delivers orders PAID/FREE that have no photo yet (from pay_tick). */
+void deliver_pending(tucai_ctx_t *ctx, int64_t deadline_ms);
 
 /* outbox.c: sends due messages until deadline_ms (monotonic). */
 void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms);

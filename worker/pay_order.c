@@ -169,8 +169,8 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
     }
     if (n == 1) {
         snprintf(o.status, sizeof(o.status), "PAID");
-        if (deliver_order(ctx, &o) != 0) {
-            goto fail;
+        if (deliver_order(ctx, &o) == -1) {
+            goto fail;       /* -2: paid stands, delivery retried by pay_tick */
         }
         if (outbox_enqueue != NULL) {
             tt += 8 * 3600;             /* messages are read in China time */

@@ -4,7 +4,7 @@
  * outbox messages and asks WeChat about UNPAID orders whose notification
  * may never come, each order at most once per [pay] reconcile seconds and
  * a few per tick (rate-bounded); orders past expiry are closed at WeChat,
- * then here.
+ * then here; paid orders whose photo could not be made are delivered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,5 +67,6 @@ void pay_tick(tucai_ctx_t *ctx, int budget_ms)
     }
     outbox_run(ctx, now_ms + budget_ms);
     reconcile(ctx, now_ms + budget_ms);
+    deliver_pending(ctx, now_ms + budget_ms);
     (void) db_exec(ctx, "DO RELEASE_LOCK('tucai_pay_tick')");
 }
