@@ -142,9 +142,11 @@ is($t->sql_one("SELECT phone FROM students WHERE school_id=$sa AND student_no='A
 $r = api('POST', '/roster', token => $ta, body => "foo,bar\n1,2\n", content_type => 'text/csv');
 is($r->{status}, 400, 'bad header 400');
 is($r->{json}{error}, 'BAD_CSV', 'BAD_CSV');
-$r = api('POST', '/roster', token => $ta, body => "student_no,name\nZ1,\"open\n", content_type => 'text/csv');
+$r = api('POST', '/roster', token => $ta, body => "student_no,name\nOK1,Fine\nZ1,\"open\n", content_type => 'text/csv');
 is($r->{status}, 400, 'unbalanced quote 400');
-is($t->sql_one("SELECT COUNT(*) FROM students WHERE student_no='Z1'"), 0, 'nothing half-written');
+is($r->{json}{line}, 3, 'names the line');
+is($t->sql_one("SELECT COUNT(*) FROM students WHERE student_no IN ('OK1','Z1')"), 0,
+   'nothing half-written: the good row before it is rolled back');
 
 my $csvb = "student_no,name\nB001,Beta One\nB002,Beta Two\n";
 $r = api('POST', '/roster', token => $tb, body => $csvb, content_type => 'text/csv');
