@@ -36,7 +36,7 @@ sub seed {
     my $fee = $o{fee} // 1200;
     my $now = time;
     $t->sql_do("INSERT INTO schools (name, contact, fee_fen, notice_body, tpl_photo_status,"
-        . " tpl_payment_result, created_at) VALUES ('Pay School $seq', 'office 0571-1', $fee,"
+        . " tpl_payment_result, created_at) VALUES ('" . ($o{name} // "Pay School $seq") . "', 'office 0571-1', $fee,"
         . " 'notice', 'TPL_photo_status', 'TPL_payment_result', $now)");
     my $school = $t->sql_one("SELECT MAX(id) FROM schools");
     my $openid = "oPayTest${seq}x$$";
@@ -186,6 +186,13 @@ is($r2->{status}, 200, 'concurrent submission B answered 200');
 is($t->sql_one("SELECT COUNT(*) FROM orders WHERE student_id = $e->{sid}"), 1, 'one order for both');
 is($t->sql_one("SELECT out_trade_no FROM orders WHERE student_id = $e->{sid}"),
    $r2->{json}{order}{out_trade_no}, '... the one B was given');
+
+# ---- a long Chinese school name still makes a valid order ----
+my $l = seed(name => '浙江省' . ('第一' x 30) . '中学');
+$r = submit($l, $l->{drafts}[0]);
+is($r->{status}, 200, 'long multi-byte school name: order created');
+my $desc = $t->sandbox_get('/sandbox/orders')->{json}{orders}{ $r->{json}{order}{out_trade_no} }{description};
+ok(length($desc) <= 127, 'description within 127 characters');
 
 # ---- free school ----
 my $c = seed(fee => 0);

@@ -104,7 +104,19 @@ static int prepay(tucai_ctx_t *ctx, const char *openid, const char *school,
 
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-    snprintf(desc, sizeof(desc), "%.90s-证件照", school);
+    /* WeChat allows 127 characters: the school name is cut at a UTF-8
+     * boundary so the JSON stays valid. */
+    {
+        size_t cut = strlen(school);
+
+        if (cut > 90) {
+            cut = 90;
+            while (cut > 0 && ((unsigned char) school[cut] & 0xC0) == 0x80) {
+                cut--;
+            }
+        }
+        snprintf(desc, sizeof(desc), "%.*s-证件照", (int) cut, school);
+    }
     req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:i,s:s},s:{s:s}}",
                     "appid", cfg->wx_appid, "mchid", cfg->pay_mchid,
                     "description", desc, "out_trade_no", no, "time_expire", when,
