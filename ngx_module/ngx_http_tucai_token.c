@@ -19,6 +19,23 @@
 #define NGX_HTTP_TUCAI_SECRET_MAX  256
 #define NGX_HTTP_TUCAI_KEYS_MAX    16
 #define NGX_HTTP_TUCAI_KEYFILE_MAX 65536
+#define NGX_HTTP_TUCAI_CACHE_SLOTS 256
+
+
+/*
+ * A per-worker, direct-mapped cache of tokens that verified: a student's
+ * phone sends the same token on every request, and one full-length
+ * constant-time compare is far cheaper than an HMAC.  Only good tokens are
+ * cached, with their claims; expiry is checked on every hit, and a reload
+ * (new keys) starts new workers with an empty cache.
+ */
+typedef struct {
+    size_t                  len;
+    u_char                  token[NGX_HTTP_TUCAI_TOKEN_MAX];
+    ngx_http_tucai_token_t  claims;
+} ngx_http_tucai_cached_t;
+
+static ngx_http_tucai_cached_t  ngx_http_tucai_cache[NGX_HTTP_TUCAI_CACHE_SLOTS];
 
 
 static ngx_int_t
@@ -334,9 +351,10 @@ ngx_http_tucai_verify(ngx_http_request_t *r, ngx_str_t *tok,
 ngx_http_tucai_token_t *
 ngx_http_tucai_token(ngx_http_request_t *r)
 {
-    ngx_str_t               v;
-    ngx_http_tucai_ctx_t   *ctx;
-    ngx_http_tucai_token_t *t;
+    ngx_str_t                 v;
+    ngx_http_tucai_ctx_t     *ctx;
+    ngx_http_tucai_token_t   *t;
+    ngx_http_tucai_cached_t  *c;
 
     ctx = ngx_http_tucai_get_ctx(r);
     if (ctx == NULL) {
@@ -368,7 +386,35 @@ ngx_http_tucai_token(ngx_http_request_t *r)
         v.len--;
     }
 
-    t->status = ngx_http_tucai_verify(r, &v, t);
+    if (v.len == 0 || v.len > NGX_HTTP_TUCAI_TOKEN_MAX) {
+        t->status = NGX_HTTP_TUCAI_TOK_INVALID;
+        return t;
+    }
+
+    c = &ngx_http_tucai_cache[ngx_crc32_short(v.data, v.len)
+                              % NGX_HTTP_TUCAI_CACHE_SLOTS];
+
+    if (c->len == v.len && CRYPTO_memcmp(c->token, v.data, v.len) == 0) {
+        *t = c->claims;
+        /* kid points into the cache slot, which a later token may reuse */
+        t->kid.data = v.data + (c->claims.kid.data - c->token);
+        t->status = (t->exp <= ngx_time()) ? NGX_HTTP_TUCAI_TOK_EXPIRED
+                                           : NGX_HTTP_TUCAI_TOK_OK;
+        if (t->status == NGX_HTTP_TUCAI_TOK_OK) {
+            return t;
+        }
+        c->len = 0;
+
+    } else {
+        t->status = ngx_http_tucai_verify(r, &v, t);
+        if (t->status == NGX_HTTP_TUCAI_TOK_OK) {
+            ngx_memcpy(c->token, v.data, v.len);
+            c->len = v.len;
+            c->claims = *t;
+            c->claims.kid.data = c->token + (t->kid.data - v.data);
+        }
+    }
+
     if (t->status != NGX_HTTP_TUCAI_TOK_OK) {
         /* never expose claims of a token that did not verify */
         t->role = TUCAI_ROLE_NONE;
