@@ -154,10 +154,15 @@ for my $forge (sort keys %want) {
 $r = $t->post_json('/api/v1/pay/notify', '{"id":"x"}');
 is($r->{status}, 401, 'a notification without signature headers -> 401');
 is($r->{json}{code}, 'FAIL', '... code FAIL');
+$r = $t->post_json('/api/v1/pay/notify', '{"id":"probe"}', headers => {
+    'Wechatpay-Timestamp' => time, 'Wechatpay-Nonce' => 'abc',
+    'Wechatpay-Signature' => 'WECHATPAY/SIGNTEST/' . ('A' x 40),
+    'Wechatpay-Serial' => (slurp("$sec/pay_platform.id") =~ s/\s+\z//r) });
+is($r->{status}, 401, 'a WECHATPAY/SIGNTEST/ probe fails verification like any bad signature');
 is(order_row($b->{sid})->[0][1], 'UNPAID', 'the order is untouched by forgeries');
 is($t->sql_one("SELECT COUNT(*) FROM photos WHERE student_id = $b->{sid}"), 0, 'no photo produced');
 cmp_ok($t->sql_one("SELECT COUNT(*) FROM pay_events WHERE source = 'notify' AND accepted = 0"),
-       '>=', 8, 'every refusal recorded in pay_events');
+       '>=', 9, 'every refusal recorded in pay_events');
 
 # ---- notification lost: found by GET /order; the late one is harmless ----
 $t->sandbox_post('/sandbox/fail', { api => 'notify', times => 1 });

@@ -94,6 +94,19 @@ ok($t->wait_for(sub { $t->sql_one("SELECT COUNT(*) FROM photos WHERE student_id 
    'delivered by the pool once the file is back');
 is($t->get('/api/v1/photo', token => $g->{token})->{status}, 200, '... and served');
 
+# ---- the database down when the notification comes: WeChat retries later ----
+my $h = seed();
+$r = submit($h);
+my $oh = $r->{json}{order};
+$t->stop_db;
+$r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $oh->{out_trade_no} });
+cmp_ok($r->{json}{delivered}[0]{status}, '>=', 500, 'database down: the notification is refused with 5xx');
+$t->start_db;
+ok($t->wait_for(sub {
+    my $x = $t->sandbox_post('/sandbox/pay', { out_trade_no => $oh->{out_trade_no} });
+    ($x->{json}{delivered}[0]{status} // 0) == 204 }, 30), 'WeChat\'s retry is accepted once it is back');
+is($t->sql_one("SELECT status FROM orders WHERE id = $oh->{id}"), 'PAID', '... order PAID');
+
 # ---- an expired order is closed at WeChat and here ----
 my $b = seed();
 $r = submit($b);
@@ -112,13 +125,13 @@ $r = $t->get('/api/v1/order', token => $b->{token});
 is($r->{json}{status}, 'UNPAID', 'GET /order shows the live one');
 
 # ---- outbox: retried after failures, delivered once ----
-ok($t->wait_for(sub { nsent() == 4 }, 20), 'messages of the first students sent');
+ok($t->wait_for(sub { nsent() == 6 }, 20), 'messages of the first students sent');
 my $c = seed();
 $t->sandbox_post('/sandbox/fail', { api => 'subscribe', times => 4 });   # > one attempt's retries
 $r = submit($c);
 $r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $r->{json}{order}{out_trade_no} });
 is($r->{json}{delivered}[0]{status}, 204, 'paid');
-ok($t->wait_for(sub { nsent() == 6 }, 30), 'both messages sent after the failures');
+ok($t->wait_for(sub { nsent() == 8 }, 30), 'both messages sent after the failures');
 cmp_ok($t->sql_one("SELECT MAX(attempts) FROM outbox WHERE student_id = $c->{sid}"), '>=', 2,
        'after more than one attempt');
 is(scalar @{ messages_to($c->{openid}) }, 2, 'each received exactly once');
