@@ -44,3 +44,7 @@ fuzz: fuzz-build
 	  $$f -max_total_time=$(FUZZ_TIME) -rss_limit_mb=1024 -timeout=10 $(B)/fuzz/corpus-$$n $$seeds; done
 
 .PHONY: testdata eval fuzz fuzz-build
+
+# tucai-check needs only libvips and jansson: linking the pool's other
+# libraries costs start-up time (dynamic symbol lookup) on every run.
+$(B)/tucai-check: PKG_LIBS = $(shell pkg-config --libs vips jansson) -lm

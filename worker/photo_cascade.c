@@ -11,6 +11,9 @@
 
 typedef struct { int x, y, w, h; } rect_t;
 
+/* windows with a smaller grey-level standard deviation are rejected */
+#define MIN_STD 3.0
+
 /* Area-averaging downscale of grey img (sw x sh) into dst (dw x dh). */
 static void shrink(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
 {
@@ -28,39 +31,55 @@ static void shrink(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int
     }
 }
 
-static inline double rsum(const uint32_t *ii, int st, int x, int y, int w, int h)
+/* A feature's rectangles as offsets into the integral image for the
+ * current stride: computed once per scale, so a window costs only loads. */
+typedef struct { int o[3][4]; float wt[3]; } optfeat_t;
+
+static void prepare(const casc_t *c, int st, optfeat_t *of)
 {
-    return (double)ii[(y + h) * st + x + w] - ii[y * st + x + w]
-         - ii[(y + h) * st + x] + ii[y * st + x];
+    for (int i = 0; i < c->nfeats; i++)
+        for (int r = 0; r < 3; r++) {
+            const casc_rect_t *rc = &c->feats[i].r[r];
+            of[i].wt[r] = rc->wt;
+            of[i].o[r][0] = rc->y * st + rc->x;
+            of[i].o[r][1] = rc->y * st + rc->x + rc->w;
+            of[i].o[r][2] = (rc->y + rc->h) * st + rc->x;
+            of[i].o[r][3] = (rc->y + rc->h) * st + rc->x + rc->w;
+        }
+}
+
+static inline int32_t rs(const uint32_t *p, const int *o)
+{
+    /* unsigned wrap-around gives the exact (small) rectangle sum */
+    return (int32_t)(p[o[0]] - p[o[1]] - p[o[2]] + p[o[3]]);
 }
 
 /* 1 when the window at (x,y) passes every stage. */
-static int eval_window(const casc_t *c, const uint32_t *ii, const double *sq,
-        int st, int x, int y)
+static int eval_window(const casc_t *c, const optfeat_t *of, const uint32_t *ii,
+        const double *sq, int st, int x, int y)
 {
     int nw = c->w - 2, nh = c->h - 2;
-    double s = rsum(ii, st, x + 1, y + 1, nw, nh);
-    const double *q = sq;
-    double s2 = q[(y + 1 + nh) * st + x + 1 + nw] - q[(y + 1) * st + x + 1 + nw]
-              - q[(y + 1 + nh) * st + x + 1] + q[(y + 1) * st + x + 1];
+    const uint32_t *p = ii + (size_t)y * st + x;
+    size_t a = (size_t)(y + 1) * st + x + 1, b = a + nw, cc = a + (size_t)nh * st, d = cc + nw;
+    double s = (double)(int32_t)(ii[d] - ii[b] - ii[cc] + ii[a]);
+    double s2 = sq[d] - sq[b] - sq[cc] + sq[a];
     double nf = (double)nw * nh * s2 - s * s;
-    nf = nf > 0 ? sqrt(nf) : 1.0;
+    /* nf = area * stddev: a nearly flat window (a wall, a sky) cannot be
+     * a face or an eye; skipping it saves most of a plain-background photo */
+    if (nf < (double)MIN_STD * MIN_STD * nw * nh * nw * nh) return 0;
+    float fnf = (float)sqrt(nf);
     for (int si = 0; si < c->nstages; si++) {
         const casc_stage_t *sg = &c->stages[si];
-        double sum = 0;
+        float sum = 0;
         for (int wi = 0; wi < sg->nweak; wi++) {
             const casc_weak_t *wk = &c->weaks[sg->first_weak + wi];
             int idx = 0;
             do {
                 const casc_node_t *nd = &c->nodes[wk->first_node + idx];
-                const casc_feature_t *f = &c->feats[nd->feat];
-                double v = 0;
-                for (int r = 0; r < 3; r++) {
-                    const casc_rect_t *rc = &f->r[r];
-                    if (rc->wt == 0) continue;
-                    v += rc->wt * rsum(ii, st, x + rc->x, y + rc->y, rc->w, rc->h);
-                }
-                idx = v < nd->thr * nf ? nd->left : nd->right;
+                const optfeat_t *f = &of[nd->feat];
+                float v = f->wt[0] * rs(p, f->o[0]) + f->wt[1] * rs(p, f->o[1]);
+                if (f->wt[2] != 0) v += f->wt[2] * rs(p, f->o[2]);
+                idx = v < nd->thr * fnf ? nd->left : nd->right;
             } while (idx > 0 && idx < wk->nnodes);
             if (idx > 0) return 0;   /* malformed table: reject */
             sum += c->leaves[wk->first_leaf - idx];
@@ -144,9 +163,10 @@ int casc_detect(const casc_t *c, const uint8_t *img, int w, int h,
     rect_t *r = malloc(cap * sizeof *r);
     uint8_t *buf = malloc((size_t)w * h);
     uint32_t *ii = malloc(sizeof *ii * (size_t)(w + 1) * (h + 1));
+    optfeat_t *of = malloc(sizeof *of * (size_t)(c->nfeats ? c->nfeats : 1));
     double *sq = malloc(sizeof *sq * (size_t)(w + 1) * (h + 1));
     int ret = -1;
-    if (!r || !buf || !ii || !sq) goto out;
+    if (!r || !buf || !ii || !sq || !of) goto out;
     for (double f = (double)min_size / c->w; ; f *= scale) {
         int sw = (int)(w / f), sh = (int)(h / f);
         int win = (int)lround(c->w * f);
@@ -165,11 +185,12 @@ int casc_detect(const casc_t *c, const uint8_t *img, int w, int h,
                 sq[(y + 1) * st + x + 1] = sq[y * st + x + 1] + rq;
             }
         }
+        prepare(c, st, of);
         /* a coarse step on large layers, as OpenCV does */
         int step = f > 2.0 ? 1 : 2;
         for (int y = 0; y + c->h <= sh; y += step)
             for (int x = 0; x + c->w <= sw; x += step) {
-                if (!eval_window(c, ii, sq, st, x, y)) continue;
+                if (!eval_window(c, of, ii, sq, st, x, y)) continue;
                 if (n == cap) {
                     if (cap >= 1 << 16) continue;   /* hard limit on hits */
                     rect_t *nr = realloc(r, cap * 2 * sizeof *r);
@@ -182,6 +203,6 @@ int casc_detect(const casc_t *c, const uint8_t *img, int w, int h,
     }
     ret = group(r, (int)n, min_neighbors, hits, max_hits);
 out:
-    free(r); free(buf); free(ii); free(sq);
+    free(r); free(buf); free(ii); free(sq); free(of);
     return ret;
 }

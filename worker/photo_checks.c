@@ -108,6 +108,15 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
     json_object_set_new(m, "faces", json_integer(people));
     if (d->nfaces == 0) {
         photo_reason(r, "NO_FACE", json_integer(0), json_integer(1));
+        /* with no face, exposure of the whole picture is the likely cause */
+        double sum = 0; size_t n = (size_t)im->w * im->h;
+        for (size_t i = 0; i < n; i++) sum += g[i];
+        double luma = n ? sum / n : 0;
+        json_object_set_new(m, "image_luma", json_real(round3(luma)));
+        if (luma < th->min_luma)
+            photo_reason(r, "TOO_DARK", json_real(round3(luma)), json_real(th->min_luma));
+        if (luma > th->max_luma)
+            photo_reason(r, "TOO_BRIGHT", json_real(round3(luma)), json_real(th->max_luma));
     } else {
         const photo_box_t *f = &d->faces[0];
         if (people > 1)

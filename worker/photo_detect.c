@@ -34,7 +34,7 @@ static void resample(const uint8_t *g, int gw, int gh, double x0, double y0,
 }
 
 /* Eyes in the upper 60% of the face, scanned at face width FW px. */
-#define FW 160
+#define FW 128
 /* neighbour count above which a face needs no eye confirmation */
 #define STRONG_HITS 12
 static int find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
@@ -48,7 +48,7 @@ static int find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
     resample(grey, gw, gh, f->x, f->y, f->w, f->h * 0.6, buf, ew, eh);
     double ky = f->h * 0.6 / eh;
     casc_hit_t e[16];
-    int n = casc_detect(&casc_eye, buf, ew, eh, 18, 64, 1.08, 1, e, 16);
+    int n = casc_detect(&casc_eye, buf, ew, eh, 20, 56, 1.1, 1, e, 16);
     free(buf);
     /* Best pair: one each side of the face centre line, similar sizes, the
      * most neighbours, not too steep. */
@@ -77,7 +77,8 @@ static int find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
     return d->eyes_found;
 }
 
-int photo_detect(const photo_img_t *im, const uint8_t *grey, photo_det_t *d)
+int photo_detect(const photo_img_t *im, const uint8_t *grey, double min_frac,
+        photo_det_t *d)
 {
     memset(d, 0, sizeof *d);
     double s = 1.0;
@@ -94,7 +95,10 @@ int photo_detect(const photo_img_t *im, const uint8_t *grey, photo_det_t *d)
     resample(grey, im->w, im->h, 0, 0, im->w, im->h, small, dw, dh);
     casc_hit_t hits[PHOTO_MAX_FACES];
     int maxs = dw < dh ? dw : dh;
-    int n = casc_detect(&casc_face, small, dw, dh, 20, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
+    /* faces narrower than min_frac of the short side are not looked for */
+    int mins = (int)(min_frac * maxs);
+    if (mins < 24) mins = 24;
+    int n = casc_detect(&casc_face, small, dw, dh, mins, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
     free(small);
     if (n < 0) return -1;
     /* A candidate counts as a face when the eye cascade confirms it or

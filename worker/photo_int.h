@@ -53,7 +53,9 @@ void photo_img_free(photo_img_t *im);
 uint8_t *photo_grey(const photo_img_t *im);
 
 /* photo_detect.c */
-int  photo_detect(const photo_img_t *im, const uint8_t *grey, photo_det_t *d);
+/* min_frac: smallest face searched, as a fraction of the short side. */
+int  photo_detect(const photo_img_t *im, const uint8_t *grey, double min_frac,
+         photo_det_t *d);
 
 /* photo_verdict.c */
 void photo_reason(photo_report_t *r, const char *code, json_t *value, json_t *limit);

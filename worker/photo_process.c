@@ -7,6 +7,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
 
 /* Thresholds for the produced photo: its size and face band come from the
  * spec, not from what a phone photo should look like. */
@@ -35,7 +43,7 @@ static json_t *recheck(const unsigned char *jpeg, size_t len, const photo_spec_t
     } else {
         uint8_t *g = photo_grey(&im);
         photo_det_t d;
-        if (g && !photo_detect(&im, g, &d)) {
+        if (g && !photo_detect(&im, g, 0.25, &d)) {
             photo_checks_run(&im, g, &d, &t, NULL, &r);
             if (d.eyes_found) {
                 double ye = (d.ly + d.ry) / 2;
@@ -64,6 +72,7 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
     photo_det_t d; memset(&d, 0, sizeof d);
     uint8_t *g = NULL;
     int have_img = 0;
+    double t0 = now_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
     if (!r.reasons || !r.metrics) goto oom;
     if (photo_decode(in->photo, in->photo_len, th, PHOTO_WORK_SIDE, &im, &code, msg, sizeof msg)) {
         photo_reason(&r, code, json_string(msg), NULL);
@@ -71,8 +80,11 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
         res->decode_code = code;   /* static string */
     } else {
         have_img = 1;
-        if (!(g = photo_grey(&im)) || photo_detect(&im, g, &d)) goto oom;
+        t1 = now_ms();
+        if (!(g = photo_grey(&im)) || photo_detect(&im, g, 0, &d)) goto oom;
+        t2 = now_ms();
         photo_checks_run(&im, g, &d, th, &in->meta, &r);
+        t3 = t4 = now_ms();
         if (in->judge_liveness) {
             double s = photo_liveness_score(&im, &d, in->frames, in->frame_lens,
                     in->nframes, th, r.metrics);
@@ -87,6 +99,7 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
             if (photo_produce(&im, &d, spec, &res->jpeg, &res->jpeg_len, r.metrics, msg, sizeof msg)) {
                 photo_reason(&r, "PRODUCTION_FAILED", json_string(msg), NULL);
             } else {
+                t4 = now_ms();
                 json_object_set_new(r.metrics, "recheck", recheck(res->jpeg, res->jpeg_len, spec, th));
             }
         }
@@ -95,6 +108,10 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
         const char *c = json_string_value(json_object_get(json_array_get(r.reasons, i), "code"));
         if (c && !strcmp(c, "LIVENESS_FAILED")) res->liveness_failed = 1;
     }
+    if (have_img)
+        json_object_set_new(r.metrics, "ms", json_pack("{sf sf sf sf sf}",
+            "decode", round(t1 - t0), "detect", round(t2 - t1), "checks", round(t3 - t2),
+            "produce", round(t4 - t3), "total", round(now_ms() - t0)));
     res->pass = json_array_size(r.reasons) == 0;
     if (!res->pass) { free(res->jpeg); res->jpeg = NULL; res->jpeg_len = 0; }
     res->verdict = photo_verdict_build(&r, have_img ? &im : NULL, &d);
