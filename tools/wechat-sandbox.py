@@ -25,9 +25,11 @@ Test controls (not part of WeChat):
               close notify (notify = /sandbox/pay delivery not attempted)
     POST /sandbox/refuse {"openid"}     subscribe/send to them -> 43101
     POST /sandbox/expire_token          every issued access token -> 42001
-    POST /sandbox/config {"notify_url","token_ttl"}  notifications go to
-         notify_url instead of the order's (a test's nginx port is chosen
-         after the worker config is written); token lifetime
+    POST /sandbox/config {"notify_url","token_ttl","serial"}  notifications
+         go to notify_url instead of the order's (a test's nginx port is
+         chosen after the worker config is written); token lifetime;
+         Wechatpay-Serial to send (e.g. a platform certificate serial for
+         the same key) instead of the PUB_KEY_ID_ id
     POST /sandbox/pay {"out_trade_no"[,"forge","copies","mark_paid",
          "trade_state","resend"]}       mark paid and POST the signed,
          encrypted notification to the order's notify_url; answers
@@ -111,6 +113,7 @@ class State:
         self.orders = {}            # out_trade_no -> order dict
         self.token_seq = 0
         self.notify_override = None  # tests: where notifications really go
+        self.serial_override = None  # tests: name the key by a certificate serial
         if path and os.path.exists(path):
             try:
                 with open(path) as f:
@@ -224,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         sig = platform_sign(f"{ts}\n{nonce}\n".encode() + body + b"\n")
         self.send_raw(status, body, extra={
             "Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nonce,
-            "Wechatpay-Signature": sig, "Wechatpay-Serial": KEYS.platform_id,
+            "Wechatpay-Signature": sig, "Wechatpay-Serial": STATE.serial_override or KEYS.platform_id,
             "Request-ID": secrets.token_hex(12)})
 
     def inject(self, api, pay=False):
@@ -598,6 +601,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 if "notify_url" in d:
                     STATE.notify_override = d["notify_url"] or None
+                if "serial" in d:
+                    STATE.serial_override = d["serial"] or None
                 if isinstance(d.get("token_ttl"), int) and d["token_ttl"] > 0:
                     TOKEN_TTL = d["token_ttl"]
             return self.send_json(200, {"ok": True})
@@ -689,7 +694,9 @@ def build_notification(tx, forge):
     if forge == "changed_body":
         # A replay whose body was altered after signing.
         body = body.replace(b'"summary": "', b'"summary": "X')
-    serial = KEYS.platform_id if forge != "unknown_serial" else "PUB_KEY_ID_" + "9" * 32
+    serial = STATE.serial_override or KEYS.platform_id
+    if forge == "unknown_serial":
+        serial = "PUB_KEY_ID_" + "9" * 32
     return body, {"Content-Type": "application/json", "Wechatpay-Timestamp": ts,
                   "Wechatpay-Nonce": hnonce, "Wechatpay-Signature": sig,
                   "Wechatpay-Serial": serial, "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"}
