@@ -7,8 +7,9 @@
 #   tools/mariadb.sh start DATADIR RUNDIR       start; socket RUNDIR/mysqld.sock
 #   tools/mariadb.sh stop  RUNDIR               stop (waits for exit)
 #   tools/mariadb.sh setup RUNDIR DB USER PASSWORD   database + user (idempotent)
-#   tools/mariadb.sh template DIR               init + setup a reusable datadir
-#                                               at DIR (copy it per instance)
+#   tools/mariadb.sh template FILE.tar          init + setup a reusable datadir,
+#                                               archived (extract it per instance;
+#                                               an archive can't be started by mistake)
 set -euo pipefail
 
 ME=$(id -un)
@@ -75,8 +76,8 @@ template)
     "$0" start "$tmp/data" "$tmp/run"
     "$0" setup "$tmp/run" tucai tucai tucai
     "$0" stop "$tmp/run"
-    rm -rf "$out"
-    mv "$tmp/data" "$out"
+    tar -C "$tmp/data" -cf "$tmp/t.tar" .
+    mv "$tmp/t.tar" "$out"
     rm -rf "$tmp"
     ;;
 *)

@@ -4,6 +4,7 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA ();
 use Fcntl qw(:flock);
 use File::Basename qw(dirname);
 use File::Path qw(make_path remove_tree);
@@ -186,11 +187,14 @@ sub new {
 
 sub _template {
     my ($self) = @_;
-    my $tpl = "$self->{build}/mariadb-template";
+    # keyed by what makes the datadir: the server version and mariadb.sh
+    my $ver = qx{mariadbd --version 2>/dev/null} . _slurp("$ROOT/tools/mariadb.sh");
+    my $key = substr(Digest::SHA::sha1_hex($ver), 0, 12);
+    my $tpl = "$self->{build}/mariadb-template-$key.tar";
     make_path($self->{build});
-    open my $lk, '>', "$tpl.lock" or die "$tpl.lock: $!";
+    open my $lk, '>', "$self->{build}/mariadb-template.lock" or die "lock: $!";
     flock($lk, LOCK_EX);
-    unless (-d "$tpl/mysql") {
+    unless (-s $tpl) {
         my ($rc, $out) = $self->_run("$ROOT/tools/mariadb.sh", 'template', $tpl);
         die "mariadb template: $out" if $rc;
     }
@@ -201,8 +205,9 @@ sub _template {
 sub _start_db_fresh {
     my ($self) = @_;
     my $tpl = $self->_template;
-    my ($rc, $out) = $self->_run('cp', '-a', $tpl, "$self->{dir}/db");
-    die "copy template: $out" if $rc;
+    make_path("$self->{dir}/db");
+    my ($rc, $out) = $self->_run('tar', '-C', "$self->{dir}/db", '-xf', $tpl);
+    die "extract template: $out" if $rc;
     $self->start_db;
 }
 
