@@ -1,0 +1,46 @@
+#!/usr/bin/perl
+# TERM: a request already in flight is answered, then the pool exits 0
+# with its sockets gone.  max_requests recycles children without a miss.
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use Time::HiRes qw(sleep);
+use Tucai::Test;
+use Tucai::Proto;
+
+my $t = Tucai::Test->new(worker_children => 2, nginx => 0, sandbox => 0,
+                         worker_ini_extra => "[pool]\nmax_requests = 3\n");
+
+# recycling: 3 requests per child, 20 requests, no failure
+my @first = $t->pool_pids;
+my $ok = 0;
+for (1 .. 20) {
+    my $r = $t->pool_request(op => Tucai::Proto::OP_HEALTH);
+    $ok++ if $r && $r->{status} == 200;
+}
+is($ok, 20, 'every request answered while children recycle');
+like($t->pool_log, qr/served 3 requests, recycling/, 'children recycled after max_requests');
+$t->wait_for(sub { my @p = $t->pool_pids; @p == 2 }, 10);
+my @now = $t->pool_pids;
+ok(!grep({ my $o = $_; grep { $_ == $o } @now } @first), 'new children');
+
+# a request in flight when TERM arrives still gets its answer
+my $c = $t->proto;
+my $frame = Tucai::Proto::frame(op => Tucai::Proto::OP_HEALTH, body => 'x' x 1000);
+$c->send_raw(substr($frame, 0, 500));
+sleep 0.3;                     # the child is now reading this frame
+my $master = $t->pool_master_pid;
+kill 'TERM', $master;
+sleep 0.5;
+$c->send_raw(substr($frame, 500));
+my $r = $c->read_response;
+is($r && $r->{status}, 200, 'in-flight request answered after TERM');
+
+$t->stop_pool;
+is($t->{pool_status}, 0, 'pool exited 0');
+ok(!-e $t->pool_socket(1), 'socket removed');
+ok(!-e $t->dir . '/run/tucai-worker.pid', 'pid file removed');
+like($t->pool_log, qr/pool: stopped/, 'stop logged');
+
+done_testing;
