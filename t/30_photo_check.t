@@ -156,6 +156,26 @@ for my $bin (@bins) {
     is($rc, 2, 'a bad spec file is refused with exit 2');
 }
 
+# Limits: bytes, pixels (decompression bomb, refused from the header) and
+# decode time each give CORRUPT_IMAGE with the limit that was exceeded.
+{
+    my $dir = tempdir(CLEANUP => 1);
+    my %cases = (
+        'max_bytes' => [{ max_bytes => 1000 }, "$TD/set/good.jpg", 1000],
+        'max_pixels' => [{}, "$TD/set/bomb.png", 100000000],
+        'decode_timeout_ms' => [{ decode_timeout_ms => 1 }, "$TD/bench_12mp.jpg", 1],
+    );
+    for my $k (sort keys %cases) {
+        my ($th, $img, $limit) = @{ $cases{$k} };
+        open my $f, '>', "$dir/$k.json" or die; print $f encode_json($th); close $f;
+        my ($rc, $v) = check($bins[0], '--thresholds', "$dir/$k.json", $img);
+        my $r = $v->[0]{reasons}[0] // {};
+        is($r->{code}, 'CORRUPT_IMAGE', "$k: CORRUPT_IMAGE");
+        is($r->{limit}, $limit, "$k: names its limit");
+        is(scalar @{ $v->[0]{reasons} }, 1, "$k: the only reason");
+    }
+}
+
 # A missing file is a verdict, not a crash.
 {
     my ($rc, $v) = check($bins[0], '/nonexistent/photo.jpg');

@@ -14,7 +14,7 @@ scale), "live" adds a blink-like closing of the eyes and a small mouth
 change on top of a small head motion -- a simulation of non-rigid change,
 not a recording of a person (see docs/liveness.md).
 """
-import json, os, struct, sys, zlib
+import json, os, struct, subprocess, sys, zlib
 import cv2
 import numpy as np
 
@@ -120,6 +120,21 @@ save("busy_background.jpg", cv2.resize(bc, (960, 1280), interpolation=cv2.INTER_
 yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
 pattern = 1 + 0.18 * np.sin(2 * np.pi * (xx * 0.30 + yy * 0.06))
 save("moire.jpg", (good * pattern[..., None]).clip(0, 255).astype(np.uint8), ["RECAPTURE_SUSPECTED"], q=95)
+
+# simulated glare: a clipped specular patch across the cheek and forehead
+gl = good.copy()
+fx0, fy0 = 330, 330
+cv2.ellipse(gl, (470, 370), (90, 30), -10, 0, 360, (255, 255, 255), -1)
+save("glare.jpg", cv2.GaussianBlur(gl, (0, 0), 2), ["RECAPTURE_SUSPECTED"])
+# simulated photo of a phone screen: the portrait inside a black bezel,
+# lying on a grey desk
+desk = np.zeros((1280, 960, 3), np.uint8); desk[:] = (120, 125, 130)
+desk = (desk + rng.normal(0, 4, desk.shape)).clip(0, 255).astype(np.uint8)
+cv2.rectangle(desk, (110, 80), (850, 1200), (15, 15, 15), -1)
+desk[130:1150, 150:810] = cv2.resize(good, (660, 1020), interpolation=cv2.INTER_AREA)
+save("screen.jpg", desk, ["RECAPTURE_SUSPECTED"])
+subprocess.run(["vips", "copy", os.path.join(OUT, "good.png"), os.path.join(OUT, "good.heic")], check=True)
+labels["good.heic"] = {"expect": [], "pass": True}
 
 # ---- no face: real photos without people ----
 for f in ("sk_coffee.png", "sk_chelsea.png", "sk_rocket.jpg", "sk_horse.png", "sk_coins.png",

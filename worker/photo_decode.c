@@ -75,12 +75,23 @@ int photo_decode(const unsigned char *buf, size_t len,
         const photo_thresholds_t *th, int max_side, photo_img_t *out,
         const char **code, char *msg, size_t msgn)
 {
+    return photo_decode_lim(buf, len, th, max_side, out, code, msg, msgn, NULL);
+}
+
+int photo_decode_lim(const unsigned char *buf, size_t len,
+        const photo_thresholds_t *th, int max_side, photo_img_t *out,
+        const char **code, char *msg, size_t msgn, int64_t *limit)
+{
+    int64_t dummy;
+    if (!limit) limit = &dummy;
+    *limit = 0;
     memset(out, 0, sizeof *out);
     *code = "CORRUPT_IMAGE";
     if (!buf || len == 0) { snprintf(msg, msgn, "empty file"); return -1; }
     if ((int64_t)len > th->max_bytes) {
         snprintf(msg, msgn, "file of %zu bytes is over the %lld byte limit", len,
                  (long long)th->max_bytes);
+        *limit = th->max_bytes;
         return -1;
     }
     const char *fmt = photo_sniff(buf, len);
@@ -100,6 +111,7 @@ int photo_decode(const unsigned char *buf, size_t len,
     if (w <= 0 || h <= 0 || w * h > th->max_pixels) {
         snprintf(msg, msgn, "%lldx%lld pixels is over the %lld pixel limit",
                  (long long)w, (long long)h, (long long)th->max_pixels);
+        *limit = th->max_pixels;
         goto out;
     }
     int orient = vips_image_get_orientation(hdr);
@@ -146,7 +158,10 @@ int photo_decode(const unsigned char *buf, size_t len,
     g_signal_handlers_disconnect_by_data(cur, &dl);
     if (!px || dl.killed || sz != (size_t)cur->Xsize * cur->Ysize * 3) {
         g_free(px);
-        if (dl.killed) snprintf(msg, msgn, "decoding took longer than %d ms", th->decode_timeout_ms);
+        if (dl.killed) {
+            snprintf(msg, msgn, "decoding took longer than %d ms", th->decode_timeout_ms);
+            *limit = th->decode_timeout_ms;
+        }
         else snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
         goto out;
     }

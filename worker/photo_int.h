@@ -48,6 +48,10 @@ const char *photo_sniff(const unsigned char *b, size_t n);
 int  photo_decode(const unsigned char *buf, size_t len,
          const photo_thresholds_t *th, int max_side, photo_img_t *out,
          const char **code, char *msg, size_t msgn);
+/* The same, and *limit = the limit that was exceeded (bytes, pixels, ms), else 0. */
+int  photo_decode_lim(const unsigned char *buf, size_t len,
+         const photo_thresholds_t *th, int max_side, photo_img_t *out,
+         const char **code, char *msg, size_t msgn, int64_t *limit);
 void photo_img_free(photo_img_t *im);
 /* Grey copy (BT.601 luma), w*h bytes, malloc. */
 uint8_t *photo_grey(const photo_img_t *im);

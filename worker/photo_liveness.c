@@ -11,8 +11,9 @@
  * still (identical frames) or a print/screen moved rigidly scores near 0.
  *
  * Recapture: cues of a photo of a screen or a print in the main photo:
- * periodic high-frequency energy (moiré) in the face patch spectrum and
- * clipped specular glare on an otherwise normally lit face.
+ * periodic high-frequency energy (moiré) in the face patch spectrum,
+ * clipped specular glare on an otherwise normally lit face, and long
+ * straight edges framing the face on three or four sides.
  * See docs/liveness.md for what this catches and what it cannot.
  */
 #include "photo_int.h"
@@ -95,10 +96,40 @@ static double patch_periodicity(const uint8_t *g, int gw, int x0, int y0)
     return best;
 }
 
+/* Long straight edges framing the face (a screen bezel, the edge of a
+ * print): rows above/below and columns left/right of the head where a
+ * strong intensity step runs along most of the image.  Returns how many of
+ * the four sides have one. */
+static int frame_sides(const photo_img_t *im, const uint8_t *g, const photo_box_t *f)
+{
+    const int T = 40;
+    int w = im->w, h = im->h, sides = 0;
+    int top = 0, bottom = 0, left = 0, right = 0;
+    for (int y = 2; y < h - 2; y++) {
+        int above = y < f->y - 0.3 * f->h, below = y > f->y + 2.0 * f->h;
+        if (!above && !below) continue;
+        int n = 0;
+        for (int x = 0; x < w; x++)
+            n += abs(g[(size_t)(y + 2) * w + x] - g[(size_t)(y - 2) * w + x]) > T;
+        if (n >= 0.6 * w) { if (above) top = 1; else bottom = 1; }
+    }
+    for (int x = 2; x < w - 2; x++) {
+        int l = x < f->x - 0.3 * f->w, r = x > f->x + 1.3 * f->w;
+        if (!l && !r) continue;
+        int n = 0;
+        for (int y = 0; y < h; y++)
+            n += abs(g[(size_t)y * w + x + 2] - g[(size_t)y * w + x - 2]) > T;
+        if (n >= 0.6 * h) { if (l) left = 1; else right = 1; }
+    }
+    sides = top + bottom + left + right;
+    return sides;
+}
+
 double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
         const photo_box_t *f, json_t *metrics)
 {
     double moire = 0, glare = 0;
+    int sides = 0;
     if (f && im->w >= 64 && im->h >= 64) {
         /* cheeks and forehead: skin, no hair, no eyes */
         double pts[3][2] = { { 0.3, 0.65 }, { 0.7, 0.65 }, { 0.5, 0.2 } };
@@ -119,12 +150,16 @@ double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
                 clipped += v >= 250; sum += v; n++;
             }
         if (n && sum / n < 170) glare = (double)clipped / n;
+        sides = frame_sides(im, g, f);
     }
+    json_object_set_new(metrics, "frame_sides", json_integer(sides));
     json_object_set_new(metrics, "moire_peak", json_real(round(moire * 10) / 10));
     json_object_set_new(metrics, "glare_frac", json_real(round(glare * 1000) / 1000));
     /* Each cue scaled so that 1.0 is its "suspect" level. */
     double s_moire = moire / 60.0, s_glare = glare / 0.04;
-    return s_moire > s_glare ? s_moire : s_glare;
+    double s_frame = sides >= 3 ? 1.0 + 0.25 * (sides - 2) : 0.25 * sides;
+    double s = s_moire > s_glare ? s_moire : s_glare;
+    return s > s_frame ? s : s_frame;
 }
 
 /* ---- liveness ---- */

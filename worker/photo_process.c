@@ -74,8 +74,10 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
     int have_img = 0;
     double t0 = now_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
     if (!r.reasons || !r.metrics) goto oom;
-    if (photo_decode(in->photo, in->photo_len, th, PHOTO_WORK_SIDE, &im, &code, msg, sizeof msg)) {
-        photo_reason(&r, code, json_string(msg), NULL);
+    int64_t lim = 0;
+    if (photo_decode_lim(in->photo, in->photo_len, th, PHOTO_WORK_SIDE, &im, &code, msg,
+            sizeof msg, &lim)) {
+        photo_reason(&r, code, json_string(msg), lim ? json_integer(lim) : NULL);
         res->decode_failed = 1;
         res->decode_code = code;   /* static string */
     } else {
