@@ -7,13 +7,13 @@ NGX_MOD_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) include/tucai_proto.h
 
 ALL += $(B)/ngx_http_tucai_module.so
 
-$(NGX_SRC_DIR)/objs/Makefile: config
+$(NGX_SRC_DIR)/objs/Makefile: config mk/module.mk
 	rm -rf $(NGX_SRC_DIR)
 	mkdir -p $(B)
 	cp -a /usr/share/nginx/src $(NGX_SRC_DIR)
 	cd $(NGX_SRC_DIR) && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="-Werror -Wno-error=deprecated-declarations" \
+	    --with-cc-opt="-Werror" \
 	    --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
 	    || { tail -30 configure.log; exit 1; }
 

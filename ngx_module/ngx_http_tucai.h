@@ -139,6 +139,16 @@ char *ngx_http_tucai_load_keys(ngx_conf_t *cf, ngx_str_t *file,
     ngx_array_t **keys);
 ngx_http_tucai_ctx_t *ngx_http_tucai_get_ctx(ngx_http_request_t *r);
 ngx_http_tucai_token_t *ngx_http_tucai_token(ngx_http_request_t *r);
+ngx_uint_t ngx_http_tucai_check_token(ngx_http_request_t *r, ngx_str_t *tok,
+    ngx_http_tucai_token_t *t);
+
+/* ndk.c: set_tucai_token_* directives (ngx_devel_kit set_var) */
+#define NGX_HTTP_TUCAI_SET_STUDENT  0
+#define NGX_HTTP_TUCAI_SET_TEACHER  1
+#define NGX_HTTP_TUCAI_SET_SCHOOL   2
+#define NGX_HTTP_TUCAI_SET_STATUS   3
+char *ngx_http_tucai_set_token_var(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* json.c */
 ngx_int_t ngx_http_tucai_send_json(ngx_http_request_t *r, ngx_uint_t status,

@@ -66,6 +66,8 @@ static ngx_conf_bitmask_t  ngx_http_tucai_next_upstream_masks[] = {
 
 
 #define TUCAI_LOC   (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)
+#define TUCAI_SET_VAR  (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_SIF_CONF \
+                        |NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_TAKE2)
 #define TUCAI_LOCF(f)  NGX_HTTP_LOC_CONF_OFFSET,                             \
                        offsetof(ngx_http_tucai_loc_conf_t, f)
 
@@ -90,6 +92,16 @@ static ngx_command_t  ngx_http_tucai_commands[] = {
     { ngx_string("tucai_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tucai_error, 0, 0, NULL },
+
+    /* set_var directives over tokens (ngx_devel_kit) */
+    { ngx_string("set_tucai_token_student"), TUCAI_SET_VAR,
+      ngx_http_tucai_set_token_var, 0, NGX_HTTP_TUCAI_SET_STUDENT, NULL },
+    { ngx_string("set_tucai_token_teacher"), TUCAI_SET_VAR,
+      ngx_http_tucai_set_token_var, 0, NGX_HTTP_TUCAI_SET_TEACHER, NULL },
+    { ngx_string("set_tucai_token_school"), TUCAI_SET_VAR,
+      ngx_http_tucai_set_token_var, 0, NGX_HTTP_TUCAI_SET_SCHOOL, NULL },
+    { ngx_string("set_tucai_token_status"), TUCAI_SET_VAR,
+      ngx_http_tucai_set_token_var, 0, NGX_HTTP_TUCAI_SET_STATUS, NULL },
 
     { ngx_string("tucai_connect_timeout"), TUCAI_LOC|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, TUCAI_LOCF(upstream.connect_timeout), NULL },

@@ -82,6 +82,16 @@ ngx_http_tucai_error_handler(ngx_http_request_t *r)
                    tlcf->pool_retry_after > 0 ? tlcf->pool_retry_after : 5,
                    NULL);
 
+    case NGX_HTTP_UNAUTHORIZED:
+        return ngx_http_tucai_send_error(r, status, "UNAUTHORIZED",
+                   "请先登录 / Missing or invalid session token", 0, NULL);
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        /* e.g. nginx's own limit_req in front of tucai_pass */
+        return ngx_http_tucai_send_error(r, status, "RATE_LIMITED",
+                   "请求过于频繁，请稍后再试 / Too many requests: please "
+                   "try again later", 1, NULL);
+
     case NGX_HTTP_NOT_FOUND:
         return ngx_http_tucai_send_error(r, status, "NOT_FOUND",
                    "没有找到 / Not found", 0, NULL);

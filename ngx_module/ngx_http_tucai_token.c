@@ -347,6 +347,58 @@ ngx_http_tucai_verify(ngx_http_request_t *r, ngx_str_t *tok,
 }
 
 
+/*
+ * Verifies a token string (any source: Authorization, or a variable given
+ * to the set_tucai_token_* directives), through the cache.
+ */
+ngx_uint_t
+ngx_http_tucai_check_token(ngx_http_request_t *r, ngx_str_t *tok,
+    ngx_http_tucai_token_t *t)
+{
+    ngx_str_t                 v;
+    ngx_http_tucai_cached_t  *c;
+
+    v = *tok;
+    ngx_memzero(t, sizeof(ngx_http_tucai_token_t));
+
+    if (v.len == 0 || v.len > NGX_HTTP_TUCAI_TOKEN_MAX) {
+        t->status = NGX_HTTP_TUCAI_TOK_INVALID;
+        return t->status;
+    }
+
+    c = &ngx_http_tucai_cache[ngx_crc32_short(v.data, v.len)
+                              % NGX_HTTP_TUCAI_CACHE_SLOTS];
+
+    if (c->len == v.len && CRYPTO_memcmp(c->token, v.data, v.len) == 0) {
+        *t = c->claims;
+        /* kid points into the cache slot, which a later token may reuse */
+        t->kid.data = v.data + (c->claims.kid.data - c->token);
+        t->status = (t->exp <= ngx_time()) ? NGX_HTTP_TUCAI_TOK_EXPIRED
+                                           : NGX_HTTP_TUCAI_TOK_OK;
+        if (t->status == NGX_HTTP_TUCAI_TOK_OK) {
+            return t->status;
+        }
+        c->len = 0;
+
+    } else {
+        t->status = ngx_http_tucai_verify(r, &v, t);
+        if (t->status == NGX_HTTP_TUCAI_TOK_OK) {
+            ngx_memcpy(c->token, v.data, v.len);
+            c->len = v.len;
+            c->claims = *t;
+            c->claims.kid.data = c->token + (t->kid.data - v.data);
+        }
+    }
+
+    if (t->status != NGX_HTTP_TUCAI_TOK_OK) {
+        t->role = TUCAI_ROLE_NONE;
+        t->subject = 0;
+        t->school = 0;
+    }
+    return t->status;
+}
+
+
 /* Parses and verifies the Bearer token once per request (cached in ctx). */
 ngx_http_tucai_token_t *
 ngx_http_tucai_token(ngx_http_request_t *r)
@@ -354,7 +406,6 @@ ngx_http_tucai_token(ngx_http_request_t *r)
     ngx_str_t                 v;
     ngx_http_tucai_ctx_t     *ctx;
     ngx_http_tucai_token_t   *t;
-    ngx_http_tucai_cached_t  *c;
 
     ctx = ngx_http_tucai_get_ctx(r);
     if (ctx == NULL) {
@@ -386,34 +437,7 @@ ngx_http_tucai_token(ngx_http_request_t *r)
         v.len--;
     }
 
-    if (v.len == 0 || v.len > NGX_HTTP_TUCAI_TOKEN_MAX) {
-        t->status = NGX_HTTP_TUCAI_TOK_INVALID;
-        return t;
-    }
-
-    c = &ngx_http_tucai_cache[ngx_crc32_short(v.data, v.len)
-                              % NGX_HTTP_TUCAI_CACHE_SLOTS];
-
-    if (c->len == v.len && CRYPTO_memcmp(c->token, v.data, v.len) == 0) {
-        *t = c->claims;
-        /* kid points into the cache slot, which a later token may reuse */
-        t->kid.data = v.data + (c->claims.kid.data - c->token);
-        t->status = (t->exp <= ngx_time()) ? NGX_HTTP_TUCAI_TOK_EXPIRED
-                                           : NGX_HTTP_TUCAI_TOK_OK;
-        if (t->status == NGX_HTTP_TUCAI_TOK_OK) {
-            return t;
-        }
-        c->len = 0;
-
-    } else {
-        t->status = ngx_http_tucai_verify(r, &v, t);
-        if (t->status == NGX_HTTP_TUCAI_TOK_OK) {
-            ngx_memcpy(c->token, v.data, v.len);
-            c->len = v.len;
-            c->claims = *t;
-            c->claims.kid.data = c->token + (t->kid.data - v.data);
-        }
-    }
+    ngx_http_tucai_check_token(r, &v, t);
 
     if (t->status != NGX_HTTP_TUCAI_TOK_OK) {
         /* never expose claims of a token that did not verify */

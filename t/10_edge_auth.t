@@ -8,7 +8,16 @@ use Tucai::Test;
 use MIME::Base64 qw(encode_base64url);
 use Digest::SHA qw(hmac_sha256);
 
-my $t = Tucai::Test->new(worker_children => 1);
+# an operator's location checking a token from a query argument (ndk set_var)
+my $t = Tucai::Test->new(worker_children => 1, nginx_extra_server => q{
+        location = /edge/who {
+            set_tucai_token_student $sid $arg_t;
+            set_tucai_token_teacher $tid $arg_t;
+            set_tucai_token_school $sch $arg_t;
+            set_tucai_token_status $st $arg_t;
+            return 200 "s=$sid t=$tid school=$sch status=$st";
+        }
+});
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
 
 sub err_is {
@@ -76,5 +85,13 @@ my $log = $t->nginx_access_log;
 like($log, qr{op=ping student=42 teacher=- school=7 token=ok}, 'variables logged for ping');
 like($log, qr{op=me student=- teacher=- school=- token=expired}, 'expired token logged');
 like($log, qr{op=me student=- teacher=- school=- token=invalid}, 'forged token logged');
+
+# set_tucai_token_* (ngx_devel_kit) over a query argument
+sub who { $t->get('/edge/who' . (defined $_[0] ? "?t=$_[0]" : ''))->{content} }
+is(who($good), 's=42 t= school=7 status=ok', 'set_tucai_token_*: student token');
+is(who($bad{teacher}), 's= t=42 school=7 status=ok', 'set_tucai_token_*: teacher token');
+is(who($bad{forged}), 's= t= school= status=invalid', 'set_tucai_token_*: forged');
+is(who($bad{expired}), 's= t= school= status=expired', 'set_tucai_token_*: expired');
+is(who(undef), 's= t= school= status=none', 'set_tucai_token_*: none');
 
 done_testing;
