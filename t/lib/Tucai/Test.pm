@@ -90,7 +90,7 @@ means the connection failed (HTTP::Tiny's convention).
     $t->pool_pids                   pids of the current pool children
     $t->pool_master_pid
     $t->restart_db / $t->stop_db / $t->start_db
-    $t->reload_nginx($instance)     HUP, waits for the new workers
+    $t->reload_nginx($instance)     HUP, waits until only new workers run
     $t->nginx_log($instance) / $t->pool_log / $t->nginx_access_log($instance)
     $t->sandbox_url / $t->sandbox_get($path) / $t->sandbox_post($path, $data)
     $t->files_dir / $t->root / $t->dir / $t->port($instance) / $t->url($path)
@@ -500,10 +500,12 @@ sub reload_nginx {
     $i //= 1;
     my @old = $self->_nginx_workers($i);
     kill 'HUP', $self->{nginx_pid}[$i];
+    # done when new workers run and the old ones are gone: an old worker
+    # that has not yet seen its QUIT may still accept a connection
     $self->wait_for(sub {
         my %old = map { $_ => 1 } @old;
         my @now = $self->_nginx_workers($i);
-        return (grep { !$old{$_} } @now) ? 1 : 0;
+        return (@now && !grep { $old{$_} } @now) ? 1 : 0;
     }, 15);
 }
 
