@@ -219,6 +219,15 @@ bursts["rigid"] = [frame(sim(base, *p), f"rigid_{i}.jpg") for i, p in
                    enumerate([(0, 0, 0, 1), (4, 2, 1.5, 1.01), (-3, 5, -2, 0.99), (6, -2, 2.5, 1.02)])]
 bursts["rigid_shift"] = [frame(sim(base, *p), f"rigid_shift_{i}.jpg") for i, p in
                          enumerate([(0, 0, 0, 1), (7, 0, 0, 1), (7, 6, 0, 1), (0, 9, 0, 1)])]
+def persp(img, k):
+    """A print tilted in the hand: the corners move (a homography)."""
+    src = np.float32([[0, 0], [480, 0], [480, 640], [0, 640]])
+    dst = src + np.float32([[k, 0], [-k, k * 0.5], [0, 0], [0, -k * 0.5]])
+    return cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (480, 640),
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+bursts["rigid_tilt"] = [frame(persp(base, k), f"rigid_tilt_{i}.jpg") for i, k in enumerate([0, 8, 16])]
 bursts["live"] = [frame(sim(blink(base, a), *p), f"live_{i}.jpg") for i, (a, p) in
                   enumerate([(0, (0, 0, 0, 1)), (0.5, (2, 1, 0.5, 1)), (0.9, (3, 1, 0.8, 1.005)),
                              (0.3, (1, 2, 0.3, 1))])]

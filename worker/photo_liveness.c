@@ -186,9 +186,60 @@ static double sad(const frame_t *a, const frame_t *b, int x0, int y0, int x1, in
 }
 
 /* Non-rigid change between two frames in the face rect (frame coords). */
+/* Sub-pixel offset of a minimum from three samples (parabola). */
+static double parab(double l, double c, double r)
+{
+    double d = l - 2 * c + r;
+    if (d <= 1e-9) return 0;
+    double o = 0.5 * (l - r) / d;
+    return o < -0.5 ? -0.5 : o > 0.5 ? 0.5 : o;
+}
+
+static inline double bil(const frame_t *f, double x, double y)
+{
+    if (x < 0) x = 0;
+    if (y < 0) y = 0;
+    if (x > f->w - 1.001) x = f->w - 1.001;
+    if (y > f->h - 1.001) y = f->h - 1.001;
+    int ix = (int)x, iy = (int)y;
+    double ax = x - ix, ay = y - iy;
+    const uint8_t *p = f->g + (size_t)iy * f->w + ix;
+    return p[0] * (1 - ax) * (1 - ay) + p[1] * ax * (1 - ay)
+         + p[f->w] * (1 - ax) * ay + p[f->w + 1] * ax * ay;
+}
+
+typedef struct { double a, b, tx, ty; } simil_t;   /* u = a x - b y + tx ... */
+
+/* Least-squares similarity through block displacements (x,y)->(x+u,y+v),
+ * only the blocks with use[i] set. */
+static simil_t fit_simil(const double *bx, const double *by, const double *u,
+        const double *v, const int *use, int n)
+{
+    double cx = 0, cy = 0, mx = 0, my = 0; int k = 0;
+    for (int i = 0; i < n; i++) if (use[i]) {
+        cx += bx[i]; cy += by[i]; mx += bx[i] + u[i]; my += by[i] + v[i]; k++;
+    }
+    simil_t s = { 1, 0, 0, 0 };
+    if (!k) return s;
+    cx /= k; cy /= k; mx /= k; my /= k;
+    double sxx = 0, sa = 0, sb = 0;
+    for (int i = 0; i < n; i++) if (use[i]) {
+        double X = bx[i] - cx, Y = by[i] - cy, U = bx[i] + u[i] - mx, V = by[i] + v[i] - my;
+        sxx += X * X + Y * Y; sa += X * U + Y * V; sb += X * V - Y * U;
+    }
+    if (sxx > 0) { s.a = sa / sxx; s.b = sb / sxx; }
+    s.tx = mx - (s.a * cx - s.b * cy);
+    s.ty = my - (s.b * cx + s.a * cy);
+    return s;
+}
+
+/* Non-rigid change between two frames in the face rect (frame coords):
+ * block shifts (integer search + parabolic refinement), a robust
+ * similarity fit through them (what a rigidly moved picture does), the
+ * second frame warped by it, then per block: photometric residual over
+ * what noise and texture allow, and shift disagreement with the fit. */
 static double pair_score(const frame_t *a, const frame_t *b, int fx0, int fy0, int fx1, int fy1)
 {
-    /* global translation, +-12 px */
     int gx = 0, gy = 0; double best = 1e18;
     for (int dy = -12; dy <= 12; dy++)
         for (int dx = -12; dx <= 12; dx++) {
@@ -196,50 +247,62 @@ static double pair_score(const frame_t *a, const frame_t *b, int fx0, int fy0, i
             if (s < best) { best = s; gx = dx; gy = dy; }
         }
     enum { MAXB = 1024 };
-    double bx[MAXB], by[MAXB], ddx[MAXB], ddy[MAXB], e[MAXB], sig[MAXB];
+    double bx[MAXB], by[MAXB], du[MAXB], dv[MAXB], grad[MAXB], sc[MAXB];
+    int use[MAXB];
     int nb = 0;
     for (int y = fy0; y + BS <= fy1 && nb < MAXB; y += BS)
         for (int x = fx0; x + BS <= fx1 && nb < MAXB; x += BS) {
-            double grad = 0;
+            double gsum = 0;
             for (int j = 0; j < BS; j++)
                 for (int i = 0; i < BS - 1; i++) {
                     int p = (y + j) * a->w + x + i;
-                    grad += abs(a->g[p + 1] - a->g[p]) + (y + j + 1 < a->h ? abs(a->g[p + a->w] - a->g[p]) : 0);
+                    gsum += abs(a->g[p + 1] - a->g[p]) + (y + j + 1 < a->h ? abs(a->g[p + a->w] - a->g[p]) : 0);
                 }
-            grad /= BS * (BS - 1);
-            double bs = 1e18; int lx = 0, ly = 0;
+            grad[nb] = gsum / (BS * (BS - 1));
+            double sd[7][7], bs = 1e18; int lx = 0, ly = 0;
             for (int dy = -3; dy <= 3; dy++)
                 for (int dx = -3; dx <= 3; dx++) {
-                    double s = sad(a, b, x, y, x + BS, y + BS, gx + dx, gy + dy);
-                    if (s < bs) { bs = s; lx = dx; ly = dy; }
+                    sd[dy + 3][dx + 3] = sad(a, b, x, y, x + BS, y + BS, gx + dx, gy + dy);
+                    if (sd[dy + 3][dx + 3] < bs) { bs = sd[dy + 3][dx + 3]; lx = dx; ly = dy; }
                 }
+            double ox = 0, oy = 0;
+            if (lx > -3 && lx < 3) ox = parab(sd[ly + 3][lx + 2], bs, sd[ly + 3][lx + 4]);
+            if (ly > -3 && ly < 3) oy = parab(sd[ly + 2][lx + 3], bs, sd[ly + 4][lx + 3]);
             bx[nb] = x + BS / 2.0; by[nb] = y + BS / 2.0;
-            ddx[nb] = gx + lx; ddy[nb] = gy + ly;
-            e[nb] = bs;
-            /* what a rigid, sub-pixel misaligned copy of this texture plus
-             * sensor/JPEG noise would leave */
-            sig[nb] = 3.0 + 0.5 * grad;
+            du[nb] = gx + lx + ox; dv[nb] = gy + ly + oy;
+            /* flat blocks give no reliable shift */
+            use[nb] = grad[nb] > 3;
             nb++;
         }
     if (nb < 4) return 0;
-    /* similarity fit of the block shifts: u = a x - b y + tx, v = b x + a y + ty */
-    double cx = 0, cy = 0, mu = 0, mv = 0;
-    for (int i = 0; i < nb; i++) { cx += bx[i]; cy += by[i]; mu += ddx[i]; mv += ddy[i]; }
-    cx /= nb; cy /= nb; mu /= nb; mv /= nb;
-    double sxx = 0, sa = 0, sb = 0;
-    for (int i = 0; i < nb; i++) {
-        double X = bx[i] - cx, Y = by[i] - cy, U = ddx[i] - mu, V = ddy[i] - mv;
-        sxx += X * X + Y * Y; sa += X * U + Y * V; sb += X * V - Y * U;
+    /* robust fit: refit without the blocks far from the first fit */
+    simil_t S = fit_simil(bx, by, du, dv, use, nb);
+    for (int i = 0; i < nb; i++) if (use[i]) {
+        double pu = S.a * bx[i] - S.b * by[i] + S.tx - bx[i];
+        double pv = S.b * bx[i] + S.a * by[i] + S.ty - by[i];
+        if (hypot(du[i] - pu, dv[i] - pv) > 1.0) use[i] = 0;
     }
-    double A = sxx > 0 ? sa / sxx : 0, Bc = sxx > 0 ? sb / sxx : 0;
-    double sc[MAXB];
+    simil_t S2 = fit_simil(bx, by, du, dv, use, nb);
+    int kept = 0;
+    for (int i = 0; i < nb; i++) kept += use[i];
+    if (kept >= 4) S = S2;
     for (int i = 0; i < nb; i++) {
-        double X = bx[i] - cx, Y = by[i] - cy;
-        double pu = mu + A * X - Bc * Y, pv = mv + Bc * X + A * Y;
-        double dm = hypot(ddx[i] - pu, ddy[i] - pv);
-        /* integer shifts: one pixel of disagreement is rounding */
-        double motion = dm > 1.5 ? (dm - 1.5) / 1.5 : 0;
-        double photo = e[i] / sig[i];
+        int x0 = (int)(bx[i] - BS / 2.0), y0 = (int)(by[i] - BS / 2.0);
+        double e = 0;
+        for (int j = 0; j < BS; j++)
+            for (int k = 0; k < BS; k++) {
+                double X = x0 + k, Y = y0 + j;
+                double v = bil(b, S.a * X - S.b * Y + S.tx, S.b * X + S.a * Y + S.ty);
+                e += fabs(v - a->g[(y0 + j) * a->w + x0 + k]);
+            }
+        e /= BS * BS;
+        /* what noise, JPEG and residual sub-pixel error leave on a rigid
+         * copy of this texture */
+        double photo = e / (2.5 + 0.3 * grad[i]);
+        double pu = S.a * bx[i] - S.b * by[i] + S.tx - bx[i];
+        double pv = S.b * bx[i] + S.a * by[i] + S.ty - by[i];
+        double dm = grad[i] > 3 ? hypot(du[i] - pu, dv[i] - pv) : 0;
+        double motion = dm > 1.0 ? (dm - 1.0) / 1.0 : 0;
         sc[i] = photo > motion ? photo : motion;
     }
     /* mean of the 3 strongest blocks: a blink is local */
