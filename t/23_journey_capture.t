@@ -16,7 +16,7 @@ require "./t/20_journey_lib.pl";
 plan skip_all => "no test data (make testdata)"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
-my $t = j_harness(knobs => { cooldown => '1s', quality_lock_after => 2,
+my $t = j_harness(knobs => { cooldown => '2s', quality_lock_after => 2,
                              quality_lock => '2s', liveness_lock_after => 2,
                              drafts_capacity => 2 });
 my $sch = seed_school($t, fee => 800);
@@ -31,6 +31,7 @@ sub row { my ($sid) = @_; ($t->sql("SELECT cooldown_until, lock_kind, lock_until
     . " liveness_fails, quality_fails, attempts FROM students WHERE id = $sid"))[0] }
 
 # --- quality failures: cooldown, counters, self-ending lock -------------------
+# (times are whole seconds: a 2 s cooldown lasts between 1 and 2 s)
 my ($sa, $ta) = student_at_shoot('q');
 my $r = capture($t, $ta, photo => 'blurred.jpg');
 is($r->{status}, 422, 'blurred photo -> 422') or diag($r->{content});
@@ -55,7 +56,7 @@ is($r->{json}{error}, 'COOLING_DOWN', 'COOLING_DOWN');
 ok(defined $r->{json}{retry_after}, 'retry_after');
 is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sa"), 1, 'no attempt recorded');
 
-sleep 1.2;
+sleep 2.1;
 $r = capture($t, $ta, photo => 'dark.jpg');
 is($r->{status}, 423, 'second quality failure locks (423 at once)') or diag($r->{content});
 is($r->{json}{lock}, 'quality', 'lock quality');
@@ -74,6 +75,7 @@ is($r->{status}, 201, 'the quality lock ends by itself') or diag($r->{content});
 $row = row($sa);
 is($row->[3] + $row->[4], 0, 'counters reset by a pass');
 is($row->[5], 3, 'three attempts counted');
+is($row->[1], 0, 'the ended quality lock is cleared in the DB');
 
 # --- liveness: locked until a teacher unlocks ----------------------------------
 my ($sb, $tb) = student_at_shoot('l');
@@ -82,12 +84,12 @@ $r = capture($t, $tb, photo => 'good.jpg', burst => 'static');
 is($r->{status}, 422, 'static burst -> 422') or diag($r->{content});
 ok((grep { $_->{code} eq 'LIVENESS_FAILED' } @{ $r->{json}{verdict}{reasons} }), 'LIVENESS_FAILED');
 is(row($sb)->[3], 1, 'liveness_fails = 1');
-sleep 1.2;
+sleep 2.1;
 $r = capture($t, $tb, photo => 'good.jpg', burst => 'rigid');
 is($r->{status}, 423, 'second liveness failure locks');
 is($r->{json}{lock}, 'liveness', 'lock liveness');
 ok(!exists $r->{json}{until}, 'no until: a teacher must unlock');
-sleep 1.2;
+sleep 2.1;
 $r = capture($t, $tb, photo => 'good.jpg');
 is($r->{status}, 423, 'still locked after the cooldown');
 is($r->{json}{lock}, 'liveness', 'liveness');

@@ -344,9 +344,13 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         goto fail;
     }
     draft_id = db_insert_id(ctx);
+    /* An ended quality lock is cleared for good (lock_kind is assigned
+     * first, so lock_until sees its new value). */
     n = db_exec(ctx, "UPDATE students SET liveness_fails = 0, quality_fails = 0,"
-                " attempts = attempts + 1, updated_at = %I WHERE id = %U",
-                now, st->student_id);
+                " attempts = attempts + 1, lock_kind = IF(lock_kind = 2 AND"
+                " lock_until <= %I, 0, lock_kind), lock_until ="
+                " IF(lock_kind = 0, 0, lock_until), updated_at = %I WHERE id = %U",
+                now, now, st->student_id);
     if (n < 0) {
         goto fail;
     }
@@ -423,10 +427,13 @@ store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     capture_id = db_insert_id(ctx);
     if (db_exec(ctx, "UPDATE students SET liveness_fails = %u,"
                 " quality_fails = %u, attempts = attempts + 1,"
-                " cooldown_until = %I, lock_kind = IF(%d = 0, lock_kind, %d),"
-                " lock_until = IF(%d = 0, lock_until, %I), updated_at = %I"
-                " WHERE id = %U", lf, qf, cooldown_until, lock_kind, lock_kind,
-                lock_kind, lock_until, now, st->student_id) < 0)
+                " cooldown_until = %I,"
+                " lock_kind = IF(%d <> 0, %d, IF(lock_kind = 2 AND"
+                " lock_until <= %I, 0, lock_kind)),"
+                " lock_until = IF(%d <> 0, %I, IF(lock_kind = 0, 0, lock_until)),"
+                " updated_at = %I WHERE id = %U", lf, qf, cooldown_until,
+                lock_kind, lock_kind, now, lock_kind, lock_until, now,
+                st->student_id) < 0)
     {
         goto fail;
     }
