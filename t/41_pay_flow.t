@@ -34,6 +34,7 @@ sub seed {
     my (%o) = @_;
     $seq++;
     my $fee = $o{fee} // 1200;
+    my $subs = $o{subs} // 1;
     my $now = time;
     $t->sql_do("INSERT INTO schools (name, contact, fee_fen, notice_body, tpl_photo_status,"
         . " tpl_payment_result, created_at) VALUES ('" . ($o{name} // "Pay School $seq") . "', 'office 0571-1', $fee,"
@@ -45,7 +46,7 @@ sub seed {
     $t->sql_do("INSERT INTO students (school_id, student_no, name, account_id, step,"
         . " notice_ack_version, subs_set, sub_photo_status, sub_payment_result,"
         . " video_started_at, video_finished_at, created_at, updated_at) VALUES"
-        . " ($school, 'S$seq', 'Student $seq', $acc, 'submit', 1, 1, 1, 1, $now - 200, $now - 100,"
+        . " ($school, 'S$seq', 'Student $seq', $acc, 'submit', 1, 1, $subs, $subs, $now - 200, $now - 100,"
         . " $now, $now)");
     my $sid = $t->sql_one("SELECT id FROM students WHERE account_id = $acc");
     mkdir $t->files_dir . '/drafts';
@@ -207,6 +208,13 @@ is($r->{json}{order}{status}, 'FREE', 'order FREE');
 ok(!defined $r->{json}{order}{pay}, 'pay is null');
 $r = $t->get('/api/v1/photo', token => $c->{token});
 is($r->{status}, 200, 'photo ready at once');
+
+# ---- a student who declined the subscriptions gets no messages ----
+my $n = seed(subs => 0);
+$r = submit($n, $n->{drafts}[0]);
+$r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $r->{json}{order}{out_trade_no} });
+is($r->{json}{delivered}[0]{status}, 204, 'paid (subscriptions declined)');
+is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $n->{sid}"), 0, '... nothing queued');
 
 # ---- messages delivered by the pool, once each, with one token ----
 my $want_msgs = 5;    # a: 2, b: 2, c: photo ready
