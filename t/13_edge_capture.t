@@ -16,7 +16,8 @@ plan skip_all => "no test data (make testdata)"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 my $t = j_harness(instances => 2,
-                  knobs => { cooldown => '30s', lock_revalidate => '1s' });
+                  knobs => { cooldown => '30s', lock_revalidate => '1s',
+                             uploads_in_flight => 1 });
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
 my $sch = seed_school($t);
 
