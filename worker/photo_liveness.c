@@ -323,9 +323,13 @@ double photo_liveness_score(const photo_img_t *photo, const photo_det_t *d,
     enum { MAXF = 8 };
     frame_t fr[MAXF];
     int nf = 0, bad = 0;
+    /* frames share the capture's time budget: a quarter of the photo's
+     * decode deadline each, and at most MAXF of them */
+    photo_thresholds_t ft = *th;
+    ft.decode_timeout_ms = th->decode_timeout_ms / 4 > 100 ? th->decode_timeout_ms / 4 : 100;
     for (int i = 0; i < n && nf < MAXF; i++) {
         photo_img_t im; const char *code; char msg[128];
-        if (photo_decode(frames[i], lens[i], th, FS, &im, &code, msg, sizeof msg)) { bad++; continue; }
+        if (!frames || !lens || photo_decode(frames[i], lens[i], &ft, FS, &im, &code, msg, sizeof msg)) { bad++; continue; }
         uint8_t *g = photo_grey(&im);
         if (!g) { photo_img_free(&im); continue; }
         fr[nf++] = (frame_t){ g, im.w, im.h };

@@ -115,18 +115,22 @@ static int encode(VipsImage *img, const photo_spec_t *s, unsigned char **jpeg, s
 {
     size_t lo_b = (size_t)s->min_kb * 1024, hi_b = (size_t)s->max_kb * 1024;
     int lo = 5, hi = 98, bestq = -1;
+    int encodes = 0;
     void *best = NULL; size_t bestlen = 0;
     /* largest quality whose file fits under max_kb */
     while (lo <= hi) {
         int q = (lo + hi) / 2;
         void *buf = NULL; size_t n = 0;
+        encodes++;
         if (vips_jpegsave_buffer(img, &buf, &n, "Q", q, "optimize_coding", TRUE, NULL)) {
             snprintf(msg, msgn, "JPEG encoding failed");
             g_free(best);
             return -1;
         }
-        if (n <= hi_b) { g_free(best); best = buf; bestlen = n; bestq = q; lo = q + 1; }
-        else { g_free(buf); hi = q - 1; }
+        if (n <= hi_b) {
+            g_free(best); best = buf; bestlen = n; bestq = q; lo = q + 1;
+            if (n >= hi_b - hi_b / 12) break;   /* close enough to the top */
+        } else { g_free(buf); hi = q - 1; }
     }
     if (!best) { snprintf(msg, msgn, "cannot fit the photo under %d KB", s->max_kb); return -1; }
     if (bestlen < lo_b) {
@@ -137,6 +141,7 @@ static int encode(VipsImage *img, const photo_spec_t *s, unsigned char **jpeg, s
         } else g_free(buf);
     }
     json_object_set_new(m, "jpeg_quality", json_integer(bestq));
+    json_object_set_new(m, "jpeg_encodes", json_integer(encodes));
     json_object_set_new(m, "jpeg_kb", json_real(round(bestlen / 102.4) / 10));
     if (bestlen < lo_b) {
         g_free(best);
