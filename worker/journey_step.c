@@ -17,8 +17,21 @@
  *   done       final photo ready
  *
  * Once an order exists the earlier pages (notice, subscribe, video) stay
- * readable but do not pull the student back.  Which endpoint allows which
- * step is written next to each handler (journey_guard masks).
+ * readable but do not pull the student back.
+ *
+ * Which endpoint is allowed at which step (journey_guard masks; anything
+ * else is 409 STEP_NOT_ALLOWED {"step": current}):
+ *   login, GET /me                  any step
+ *   POST /code                      code, phone, confirm (rescanning replaces)
+ *   POST /phone                     phone, confirm
+ *   POST /confirm                   confirm
+ *   GET /notice, POST /notice/ack   notice and later
+ *   GET/POST /subscriptions         subscribe and later
+ *   GET /video, POST /video/start|finish  video and later
+ *   POST /captures                  shoot, submit, pay (retakes until paid)
+ *   GET /drafts, /drafts/{id}/photo, DELETE /drafts/{id}
+ *                                   shoot and later
+ *   POST /submission                submit, pay; producing/done: 409 ALREADY_PAID
  */
 #include <string.h>
 
