@@ -92,6 +92,7 @@ typedef struct {
     ngx_array_t             *keys;         /* ngx_http_tucai_key_t */
     ngx_str_t                keys_file;
     ngx_int_t                request_id_index;
+    ngx_uint_t               passes;       /* tucai_pass locations */
 } ngx_http_tucai_main_conf_t;
 
 typedef struct {

@@ -423,9 +423,10 @@ ngx_http_tucai_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tucai_loc_conf_t *tlcf = conf;
 
-    ngx_url_t                  u;
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_url_t                    u;
+    ngx_str_t                   *value;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_tucai_main_conf_t  *tmcf;
 
     if (tlcf->upstream.upstream) {
         return "is duplicate";
@@ -441,6 +442,9 @@ ngx_http_tucai_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
     tlcf->enabled = 1;
+
+    tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tucai_module);
+    tmcf->passes++;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_tucai_handler;
@@ -479,6 +483,20 @@ ngx_http_tucai_postconfiguration(ngx_conf_t *cf)
     ngx_http_tucai_main_conf_t  *tmcf;
 
     tmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tucai_module);
+
+    /* without keys every authenticated route would answer 401: say so now */
+    if (tmcf->passes && tmcf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tucai_pass\" needs \"tucai_token_keys\" at "
+                           "http level");
+        return NGX_ERROR;
+    }
+    if (tmcf->passes && tmcf->shm_zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "no \"tucai_zone\": cooldowns, locks, uploads in "
+                           "flight and rate limits are left to the pool");
+    }
+
     tmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
     if (tmcf->request_id_index == NGX_ERROR) {
         return NGX_ERROR;

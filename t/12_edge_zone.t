@@ -114,5 +114,11 @@ print $o $bad;
 close $o;
 $out = `/usr/sbin/nginx -t -p $p/ -c $p/bad.conf -g 'pid $p/t.pid; error_log stderr;' 2>&1`;
 like($out, qr/line 1: expected "KID HEXSECRET"/, 'nginx -t: short key secret');
+($bad = $text) =~ s/tucai_token_keys \S+;//;
+open $o, '>', "$p/bad.conf" or die;
+print $o $bad;
+close $o;
+$out = `/usr/sbin/nginx -t -p $p/ -c $p/bad.conf -g 'pid $p/t.pid; error_log stderr;' 2>&1`;
+like($out, qr/"tucai_pass" needs "tucai_token_keys"/, 'nginx -t: no keys');
 
 done_testing;
