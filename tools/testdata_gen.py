@@ -94,6 +94,9 @@ save("overexposed.jpg", (good.astype(np.float32) * 1.9 + 70).clip(0, 255).astype
 h, w = good.shape[:2]
 R = cv2.getRotationMatrix2D((w / 2, h * 0.3), 15, 1.0)
 save("tilted.jpg", cv2.warpAffine(good, R, (w, h), borderMode=cv2.BORDER_REPLICATE), ["HEAD_TILTED"])
+# beyond the frontal cascade's reach (~20 degrees): found again in a turned copy
+R = cv2.getRotationMatrix2D((w / 2, h * 0.3), -28, 1.0)
+save("tilted_strong.jpg", cv2.warpAffine(good, R, (w, h), borderMode=cv2.BORDER_REPLICATE), ["HEAD_TILTED"])
 off = np.zeros_like(good); off[:] = good[5, 5]
 off[:, :w - 300] = good[:, 300:]
 off = cv2.warpAffine(good, np.float32([[1, 0, -280], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)

@@ -77,22 +77,21 @@ static int find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
     return d->eyes_found;
 }
 
-int photo_detect(const photo_img_t *im, const uint8_t *grey, double min_frac,
-        photo_det_t *d)
+static int detect_pass(const uint8_t *grey, int W, int H, double min_frac, photo_det_t *d)
 {
     memset(d, 0, sizeof *d);
     double s = 1.0;
-    int dw = im->w, dh = im->h;
-    int side = im->w > im->h ? im->w : im->h;
+    int dw = W, dh = H;
+    int side = W > H ? W : H;
     if (side > PHOTO_DET_SIDE) {
         s = (double)side / PHOTO_DET_SIDE;
-        dw = (int)(im->w / s); dh = (int)(im->h / s);
+        dw = (int)(W / s); dh = (int)(H / s);
         if (dw < 1) dw = 1;
         if (dh < 1) dh = 1;
     }
     uint8_t *small = malloc((size_t)dw * dh);
     if (!small) return -1;
-    resample(grey, im->w, im->h, 0, 0, im->w, im->h, small, dw, dh);
+    resample(grey, W, H, 0, 0, W, H, small, dw, dh);
     casc_hit_t hits[PHOTO_MAX_FACES];
     int maxs = dw < dh ? dw : dh;
     /* faces narrower than min_frac of the short side are not looked for */
@@ -109,7 +108,7 @@ int photo_detect(const photo_img_t *im, const uint8_t *grey, double min_frac,
     for (int i = 0; i < n; i++) {
         photo_box_t b = { hits[i].x * s, hits[i].y * s, hits[i].w * s, hits[i].h * s, hits[i].n };
         memset(&tmp, 0, sizeof tmp);
-        int eyes = find_eyes(grey, im->w, im->h, &b, &tmp);
+        int eyes = find_eyes(grey, W, H, &b, &tmp);
         if (!eyes && hits[i].n < STRONG_HITS) continue;
         d->faces[k] = b;
         if (b.w > mainw) {
@@ -123,5 +122,62 @@ int photo_detect(const photo_img_t *im, const uint8_t *grey, double min_frac,
     d->eyes_found = main_eyes.eyes_found;
     d->lx = main_eyes.lx; d->ly = main_eyes.ly; d->rx = main_eyes.rx; d->ry = main_eyes.ry;
     d->roll_deg = main_eyes.roll_deg;
+    return 0;
+}
+
+/* Grey image rotated by deg about its centre (same size, grey fill). */
+static void rotate_grey(const uint8_t *src, int w, int h, double deg, uint8_t *dst)
+{
+    double c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180);
+    double cx = w / 2.0, cy = h / 2.0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double dx = x - cx, dy = y - cy;
+            int sx = (int)lround(cx + c * dx - sn * dy), sy = (int)lround(cy + sn * dx + c * dy);
+            dst[(size_t)y * w + x] = (sx >= 0 && sx < w && sy >= 0 && sy < h)
+                ? src[(size_t)sy * w + sx] : 128;
+        }
+}
+
+static void unrotate(double deg, int w, int h, double *x, double *y)
+{
+    double c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180);
+    double cx = w / 2.0, cy = h / 2.0, dx = *x - cx, dy = *y - cy;
+    *x = cx + c * dx - sn * dy;
+    *y = cy + sn * dx + c * dy;
+}
+
+int photo_detect(const photo_img_t *im, const uint8_t *grey, double min_frac,
+        photo_det_t *d)
+{
+    if (detect_pass(grey, im->w, im->h, min_frac, d)) return -1;
+    if (d->nfaces) return 0;
+    /* The frontal cascade stops near 20 degrees of roll: before saying
+     * "no face", look again in copies turned both ways, so a strongly
+     * tilted head is reported as HEAD_TILTED with its angle. */
+    static const double turns[] = { 25, -25 };
+    uint8_t *rg = malloc((size_t)im->w * im->h);
+    if (!rg) return -1;
+    for (size_t t = 0; t < sizeof turns / sizeof *turns; t++) {
+        photo_det_t r;
+        rotate_grey(grey, im->w, im->h, turns[t], rg);
+        if (detect_pass(rg, im->w, im->h, min_frac, &r)) { free(rg); return -1; }
+        if (!r.nfaces) continue;
+        /* back to upright-input coordinates: box centres and eyes */
+        for (int i = 0; i < r.nfaces; i++) {
+            photo_box_t *b = &r.faces[i];
+            double x = b->x + b->w / 2, y = b->y + b->h / 2;
+            unrotate(turns[t], im->w, im->h, &x, &y);
+            b->x = x - b->w / 2; b->y = y - b->h / 2;
+        }
+        if (r.eyes_found) {
+            unrotate(turns[t], im->w, im->h, &r.lx, &r.ly);
+            unrotate(turns[t], im->w, im->h, &r.rx, &r.ry);
+            r.roll_deg = atan2(r.ry - r.ly, r.rx - r.lx) * 180.0 / M_PI;
+        }
+        *d = r;
+        break;
+    }
+    free(rg);
     return 0;
 }
