@@ -137,6 +137,17 @@ $r = api_post($t, $tok_c, '/api/v1/confirm', {});
 is($r->{status}, 410, 'code revoked after the scan: confirm refused');
 is($t->sql_one("SELECT account_id FROM students WHERE id = $sid_c"), undef, 'nothing bound');
 
+# --- scanning another code before confirm replaces the first ---------------------
+my $tok_r = login($t, 'js-rescan');
+my ($sid_r1, $code_r1) = seed_student($t, $sch);
+my ($sid_r2, $code_r2) = seed_student($t, $sch);
+api_post($t, $tok_r, '/api/v1/code', { code => $code_r1 });
+api_post($t, $tok_r, '/api/v1/phone', { phone => '13300000000' });
+$r = api_post($t, $tok_r, '/api/v1/code', { code => $code_r2 });
+is($r->{json}{step}, 'phone', 'another student: the phone is asked again');
+is($t->sql_one('SELECT pending_student_id FROM accounts WHERE id = ' . account_of($tok_r)),
+   $sid_r2, 'the second scan wins');
+
 # --- QR picture --------------------------------------------------------------------------
 my ($sid_q, $code_q) = seed_student($t, $other);
 my $qrgen = "$Tucai::Test::ROOT/build/journey-qrgen";
@@ -148,6 +159,11 @@ $r = $t->post_multipart('/api/v1/code',
 is($r->{status}, 200, 'code from a QR picture') or diag($r->{content});
 is($t->sql_one('SELECT pending_student_id FROM accounts WHERE id = ' . account_of($tok_q)),
    $sid_q, 'pending student from the picture');
+my (undef, $code_u) = seed_student($t, $other);
+my $png_u = `$qrgen 'https://tucai.example/scan?code=$code_u&from=sheet' 6 | convert pgm:- png:-`;
+$r = $t->post_multipart('/api/v1/code',
+    [image => { data => $png_u, filename => 'u.png', type => 'image/png' }], token => $tok_q);
+is($r->{status}, 200, 'a QR holding a link with code= is understood') or diag($r->{content});
 my $nojpeg = `convert -size 200x200 xc:white jpg:-`;
 $r = $t->post_multipart('/api/v1/code',
     [image => { data => $nojpeg, filename => 'w.jpg', type => 'image/jpeg' }], token => $tok_q);

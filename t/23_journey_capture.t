@@ -193,6 +193,7 @@ is($r->{json}{error}, 'DRAFT_SUBMITTED', 'DRAFT_SUBMITTED');
 $r = $t->delete("/api/v1/drafts/$d[1]", token => $td);
 is($r->{status}, 204, 'an old, unsubmitted draft is deleted') or diag($r->{content});
 is($t->sql_one("SELECT status FROM drafts WHERE id = $d[1]"), 'deleted', 'marked deleted');
+is($t->get("/api/v1/drafts/$d[1]/photo", token => $td)->{status}, 404, 'a deleted draft is not served');
 is(scalar @{ api_get($t, $td, '/api/v1/drafts')->{json}{drafts} }, 1, 'one draft left');
 $r = capture($t, $td, photo => 'good.jpg');
 is($r->{status}, 201, 'room again in the box (retake allowed until paid)') or diag($r->{content});
