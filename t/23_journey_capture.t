@@ -139,6 +139,7 @@ open my $blk, '>', $t->files_dir . "/drafts/$sc" or die;   # a file where a dir 
 close $blk;
 $r = capture($t, $tc, photo => 'good.jpg');
 is($r->{status}, 503, 'storage failure -> 503') or diag($r->{content});
+is($r->{json}{error}, 'STORAGE_UNAVAILABLE', 'STORAGE_UNAVAILABLE');
 is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sc"), 0, 'no capture row');
 is($t->sql_one("SELECT COUNT(*) FROM drafts WHERE student_id = $sc"), 0, 'no draft row');
 is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $sc"), 0, 'no message queued');

@@ -308,7 +308,8 @@ notify(tucai_ctx_t *ctx, uint64_t sid, uint64_t capture_id, int pass)
     }
 }
 
-/* Pass: draft file + rows.  Answers 201, or an error after cleaning up. */
+/* Pass: draft file + rows.  Answers 201; or cleans up and returns -1
+ * (database) or -2 (storage) for the caller to answer. */
 static int
 store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     jst_t *st, photo_result_t *res, const char *orig, char *verdict_text)
@@ -319,14 +320,14 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     json_t  *o;
 
     if (journey_random_hex(hex, sizeof(hex), 8) != 0) {
-        return -1;
+        return -2;
     }
     snprintf(rel, sizeof(rel), "drafts/%llu/%lld-%s.jpg",
              (unsigned long long) st->student_id, (long long) now, hex);
     if (journey_write_file(ctx->cfg->storage_dir, rel, res->jpeg,
                            res->jpeg_len) != 0)
     {
-        return -1;
+        return -2;              /* storage, not the database */
     }
     if (journey_txn(ctx) != 0
         || db_exec(ctx, "INSERT INTO captures (student_id, created_at, pass,"
@@ -586,6 +587,9 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (rc != 0) {
         /* Nothing committed: the original goes too. */
         journey_unlink(ctx->cfg->storage_dir, orig);
+        if (rc == -2) {
+            goto storage;
+        }
         resp_db_unavailable(resp);
     }
     goto out;
