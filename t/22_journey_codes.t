@@ -25,6 +25,19 @@ like($r->{json}{error} // '', qr/^BAD_JSON$/, 'BAD_JSON');
 $r = $t->post_json('/api/v1/login', { code => 'x' x 500 });
 is($r->{status}, 400, 'oversized code -> 400');
 
+# WeChat down (more failures than the pool's retries): 502, JSON, retry_after
+$t->sandbox_post('/sandbox/fail', { api => 'jscode2session', times => 10, mode => '500' });
+$r = $t->post_json('/api/v1/login', { code => 'js-while-down' });
+is($r->{status}, 502, 'WeChat down -> 502');
+is($r->{json}{error}, 'WECHAT_UNAVAILABLE', 'WECHAT_UNAVAILABLE');
+ok($r->{json}{retry_after}, 'with retry_after');
+$t->sandbox_post('/sandbox/reset', {});
+# one failure is absorbed by the retries
+$t->sandbox_post('/sandbox/fail', { api => 'jscode2session', times => 1, mode => 'errcode' });
+$r = $t->post_json('/api/v1/login', { code => 'js-retried' });
+is($r->{status}, 200, 'a single WeChat hiccup is retried') or diag($r->{content});
+$t->sandbox_post('/sandbox/reset', {});
+
 # --- skipped steps ------------------------------------------------------------
 my $tok = login($t, 'js-skip');
 for my $case (['POST', '/api/v1/phone', { phone => '13800138000' }],
@@ -88,6 +101,14 @@ $r = api_post($t, $tok, '/api/v1/phone', { phone_code => 'phone:13700001111' });
 is($r->{status}, 200, 'phone from WeChat code') or diag($r->{content});
 is($r->{json}{check}{phone}, '13700001111', 'number from the sandbox');
 is($r->{json}{check}{school}, Encode::decode_utf8($t->sql_one("SELECT name FROM schools WHERE id = $sch")), "school");
+$t->sandbox_post('/sandbox/fail', { api => 'phone', times => 10, mode => 'drop' });
+$r = api_post($t, $tok, '/api/v1/phone', { phone_code => 'phone:13700002222' });
+is($r->{status}, 502, 'phone: WeChat unreachable -> 502');
+is($r->{json}{error}, 'WECHAT_UNAVAILABLE', 'WECHAT_UNAVAILABLE');
+$t->sandbox_post('/sandbox/reset', {});
+$r = api_post($t, $tok, '/api/v1/phone', { phone_code => 'bogus' });
+is($r->{json}{error}, 'PHONE_INVALID', 'a bad phone code -> PHONE_INVALID');
+is($r->{json}{field}, 'phone_code', 'field phone_code');
 $r = api_post($t, $tok, '/api/v1/phone', { phone_code => 'phone:+4412345' });
 is($r->{json}{error}, 'PHONE_INVALID', 'non-mainland number from WeChat refused');
 
