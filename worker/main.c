@@ -120,19 +120,20 @@ int main(int argc, char **argv)
         return usage();
     }
 
-    if (!foreground && daemonize() != 0) {
-        return 1;
-    }
     if (tlog_open(cfg.log_file) != 0) {
         fprintf(stderr, "cannot open log %s\n", cfg.log_file);
         return 1;
     }
-    /* schema first, by the master, before any child can serve */
+    /* schema first, by the master, before any child can serve; before
+     * going to the background so a failure reaches the caller's exit code */
     if (migrate_apply(&ctx, cfg.migrations_dir) != 0) {
         tlog_error("migrations failed; not starting");
         db_close(&ctx);
         return 1;
     }
     db_close(&ctx);
+    if (!foreground && daemonize() != 0) {
+        return 1;
+    }
     return pool_run(path, &cfg, foreground);
 }

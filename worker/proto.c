@@ -81,9 +81,11 @@ int proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
         resp_error(resp, 500, "INTERNAL", "内部错误", "no answer", NULL);
     }
 
+    /* a body without a type is our JSON; a redirect without one lets nginx
+     * type the file itself */
     ct = resp->content_type[0] ? resp->content_type
        : "application/json; charset=utf-8";
-    if ((resp->body.len > 0 || resp->redirect[0] || resp->content_type[0])
+    if ((resp->content_type[0] || (resp->body.len > 0 && !resp->redirect[0]))
         && put_item(&meta, TUCAI_M_CONTENT_TYPE, ct, strlen(ct)))
     {
         goto fail;
