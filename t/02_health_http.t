@@ -8,7 +8,7 @@ use lib 't/lib';
 use Test::More;
 use Tucai::Test;
 
-my $t = Tucai::Test->new(worker_children => 2);
+my $t = Tucai::Test->new(worker_children => 2, instances => 2);
 plan skip_all => 'nginx module not built' unless $t->has_nginx;
 
 my $r = $t->get('/api/v1/health');
@@ -42,5 +42,14 @@ my $log = $t->pool_log;
 my $after = () = $log =~ /op=1 status=200/g;
 is($after, $before + 1, 'health logged by the pool');
 like($log, qr/rid=[0-9a-f]{32} op=1 status=200/, 'with a 32-hex request id');
+# the very id nginx generated for that request ($request_id in its access log)
+my ($rid) = ($t->nginx_access_log =~ /rid=([0-9a-f]{32})/g)[-1];
+ok($rid && $log =~ /rid=$rid op=1 status=200/, 'nginx\'s $request_id reaches the pool log');
+
+# a second nginx on the same pool and database
+$r = $t->get('/api/v1/schools', instance => 2);
+is($r->{status}, 200, 'second nginx instance answers');
+is($r->{json}{schools}[0]{id}, $id, 'from the same database');
+isnt($t->port(2), $t->port(1), 'on its own port');
 
 done_testing;
