@@ -218,6 +218,10 @@ def blink(img, amount):
 
 bursts = {}
 bursts["static"] = [frame(base, f"static_{i}.jpg", q=80 + i) for i in range(4)]
+# a still while the camera re-meters: brightness changes, nothing moves
+bursts["static_exposure"] = [frame((base.astype(np.float32) * g + o).clip(0, 255).astype(np.uint8),
+                                   f"static_exp_{i}.jpg") for i, (g, o) in
+                             enumerate([(1, 0), (1.12, 0), (0.9, 10), (1.05, -5)])]
 bursts["rigid"] = [frame(sim(base, *p), f"rigid_{i}.jpg") for i, p in
                    enumerate([(0, 0, 0, 1), (4, 2, 1.5, 1.01), (-3, 5, -2, 0.99), (6, -2, 2.5, 1.02)])]
 bursts["rigid_shift"] = [frame(sim(base, *p), f"rigid_shift_{i}.jpg") for i, p in

@@ -169,23 +169,36 @@ double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
 
 typedef struct { uint8_t *g; int w, h; } frame_t;
 
+/* Zero-mean SAD between a's rect and b's rect shifted by (dx,dy): the
+ * mean difference is removed so a change of exposure does not pull the
+ * match; pixels shifted outside b are skipped. */
 static double sad(const frame_t *a, const frame_t *b, int x0, int y0, int x1, int y1,
         int dx, int dy)
 {
-    double s = 0; long n = 0;
+    double ma = 0, mb = 0; long n = 0;
     for (int y = y0; y < y1; y++) {
         int yy = y + dy;
         if (yy < 0 || yy >= b->h) continue;
         for (int x = x0; x < x1; x++) {
             int xx = x + dx;
             if (xx < 0 || xx >= b->w) continue;
-            s += abs((int)a->g[y * a->w + x] - (int)b->g[yy * b->w + xx]); n++;
+            ma += a->g[y * a->w + x]; mb += b->g[yy * b->w + xx]; n++;
         }
     }
-    return n ? s / n : 1e9;
+    if (!n) return 1e9;
+    double off = (mb - ma) / n, s = 0;
+    for (int y = y0; y < y1; y++) {
+        int yy = y + dy;
+        if (yy < 0 || yy >= b->h) continue;
+        for (int x = x0; x < x1; x++) {
+            int xx = x + dx;
+            if (xx < 0 || xx >= b->w) continue;
+            s += fabs((double)b->g[yy * b->w + xx] - a->g[y * a->w + x] - off);
+        }
+    }
+    return s / n;
 }
 
-/* Non-rigid change between two frames in the face rect (frame coords). */
 /* Sub-pixel offset of a minimum from three samples (parabola). */
 static double parab(double l, double c, double r)
 {
@@ -286,13 +299,38 @@ static double pair_score(const frame_t *a, const frame_t *b, int fx0, int fy0, i
     int kept = 0;
     for (int i = 0; i < nb; i++) kept += use[i];
     if (kept >= 4) S = S2;
+    /* Exposure: phones re-meter between frames, and a print under a
+     * changing light brightens as a whole; fit gain and offset of the
+     * warped frame to the first one over the blocks, before residuals. */
+    int rw = fx1 - fx0, rh = fy1 - fy0;
+    float *wb = malloc(sizeof *wb * (size_t)(rw > 0 ? rw : 1) * (rh > 0 ? rh : 1));
+    if (!wb) return 0;
+    double sx = 0, sy = 0, sxx2 = 0, sxy = 0; long np = 0;
+    for (int i = 0; i < nb; i++) {
+        int x0 = (int)(bx[i] - BS / 2.0), y0 = (int)(by[i] - BS / 2.0);
+        for (int j = 0; j < BS; j++)
+            for (int k = 0; k < BS; k++) {
+                double X = x0 + k, Y = y0 + j;
+                double v = bil(b, S.a * X - S.b * Y + S.tx, S.b * X + S.a * Y + S.ty);
+                double u = a->g[(y0 + j) * a->w + x0 + k];
+                wb[(size_t)(y0 + j - fy0) * rw + x0 + k - fx0] = (float)v;
+                sx += v; sy += u; sxx2 += v * v; sxy += v * u; np++;
+            }
+    }
+    double gain = 1, off = 0;
+    if (np > 1) {
+        double vx = sxx2 - sx * sx / np, cxy = sxy - sx * sy / np;
+        if (vx > 1e-6) gain = cxy / vx;
+        if (gain < 0.5) gain = 0.5;
+        if (gain > 2.0) gain = 2.0;
+        off = (sy - gain * sx) / np;
+    }
     for (int i = 0; i < nb; i++) {
         int x0 = (int)(bx[i] - BS / 2.0), y0 = (int)(by[i] - BS / 2.0);
         double e = 0;
         for (int j = 0; j < BS; j++)
             for (int k = 0; k < BS; k++) {
-                double X = x0 + k, Y = y0 + j;
-                double v = bil(b, S.a * X - S.b * Y + S.tx, S.b * X + S.a * Y + S.ty);
+                double v = gain * wb[(size_t)(y0 + j - fy0) * rw + x0 + k - fx0] + off;
                 e += fabs(v - a->g[(y0 + j) * a->w + x0 + k]);
             }
         e /= BS * BS;
@@ -305,6 +343,7 @@ static double pair_score(const frame_t *a, const frame_t *b, int fx0, int fy0, i
         double motion = dm > 1.0 ? (dm - 1.0) / 1.0 : 0;
         sc[i] = photo > motion ? photo : motion;
     }
+    free(wb);
     /* mean of the 3 strongest blocks: a blink is local */
     double top = 0;
     for (int k = 0; k < 3 && k < nb; k++) {

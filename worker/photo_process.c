@@ -72,7 +72,7 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
     photo_det_t d; memset(&d, 0, sizeof d);
     uint8_t *g = NULL;
     int have_img = 0;
-    double t0 = now_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
+    double t0 = now_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0, tliv = 0;
     if (!r.reasons || !r.metrics) goto oom;
     int64_t lim = 0;
     if (photo_decode_lim(in->photo, in->photo_len, th, PHOTO_WORK_SIDE, &im, &code, msg,
@@ -87,6 +87,7 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
         t2 = now_ms();
         photo_checks_run(&im, g, &d, th, &in->meta, &r);
         t3 = t4 = now_ms();
+        double tl = now_ms();
         if (in->judge_liveness) {
             double s = photo_liveness_score(&im, &d, in->frames, in->frame_lens,
                     in->nframes, th, r.metrics);
@@ -97,6 +98,8 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
                 photo_reason(&r, "LIVENESS_FAILED", json_real(round(s * 1000) / 1000),
                         json_real(th->liveness_min_nonrigid));
         }
+        t3 = t4 = now_ms();
+        tliv = t3 - tl;
         if (produce && json_array_size(r.reasons) == 0) {
             if (photo_produce(&im, &d, spec, &res->jpeg, &res->jpeg_len, r.metrics, msg, sizeof msg)) {
                 photo_reason(&r, "PRODUCTION_FAILED", json_string(msg), NULL);
@@ -111,8 +114,9 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
         if (c && !strcmp(c, "LIVENESS_FAILED")) res->liveness_failed = 1;
     }
     if (have_img)
-        json_object_set_new(r.metrics, "ms", json_pack("{sf sf sf sf sf}",
-            "decode", round(t1 - t0), "detect", round(t2 - t1), "checks", round(t3 - t2),
+        json_object_set_new(r.metrics, "ms", json_pack("{sf sf sf sf sf sf}",
+            "decode", round(t1 - t0), "detect", round(t2 - t1),
+            "checks", round(t3 - t2 - tliv), "liveness", round(tliv),
             "produce", round(t4 - t3), "total", round(now_ms() - t0)));
     res->pass = json_array_size(r.reasons) == 0;
     if (!res->pass) { free(res->jpeg); res->jpeg = NULL; res->jpeg_len = 0; }
