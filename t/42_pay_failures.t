@@ -156,6 +156,24 @@ $t->sandbox_post('/sandbox/pay', { out_trade_no => $r->{json}{order}{out_trade_n
 ok($t->wait_for(sub { scalar @{ messages_to($e->{openid}) } == 2 }, 20), 'sent with a fresh token');
 is($t->sandbox_get('/sandbox/stats')->{json}{calls}{stable_token}, $before + 1, 'one refresh');
 
+# ---- WeChat down for long: given up only after max_attempts and a day ----
+$t->sandbox_post('/sandbox/fail', { api => 'subscribe', times => 100000 });
+my $old = seed();
+$r = submit($old);
+$t->sandbox_post('/sandbox/pay', { out_trade_no => $r->{json}{order}{out_trade_no} });
+ok($t->wait_for(sub { $t->sql_one("SELECT MIN(attempts) FROM outbox WHERE student_id = $old->{sid}") >= 1 }, 20),
+   'messages failing');
+$t->sql_do("UPDATE outbox SET attempts = 30, next_at = 0 WHERE student_id = $old->{sid}");
+# (waits for the failure to be recorded too: attempts counts at the claim)
+ok($t->wait_for(sub { $t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $old->{sid}"
+                                  . " AND attempts >= 31 AND next_at > UNIX_TIMESTAMP() + 200") == 2 }, 20),
+   'retried past max_attempts');
+is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $old->{sid} AND status = 'pending'"), 2,
+   '... still pending while younger than a day');
+$t->sql_do("UPDATE outbox SET created_at = created_at - 90000, next_at = 0 WHERE student_id = $old->{sid}");
+ok($t->wait_for(sub { $t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $old->{sid}"
+                                  . " AND status = 'dead'") == 2 }, 20), 'dead once a day old');
+
 # ---- pool restart with messages pending ----
 $t->sandbox_post('/sandbox/fail', { api => 'subscribe', times => 100000 });
 my @f = map { seed() } 1 .. 3;

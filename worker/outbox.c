@@ -7,7 +7,8 @@
  * time with a conditional UPDATE (a lease: two children never send the
  * same row), sends, and records the result: sent; dead on 43101 or a data
  * error (retrying cannot help); otherwise retried with exponential backoff
- * until [outbox] max_attempts.
+ * (capped at an hour) until [outbox] max_attempts have failed and the
+ * message is a day old.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,9 @@
 #define LEASE_S      120     /* longer than one send with all its retries */
 #define MAX_BACKOFF  3600
 #define RUN_MAX      20      /* messages per outbox_run */
+#define MAX_AGE_S    86400   /* WeChat down: give up only after both
+                                max_attempts and a day, so an outage of
+                                hours loses nothing */
 
 /* Characters (code points) a value may have, by WeChat's key type. */
 static size_t value_limit(const char *key, int *ascii_only)
@@ -242,7 +246,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     MYSQL_ROW             r;
     char                 *payload, errmsg[200];
     uint64_t              id;
-    int64_t               attempts, now, delay;
+    int64_t               attempts, created, now, delay;
     int                   i;
     wx_status_t           st;
 
@@ -251,7 +255,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     }
     for (i = 0; i < RUN_MAX && pay_now_ms() < deadline_ms; i++) {
         now = (int64_t) time(NULL);
-        res = db_query(ctx, "SELECT id, payload_json, attempts FROM outbox"
+        res = db_query(ctx, "SELECT id, payload_json, attempts, created_at FROM outbox"
                             " WHERE status = 'pending' AND next_at <= %I"
                             " ORDER BY next_at, id LIMIT 1", now);
         if (res == NULL) {
@@ -265,6 +269,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
         id = strtoull(r[0], NULL, 10);
         payload = strdup(r[1]);
         attempts = strtoll(r[2], NULL, 10);
+        created = strtoll(r[3], NULL, 10);
         mysql_free_result(res);
         if (payload == NULL) {
             return;
@@ -285,7 +290,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
             (void) db_exec(ctx, "UPDATE outbox SET status = 'sent', sent_at = %I,"
                                 " last_error = '' WHERE id = %U", now, id);
         } else if (st == WX_REFUSED || st == WX_BAD_REQUEST
-                   || attempts >= cfg->outbox_max_attempts)
+                   || (attempts >= cfg->outbox_max_attempts && now - created >= MAX_AGE_S))
         {
             tlog_warn("outbox: message %llu dead after %lld attempts: %s",
                       (unsigned long long) id, (long long) attempts, errmsg);
