@@ -169,9 +169,7 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
     }
     if (n == 1) {
         snprintf(o.status, sizeof(o.status), "PAID");
-        if (deliver_order(ctx, &o) == -1) {
-            goto fail;       /* -2: paid stands, delivery retried by pay_tick */
-        }
+        /* The payment message first, so it is sent before "photo ready". */
         if (outbox_enqueue != NULL) {
             tt += 8 * 3600;             /* messages are read in China time */
             gmtime_r(&tt, &tm);
@@ -191,6 +189,9 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
                 goto fail;
             }
             json_decref(data);
+        }
+        if (deliver_order(ctx, &o) == -1) {
+            goto fail;       /* -2: paid stands, delivery retried by pay_tick */
         }
     }
     if (db_commit(ctx) != 0) {
