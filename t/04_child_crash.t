@@ -6,6 +6,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Tucai::Test;
+use Time::HiRes ();
 
 my $t = Tucai::Test->new(worker_children => 2, sandbox => 0);
 plan skip_all => 'nginx module not built' unless $t->has_nginx;
@@ -33,5 +34,22 @@ like($t->pool_log, qr/died: signal 9/, 'the death is logged');
 kill 'KILL', $t->pool_pids;
 my $r = $t->wait_for(sub { my $x = $t->get('/api/v1/health'); $x->{status} == 200 && $x }, 10);
 ok($r, 'recovers after every child was killed');
+
+# a crash loop (children dying right after they start) backs off instead
+# of forking as fast as they die: count the children started while every
+# child is killed as soon as it shows up
+my %seen;
+my $t0 = Time::HiRes::time();
+while (Time::HiRes::time() - $t0 < 3) {
+    for my $p ($t->pool_pids) {
+        $seen{$p} = 1;
+        kill 'KILL', $p;
+    }
+    Time::HiRes::sleep(0.01);
+}
+cmp_ok(scalar(keys %seen), '<', 60, scalar(keys %seen) . ' children started in the crash loop');
+like($t->pool_log, qr/died: signal 9/, 'logged');
+$r = $t->wait_for(sub { my $x = $t->get('/api/v1/health'); $x->{status} == 200 && $x }, 15);
+ok($r, 'serving again once the loop stops');
 
 done_testing;
