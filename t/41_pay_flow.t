@@ -144,7 +144,8 @@ $r = submit($b, $b->{drafts}[0]);
 my $ob = $r->{json}{order};
 is($ob->{status}, 'UNPAID', 'second student has an UNPAID order');
 my %want = (bad_signature => 401, changed_body => 401, unknown_serial => 401,
-            stale => 400, undecryptable => 400, wrong_amount => 400, wrong_mchid => 400);
+            stale => 400, undecryptable => 400, wrong_amount => 400, wrong_mchid => 400,
+            garbage => 400, no_resource => 400);
 for my $forge (sort keys %want) {
     $r = $t->sandbox_post('/sandbox/pay', { out_trade_no => $ob->{out_trade_no}, forge => $forge });
     my $d = $r->{json}{delivered}[0];
@@ -163,7 +164,7 @@ is($r->{status}, 401, 'a WECHATPAY/SIGNTEST/ probe fails verification like any b
 is(order_row($b->{sid})->[0][1], 'UNPAID', 'the order is untouched by forgeries');
 is($t->sql_one("SELECT COUNT(*) FROM photos WHERE student_id = $b->{sid}"), 0, 'no photo produced');
 cmp_ok($t->sql_one("SELECT COUNT(*) FROM pay_events WHERE source = 'notify' AND accepted = 0"),
-       '>=', 9, 'every refusal recorded in pay_events');
+       '>=', 11, 'every refusal recorded in pay_events');
 
 # ---- notification lost: found by GET /order; the late one is harmless ----
 $t->sandbox_post('/sandbox/fail', { api => 'notify', times => 1 });

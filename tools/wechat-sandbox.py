@@ -35,7 +35,7 @@ Test controls (not part of WeChat):
          encrypted notification to the order's notify_url; answers
          {"delivered":[{"status","body"}...]}.  forge: bad_signature,
          changed_body, stale, wrong_amount, undecryptable, unknown_serial,
-         wrong_mchid.  copies: N concurrent deliveries.
+         wrong_mchid, garbage (signed non-JSON), no_resource.  copies: N concurrent deliveries.
 """
 
 import argparse
@@ -684,6 +684,11 @@ def build_notification(tx, forge):
                       "ciphertext": base64.b64encode(ct).decode(),
                       "associated_data": ad, "nonce": nonce}}
     body = json.dumps(n, ensure_ascii=False).encode()
+    if forge == "garbage":
+        body = b"\x00\xffnot json{{" + os.urandom(64)   # signed, but not JSON
+    if forge == "no_resource":
+        del n["resource"]
+        body = json.dumps(n, ensure_ascii=False).encode()
     ts = str(now() - (1000 if forge == "stale" else 0))
     hnonce = secrets.token_hex(16)
     sig = platform_sign(f"{ts}\n{hnonce}\n".encode() + body + b"\n")
