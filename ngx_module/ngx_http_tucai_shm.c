@@ -29,20 +29,38 @@ typedef struct {
     u_char             data[NGX_HTTP_TUCAI_KEY_MAX];
 } ngx_http_tucai_node_t;
 
+/*
+ * Hot counters, one slot per worker process so that workers on different
+ * cores do not fight over cache lines on every request; the status page
+ * sums the slots.  Workers beyond the slots share the last one atomically.
+ */
+#define NGX_HTTP_TUCAI_STAT_SLOTS  8
+
 typedef struct {
-    ngx_rbtree_t       rbtree;
-    ngx_rbtree_node_t  sentinel;
-    ngx_queue_t        lru;
-    size_t             size;
-    ngx_atomic_t       entries;
-    ngx_atomic_t       evictions;
-    ngx_atomic_t       expired;
-    ngx_atomic_t       hits;
-    ngx_atomic_t       misses;
-    ngx_atomic_t       alloc_failures;
-    ngx_atomic_t       pool_errors;
-    ngx_atomic_t       refusals[NGX_HTTP_TUCAI_REF_MAX];
-    ngx_atomic_t       requests[TUCAI_OP_MAX];
+    ngx_atomic_uint_t  hits;
+    ngx_atomic_uint_t  misses;
+    ngx_atomic_uint_t  pool_errors;
+    ngx_atomic_uint_t  refusals[NGX_HTTP_TUCAI_REF_MAX];
+    ngx_atomic_uint_t  requests[TUCAI_OP_MAX];
+    u_char             pad[64];
+} ngx_http_tucai_stats_t;
+
+/* bumped when the layout below changes: a reload into a zone of an older
+ * layout (same name and size) must not misread it */
+#define NGX_HTTP_TUCAI_SH_VERSION  3
+
+typedef struct {
+    ngx_uint_t              version;
+    ngx_rbtree_t            rbtree;
+    ngx_rbtree_node_t       sentinel;
+    ngx_queue_t             lru;
+    size_t                  size;
+    ngx_atomic_t            entries;
+    ngx_atomic_t            evictions;
+    ngx_atomic_t            expired;
+    ngx_atomic_t            alloc_failures;
+    ngx_atomic_t            inflight;      /* captures in flight, gauge */
+    ngx_http_tucai_stats_t  stats[NGX_HTTP_TUCAI_STAT_SLOTS];
 } ngx_http_tucai_sh_t;
 
 typedef struct {
@@ -103,6 +121,13 @@ ngx_http_tucai_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* reload with the same size: keep every cached entry */
         ctx->sh = octx->sh;
         ctx->shpool = octx->shpool;
+        if (ctx->sh && ctx->sh->version != NGX_HTTP_TUCAI_SH_VERSION) {
+            ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
+                          "tucai_zone \"%V\" holds an older layout: not "
+                          "used until nginx restarts or the zone is resized",
+                          &shm_zone->shm.name);
+            ctx->sh = NULL;
+        }
         return NGX_OK;
     }
 
@@ -118,6 +143,7 @@ ngx_http_tucai_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
     ngx_memzero(ctx->sh, sizeof(ngx_http_tucai_sh_t));
+    ctx->sh->version = NGX_HTTP_TUCAI_SH_VERSION;
     ctx->shpool->data = ctx->sh;
     ctx->sh->size = shm_zone->shm.size;
 
@@ -301,11 +327,31 @@ ngx_http_tucai_zone_ctx(ngx_http_request_t *r)
 {
     ngx_http_tucai_main_conf_t  *tmcf;
 
+    ngx_http_tucai_zone_ctx_t   *ctx;
+
     tmcf = ngx_http_get_module_main_conf(r, ngx_http_tucai_module);
     if (tmcf == NULL || tmcf->shm_zone == NULL) {
         return NULL;
     }
-    return tmcf->shm_zone->data;
+    ctx = tmcf->shm_zone->data;
+    return ctx->sh ? ctx : NULL;
+}
+
+
+/* this worker's counter at byte offset off of a stats slot */
+static ngx_inline void
+ngx_http_tucai_bump(ngx_http_tucai_zone_ctx_t *ctx, size_t off)
+{
+    ngx_atomic_uint_t  *c;
+
+    if (ngx_worker < NGX_HTTP_TUCAI_STAT_SLOTS - 1) {
+        c = (ngx_atomic_uint_t *) ((u_char *) &ctx->sh->stats[ngx_worker] + off);
+        (*c)++;
+        return;
+    }
+    c = (ngx_atomic_uint_t *)
+        ((u_char *) &ctx->sh->stats[NGX_HTTP_TUCAI_STAT_SLOTS - 1] + off);
+    ngx_atomic_fetch_add((ngx_atomic_t *) c, 1);
 }
 
 
@@ -487,7 +533,8 @@ ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
     }
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    ngx_atomic_fetch_add(tn ? &ctx->sh->hits : &ctx->sh->misses, 1);
+    ngx_http_tucai_bump(ctx, tn ? offsetof(ngx_http_tucai_stats_t, hits)
+                                : offsetof(ngx_http_tucai_stats_t, misses));
     return NGX_OK;
 }
 
@@ -597,6 +644,7 @@ ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r, uint64_t subject,
         rc = NGX_BUSY;
     } else {
         tn->inflight++;
+        ctx->sh->inflight++;
         rc = NGX_OK;
     }
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -624,6 +672,7 @@ ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject)
     tn = ngx_http_tucai_get(ctx, key, len, 0);
     if (tn && tn->inflight) {
         tn->inflight--;
+        ctx->sh->inflight--;
         if (ngx_http_tucai_dead(tn, ngx_time(), ngx_current_msec)) {
             ngx_http_tucai_free(ctx, tn);
         }
@@ -703,7 +752,8 @@ ngx_http_tucai_stat_request(ngx_http_request_t *r, ngx_uint_t op)
     ngx_http_tucai_zone_ctx_t  *ctx = ngx_http_tucai_zone_ctx(r);
 
     if (ctx && op < TUCAI_OP_MAX) {
-        ngx_atomic_fetch_add(&ctx->sh->requests[op], 1);
+        ngx_http_tucai_bump(ctx, offsetof(ngx_http_tucai_stats_t, requests)
+                                 + op * sizeof(ngx_atomic_uint_t));
     }
 }
 
@@ -714,7 +764,8 @@ ngx_http_tucai_stat_refusal(ngx_http_request_t *r, ngx_uint_t kind)
     ngx_http_tucai_zone_ctx_t  *ctx = ngx_http_tucai_zone_ctx(r);
 
     if (ctx && kind < NGX_HTTP_TUCAI_REF_MAX) {
-        ngx_atomic_fetch_add(&ctx->sh->refusals[kind], 1);
+        ngx_http_tucai_bump(ctx, offsetof(ngx_http_tucai_stats_t, refusals)
+                                 + kind * sizeof(ngx_atomic_uint_t));
     }
 }
 
@@ -725,7 +776,7 @@ ngx_http_tucai_stat_pool_error(ngx_http_request_t *r)
     ngx_http_tucai_zone_ctx_t  *ctx = ngx_http_tucai_zone_ctx(r);
 
     if (ctx) {
-        ngx_atomic_fetch_add(&ctx->sh->pool_errors, 1);
+        ngx_http_tucai_bump(ctx, offsetof(ngx_http_tucai_stats_t, pool_errors));
     }
 }
 
@@ -737,8 +788,9 @@ ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
     u_char                     *p;
     size_t                      len;
     ngx_buf_t                  *b;
-    ngx_uint_t                  i, pages, first;
+    ngx_uint_t                  i, w, pages, first;
     const char                 *name;
+    ngx_http_tucai_stats_t      sum, *sl;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
     ctx = ngx_http_tucai_zone_ctx(r);
@@ -771,16 +823,31 @@ ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
                     pages - ctx->shpool->pfree);
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
+    ngx_memzero(&sum, sizeof(ngx_http_tucai_stats_t));
+    for (w = 0; w < NGX_HTTP_TUCAI_STAT_SLOTS; w++) {
+        sl = &ctx->sh->stats[w];
+        sum.hits += sl->hits;
+        sum.misses += sl->misses;
+        sum.pool_errors += sl->pool_errors;
+        for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
+            sum.refusals[i] += sl->refusals[i];
+        }
+        for (i = 0; i < TUCAI_OP_MAX; i++) {
+            sum.requests[i] += sl->requests[i];
+        }
+    }
+
     p = ngx_sprintf(p, "\"entries\":%uA,\"evictions\":%uA,\"expired\":%uA,"
                     "\"hits\":%uA,\"misses\":%uA,\"alloc_failures\":%uA,"
-                    "\"pool_errors\":%uA,\"refusals\":{",
+                    "\"pool_errors\":%uA,\"uploads_in_flight\":%uA,"
+                    "\"refusals\":{",
                     ctx->sh->entries, ctx->sh->evictions, ctx->sh->expired,
-                    ctx->sh->hits, ctx->sh->misses, ctx->sh->alloc_failures,
-                    ctx->sh->pool_errors);
+                    sum.hits, sum.misses, ctx->sh->alloc_failures,
+                    sum.pool_errors, ctx->sh->inflight);
 
     for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
         p = ngx_sprintf(p, "%s\"%s\":%uA", i ? "," : "",
-                        ngx_http_tucai_ref_names[i], ctx->sh->refusals[i]);
+                        ngx_http_tucai_ref_names[i], sum.refusals[i]);
     }
     p = ngx_sprintf(p, "},\"requests\":{");
 
@@ -791,7 +858,7 @@ ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
             continue;
         }
         p = ngx_sprintf(p, "%s\"%s\":%uA", first ? "" : ",", name,
-                        ctx->sh->requests[i]);
+                        sum.requests[i]);
         first = 0;
     }
     p = ngx_sprintf(p, "}}");

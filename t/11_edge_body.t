@@ -66,7 +66,8 @@ is(scalar @hit, 0, 'refused bodies never reached the pool');
 # the same endpoints with good bodies do reach the pool
 $r = $t->post_json('/api/v1/phone', { phone => '13800138000' }, token => $tok);
 ok($r->{status} != 400 || ($r->{json}{error} // '') ne 'BAD_JSON', 'valid JSON passes');
-like($t->nginx_access_log, qr{"POST /api/v1/phone[^\n]*ups=unix:}, 'and reaches the pool');
+ok($t->wait_for(sub { $t->nginx_access_log =~ m{"POST /api/v1/phone[^\n]*ups=unix:} }, 5),
+   'and reaches the pool');
 
 # pool down: 503 POOL_UNAVAILABLE with retry_after and Retry-After
 $t->stop_pool;

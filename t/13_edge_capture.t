@@ -16,28 +16,28 @@ plan skip_all => "no test data (make testdata)"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 my $t = j_harness(instances => 2,
-                  knobs => { cooldown => '30s', lock_revalidate => '1s',
+                  knobs => { cooldown => '30s', lock_revalidate => '3s',
                              uploads_in_flight => 1 });
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
 my $sch = seed_school($t);
 
 # who answered: "ups=-" in the access log means nginx itself
-sub last_ups {
-    my ($inst) = @_;
-    my @l = grep { m{"POST /api/v1/captures} } split /\n/, $t->nginx_access_log($inst);
-    return ($l[-1] // '') =~ /ups=(\S+)/ ? $1 : '';
-}
-sub n_lines {
-    my ($inst) = @_;
-    return scalar grep { m{"POST /api/v1/captures} } split /\n/, $t->nginx_access_log($inst);
-}
-# nginx logs a request when it is freed, which for a refused upload can come
-# just after the answer: wait for the line so last_ups() reads the right one
+my ($probe, %ups) = (0);
+sub last_ups { $ups{$_[0]} // '' }
+# nginx logs a request when it is freed, which can come just after the
+# answer: each capture carries a probe number in its query string, and
+# cap() waits for that line so that last_ups() reads the right one
 sub cap {
     my ($tok, $inst, %o) = @_;
-    my $n0 = n_lines($inst);
-    my $r = capture($t, $tok, %o, instance => $inst);
-    $t->wait_for(sub { n_lines($inst) > $n0 }, 5);
+    my $n = ++$probe;
+    my $r = capture($t, $tok, %o, instance => $inst, probe => $n);
+    $t->wait_for(sub {
+        my ($l) = grep { m{"POST /api/v1/captures\?probe=$n } } split /\n/,
+                  $t->nginx_access_log($inst);
+        return 0 unless $l;
+        ($ups{$inst}) = $l =~ /ups=(\S+)/;
+        1;
+    }, 5);
     return $r;
 }
 sub student {
@@ -53,9 +53,11 @@ sub student {
     *capture = sub {
         my ($t, $tok, %o) = @_;
         my $inst = delete $o{instance} // 1;
-        my $photo = slurp_file("$main::TD/set/" . ($o{photo} // 'good.jpg'));
+        my $probe = delete $o{probe} // 0;
+        our $TD;
+        my $photo = slurp_file("$TD/set/" . ($o{photo} // 'good.jpg'));
         my @f = (photo => { data => $photo, filename => 'p.jpg', type => 'image/jpeg' });
-        return $t->post_multipart('/api/v1/captures', \@f, token => $tok,
+        return $t->post_multipart("/api/v1/captures?probe=$probe", \@f, token => $tok,
                                   instance => $inst);
     };
 }
@@ -116,8 +118,8 @@ $r = cap($tok, 1, photo => 'garbage.jpg');
 like(last_ups(1), qr/^unix:/, 'host A: unlock cleared the zone at once');
 isnt($r->{status}, 423, 'host A: no longer locked');
 
-# host B may still hold the lock, but only for tucai_lock_revalidate (1s)
-sleep 1.2;
+# host B may still hold the lock, but only for tucai_lock_revalidate (3s)
+sleep 3.2;
 $r = cap($tok, 2, photo => 'garbage.jpg');
 like(last_ups(2), qr/^unix:/, 'host B: stale lock revalidated with the pool');
 isnt($r->{status}, 423, 'host B: no longer locked');
@@ -157,17 +159,27 @@ $r = cap($tok, 1, photo => 'garbage.jpg');
 is($r->{json}{error}, 'POOL_UNAVAILABLE', 'still 503, not 409: slot released');
 $t->start_pool;
 
-# a child killed while it checks this capture
+# a pool child dies while it holds this capture: stop the children first so
+# that the capture is surely in flight, then kill them.  A frame already
+# read by a child is lost with it (503 POOL_UNAVAILABLE); one still queued
+# on the socket is answered by the respawned children (garbage.jpg: 415, no
+# attempt counted) -- either way the slot must come back.
+my @kids = $t->pool_pids;
+kill 'STOP', @kids;
 my $pid = fork // die;
 if (!$pid) {
-    my $rr = cap($tok, 1, photo => '../bench_12mp.jpg');
-    exit($rr->{status} == 503 || $rr->{status} == 422 || $rr->{status} == 201 ? 0 : 1);
+    my $rr = cap($tok, 1, photo => 'garbage.jpg');
+    exit(($rr->{json}{error} // '') =~ /^(POOL_UNAVAILABLE|UNSUPPORTED_FORMAT)$/ ? 0 : 1);
 }
-ok($t->wait_for(sub { cap($tok, 1, photo => 'garbage.jpg')->{status} == 409 }, 10),
-   'capture in flight');
-kill 'KILL', $_ for $t->pool_pids;
+ok($t->wait_for(sub { status_of()->{uploads_in_flight} == 1 }, 10),
+   'capture in flight (status gauge)');
+$r = cap($tok, 1, photo => 'garbage.jpg');
+is($r->{json}{error}, 'UPLOAD_IN_PROGRESS', 'a second one is refused meanwhile');
+is(last_ups(1), '-', 'by nginx');
+kill 'KILL', @kids;
 waitpid($pid, 0);
-is($? >> 8, 0, 'the killed capture got a JSON answer');
+is($? >> 8, 0, 'the capture whose child died got a JSON answer');
+is(status_of()->{uploads_in_flight}, 0, 'gauge back to 0');
 $t->wait_for(sub { scalar($t->pool_pids) >= 2 }, 20);
 $r = cap($tok, 1, photo => 'garbage.jpg');
 isnt($r->{status}, 409, 'slot released after the pool crashed');
