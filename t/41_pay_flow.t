@@ -85,7 +85,10 @@ sub order_row {
 
 # ---- happy path, draft switching ----
 my $a = seed(drafts => 2);
-my $r = submit($a, $a->{drafts}[0]);
+my $r = $t->get('/api/v1/order', token => $a->{token});
+is($r->{status}, 404, 'GET /order before any order -> 404');
+ok($r->{json}{error}, '... in the error form');
+$r = submit($a, $a->{drafts}[0]);
 is($r->{status}, 200, 'submission creates the order') or diag explain $r;
 my $o = $r->{json}{order};
 is($o->{status}, 'UNPAID', 'UNPAID');
