@@ -77,6 +77,28 @@ static int find_eyes(const uint8_t *grey, int gw, int gh, const photo_box_t *f,
     return d->eyes_found;
 }
 
+/* Verifies cascade hits (det coords, scale s) and adds them to d, the
+ * largest face first.  A candidate counts as a face when the eye cascade
+ * confirms it or the face cascade is very sure (many overlapping hits):
+ * this removes most false positives on textures (coins, wheels). */
+static void add_faces(const uint8_t *grey, int W, int H, const casc_hit_t *hits, int n,
+        double s, photo_det_t *d, photo_det_t *main_eyes)
+{
+    for (int i = 0; i < n && d->nfaces < PHOTO_MAX_FACES; i++) {
+        photo_box_t b = { hits[i].x * s, hits[i].y * s, hits[i].w * s, hits[i].h * s, hits[i].n };
+        photo_det_t tmp;
+        memset(&tmp, 0, sizeof tmp);
+        int eyes = find_eyes(grey, W, H, &b, &tmp);
+        if (!eyes && hits[i].n < STRONG_HITS) continue;
+        int k = d->nfaces++;
+        d->faces[k] = b;
+        if (k == 0 || b.w > d->faces[0].w) {
+            if (k) { photo_box_t t = d->faces[0]; d->faces[0] = d->faces[k]; d->faces[k] = t; }
+            *main_eyes = tmp;
+        }
+    }
+}
+
 static int detect_pass(const uint8_t *grey, int W, int H, double min_frac, photo_det_t *d)
 {
     memset(d, 0, sizeof *d);
@@ -97,28 +119,25 @@ static int detect_pass(const uint8_t *grey, int W, int H, double min_frac, photo
     /* faces narrower than min_frac of the short side are not looked for */
     int mins = (int)(min_frac * maxs);
     if (mins < 24) mins = 24;
-    int n = casc_detect(&casc_face, small, dw, dh, mins, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
-    free(small);
-    if (n < 0) return -1;
-    /* A candidate counts as a face when the eye cascade confirms it or
-     * the face cascade is very sure (many overlapping hits): this removes
-     * most of the cascade's false positives on textures (coins, wheels). */
-    photo_det_t tmp, main_eyes; memset(&main_eyes, 0, sizeof main_eyes);
-    int k = 0; double mainw = 0;
-    for (int i = 0; i < n; i++) {
-        photo_box_t b = { hits[i].x * s, hits[i].y * s, hits[i].w * s, hits[i].h * s, hits[i].n };
-        memset(&tmp, 0, sizeof tmp);
-        int eyes = find_eyes(grey, W, H, &b, &tmp);
-        if (!eyes && hits[i].n < STRONG_HITS) continue;
-        d->faces[k] = b;
-        if (b.w > mainw) {
-            mainw = b.w;
-            if (k) { photo_box_t t = d->faces[0]; d->faces[0] = d->faces[k]; d->faces[k] = t; }
-            main_eyes = tmp;
-        }
-        k++;
+    /* Fast path for the ID-photo case: look for large faces first; when
+     * the subject found there is so large that any face of half its width
+     * is large too, the small scales (the costly ones: most windows) need
+     * no search.  Otherwise one search over the whole range, so that
+     * overlapping hits of all sizes are grouped together. */
+    int big = (int)(0.12 * maxs);
+    if (big < mins) big = mins;
+    photo_det_t main_eyes; memset(&main_eyes, 0, sizeof main_eyes);
+    int n = casc_detect(&casc_face, small, dw, dh, big, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
+    if (n < 0) { free(small); return -1; }
+    add_faces(grey, W, H, hits, n, s, d, &main_eyes);
+    if (big > mins && !(d->nfaces && d->faces[0].w / s * 0.5 >= big)) {
+        memset(d, 0, sizeof *d);
+        memset(&main_eyes, 0, sizeof main_eyes);
+        n = casc_detect(&casc_face, small, dw, dh, mins, maxs, 1.1, 3, hits, PHOTO_MAX_FACES);
+        if (n < 0) { free(small); return -1; }
+        add_faces(grey, W, H, hits, n, s, d, &main_eyes);
     }
-    d->nfaces = k;
+    free(small);
     d->eyes_found = main_eyes.eyes_found;
     d->lx = main_eyes.lx; d->ly = main_eyes.ly; d->rx = main_eyes.rx; d->ry = main_eyes.ry;
     d->roll_deg = main_eyes.roll_deg;
