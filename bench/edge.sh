@@ -2,8 +2,9 @@
 # bench/edge.sh -- the edge's fast paths against nginx baselines, same run:
 #   /bench/bare (return 200)          vs  GET /api/v1/ping (token check +
 #                                          zone lookup, answered by nginx)
-#   /bench/bare429 (return 429)       vs  POST /api/v1/captures refused by the
-#                                          zone (429 COOLING_DOWN JSON)
+#   POST /bench/bare429 (return 429)  vs  POST /api/v1/captures refused by the
+#                                          zone (429 COOLING_DOWN JSON), same
+#                                          request bytes
 # Prints req/s and ratios, and nginx worker CPU time per request (utime +
 # stime of the workers from /proc, before/after), since on 2 cores wrk
 # itself caps req/s.  Bounded: wrk -t1 -c32 -d5s on 127.0.0.1 only
@@ -81,7 +82,8 @@ my $cap = script('POST', { Authorization => "Bearer $tok",
 my @rows = (
     [ 'bare return 200',            wrk('/bench/bare') ],
     [ 'ping (token + zone)',        wrk('/api/v1/ping', $auth) ],
-    [ 'bare return 429',            wrk('/bench/bare429') ],
+    # the same POST (headers and small multipart body) as the capture
+    [ 'bare return 429 (POST)',     wrk('/bench/bare429', $cap) ],
     [ 'capture 429 from zone',      wrk('/api/v1/captures', $cap) ],
 );
 for (@rows) {
