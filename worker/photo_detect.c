@@ -118,7 +118,7 @@ static int detect_pass(const uint8_t *grey, int W, int H, double min_frac, photo
     int maxs = dw < dh ? dw : dh;
     /* faces narrower than min_frac of the short side are not looked for */
     int mins = (int)(min_frac * maxs);
-    if (mins < 24) mins = 24;
+    if (mins < 20) mins = 20;
     /* Fast path for the ID-photo case: look for large faces first; when
      * the subject found there is so large that any face of half its width
      * is large too, the small scales (the costly ones: most windows) need
