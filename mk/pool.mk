@@ -1,0 +1,10 @@
+# pool.mk -- the pool's extra rules: a short run of the frame-decoding
+# fuzzer as part of the test preparation (seconds).
+FUZZ_SRC_pool_proto_fuzz := worker/proto.c worker/respond.c
+
+pool-fuzz-smoke: $(B)/fuzz/pool_proto_fuzz
+	@mkdir -p $(B)/fuzz/corpus-pool_proto_fuzz
+	$(B)/fuzz/pool_proto_fuzz -runs=50000 -timeout=10 $(B)/fuzz/corpus-pool_proto_fuzz fuzz/seeds/pool_proto_fuzz
+
+TEST_PREP += pool-fuzz-smoke
+.PHONY: pool-fuzz-smoke
