@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(void)
 {
@@ -120,6 +121,10 @@ int main(int argc, char **argv)
         } else usage();
     }
     if (i >= argc) usage();
+    if (outdir && mkdir(outdir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "tucai-check: %s: %s\n", outdir, strerror(errno));
+        return 2;
+    }
     if (photo_init(argv[0])) { fprintf(stderr, "tucai-check: libvips init failed\n"); return 1; }
 
     if (burst) {
