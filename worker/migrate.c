@@ -140,5 +140,8 @@ out:
         int64_t ignore;
         (void) db_query_int(ctx, &ignore, "SELECT RELEASE_LOCK('tucai_migrate')");
     }
+    /* this connection allows several statements per query: never hand it
+     * on (the admin commands reconnect without) */
+    db_close(ctx);
     return rc;
 }
