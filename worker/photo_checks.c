@@ -56,8 +56,8 @@ static double sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f)
     if (!b) return 0;
     for (int y = 0; y < N; y++)
         for (int x = 0; x < N; x++) {
-            /* bilinear sample: box-averaging would hide blur in big faces
-             * less fairly than plain sampling of a slightly smoothed face */
+            /* bilinear sampling keeps the face's own sharpness; a box
+             * average would smooth small faces more than large ones */
             double sx = f->x + f->w * (x + 0.5) / N, sy = f->y + f->h * (y + 0.5) / N;
             int ix = (int)sx, iy = (int)sy;
             if (ix < 0) ix = 0;
