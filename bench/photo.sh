@@ -42,4 +42,9 @@ printf '  %-34s %7.3f s  peak RSS %6.1f MB\n' "(a) vips thumbnail (floor)" "${fl
 printf '  %-34s %7.3f s  peak RSS %6.1f MB  (processing only: %s s)\n' "(b) python3-opencv pipeline" "${cv[0]}" "$(echo "${cv[1]}/1024" | bc -l)" "$cvproc"
 printf '  ratios: tucai/floor %.2f, tucai/opencv %.2f (processing only, both sides: %.2f)\n' \
     "$(echo "${ours[0]}/${floor[0]}" | bc -l)" "$(echo "${ours[0]}/${cv[0]}" | bc -l)" "$(echo "$ourproc/$cvproc" | bc -l)"
+# shrink-on-load: a 48 MP JPEG must not cost 48 MP of memory
+vips resize "$IMG" "$OUT/48mp.jpg" 2
+N=3
+mapfile -t big < <(measure taskset -c 0 build/tucai-check "$OUT/48mp.jpg")
+printf '  %-34s %7.3f s  peak RSS %6.1f MB\n' "tucai-check on a 48 MP JPEG" "${big[0]}" "$(echo "${big[1]}/1024" | bc -l)"
 awk -v r="${ours[1]}" 'BEGIN { if (r / 1024 >= 120) print "  RSS target (< 120 MB): MISSED"; else print "  RSS target (< 120 MB): met" }'
