@@ -19,7 +19,9 @@ $(NGX_SRC_DIR)/objs/Makefile: config mk/module.mk
 
 $(B)/ngx_http_tucai_module.so: $(NGX_SRC_DIR)/objs/Makefile $(NGX_MOD_SRCS)
 	$(MAKE) -C $(NGX_SRC_DIR) -f objs/Makefile modules
-	cp $(NGX_SRC_DIR)/objs/ngx_http_tucai_module.so $@
+	@# a new inode, never rewritten in place: running nginx processes (tests
+	@# of others) have the old one mapped
+	cp $(NGX_SRC_DIR)/objs/ngx_http_tucai_module.so $@.tmp && mv -f $@.tmp $@
 
 module: $(B)/ngx_http_tucai_module.so
 .PHONY: module

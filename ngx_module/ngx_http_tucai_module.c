@@ -790,7 +790,11 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_tucai_upstream_start(r, ctx);
+    rc = ngx_http_tucai_upstream_start(r, ctx);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_tucai_upload_release(r);
+        ngx_http_finalize_request(r, rc);
+    }
 }
 
 
@@ -912,7 +916,11 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
         }
         ctx->body_len = 0;
         r->main->count++;
-        ngx_http_tucai_upstream_start(r, ctx);
+        rc = ngx_http_tucai_upstream_start(r, ctx);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            ngx_http_tucai_upload_release(r);
+            ngx_http_finalize_request(r, rc);
+        }
         return NGX_DONE;
     }
 
