@@ -231,6 +231,10 @@ bursts["rigid_tilt"] = [frame(persp(base, k), f"rigid_tilt_{i}.jpg") for i, k in
 bursts["live"] = [frame(sim(blink(base, a), *p), f"live_{i}.jpg") for i, (a, p) in
                   enumerate([(0, (0, 0, 0, 1)), (0.5, (2, 1, 0.5, 1)), (0.9, (3, 1, 0.8, 1.005)),
                              (0.3, (1, 2, 0.3, 1))])]
+# the burst framed differently from the photo (the student moved before
+# the shot): the face is looked for in the frames themselves
+bursts["live_reframed"] = [frame(sim(blink(base, a), 60 + p[0], -40 + p[1], 0, 1.0), f"live_r_{i}.jpg")
+                           for i, (a, p) in enumerate([(0, (0, 0)), (0.7, (2, 1)), (0.2, (1, 2))])]
 bursts["live_blink_only"] = [frame(blink(base, a), f"live_b_{i}.jpg") for i, a in enumerate([0, 0.8, 0.4])]
 with open(os.path.join(D, "bursts.json"), "w") as f:
     json.dump({k: {"frames": v, "live": k.startswith("live")} for k, v in bursts.items()}, f, indent=1)

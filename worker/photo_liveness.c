@@ -17,6 +17,7 @@
  * See docs/liveness.md for what this catches and what it cannot.
  */
 #include "photo_int.h"
+#include "photo_cascade.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -379,21 +380,32 @@ double photo_liveness_score(const photo_img_t *photo, const photo_det_t *d,
     double best = -1;
     if (nf >= 2) {
         best = 0;
+        /* The face in the first frame: found there by the cascade when it
+         * is large enough at this size, else the photo's face box mapped
+         * by relative position (the burst and the photo share framing). */
+        double rx0 = 0.25, ry0 = 0.2, rx1 = 0.75, ry1 = 0.7;
+        casc_hit_t h[4];
+        int fmin = fr[0].w < fr[0].h ? fr[0].w : fr[0].h;
+        int nh = casc_detect(&casc_face, fr[0].g, fr[0].w, fr[0].h, 24, fmin, 1.1, 3, h, 4);
+        if (nh > 0) {
+            int bi = 0;
+            for (int k = 1; k < nh; k++) if (h[k].w > h[bi].w) bi = k;
+            rx0 = (double)h[bi].x / fr[0].w; rx1 = (double)(h[bi].x + h[bi].w) / fr[0].w;
+            ry0 = (double)h[bi].y / fr[0].h; ry1 = (double)(h[bi].y + h[bi].h) / fr[0].h;
+        } else if (d->nfaces) {
+            const photo_box_t *f = &d->faces[0];
+            rx0 = f->x / photo->w; rx1 = (f->x + f->w) / photo->w;
+            ry0 = f->y / photo->h; ry1 = (f->y + f->h) / photo->h;
+        }
+        json_object_set_new(metrics, "frame_face", json_boolean(nh > 0));
+        int x0 = (int)(rx0 * fr[0].w), x1 = (int)(rx1 * fr[0].w);
+        int y0 = (int)(ry0 * fr[0].h), y1 = (int)(ry1 * fr[0].h);
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 > fr[0].w) x1 = fr[0].w;
+        if (y1 > fr[0].h) y1 = fr[0].h;
         for (int i = 1; i < nf; i++) {
             if (fr[i].w != fr[0].w || fr[i].h != fr[0].h) continue;
-            /* face rect in frame coords, from the photo's relative box */
-            double rx0 = 0.25, ry0 = 0.2, rx1 = 0.75, ry1 = 0.7;
-            if (d->nfaces) {
-                const photo_box_t *f = &d->faces[0];
-                rx0 = f->x / photo->w; rx1 = (f->x + f->w) / photo->w;
-                ry0 = f->y / photo->h; ry1 = (f->y + f->h) / photo->h;
-            }
-            int x0 = (int)(rx0 * fr[0].w), x1 = (int)(rx1 * fr[0].w);
-            int y0 = (int)(ry0 * fr[0].h), y1 = (int)(ry1 * fr[0].h);
-            if (x0 < 0) x0 = 0;
-            if (y0 < 0) y0 = 0;
-            if (x1 > fr[0].w) x1 = fr[0].w;
-            if (y1 > fr[0].h) y1 = fr[0].h;
             double s = pair_score(&fr[0], &fr[i], x0, y0, x1, y1);
             if (s > best) best = s;
         }
