@@ -11,9 +11,13 @@ GEN=$(cd "$(dirname "$0")" && pwd)/testdata_gen.py
 mkdir -p "$DIR/deb" "$DIR/src"
 DIR=$(cd "$DIR" && pwd)
 cd "$DIR/deb"
+updated=
 for p in libdlib19.1 python3-skimage; do
-    ls ${p}_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>/dev/null || {
-        echo "testdata: cannot download $p (apt-get update?)" >&2; exit 1; }
+    ls ${p}_*.deb >/dev/null 2>&1 && continue
+    apt-get download "$p" 2>/dev/null && continue
+    # stale or missing package lists: refresh once, then retry
+    [ -z "$updated" ] && { apt-get update -q >/dev/null 2>&1 || true; updated=1; }
+    apt-get download "$p" 2>/dev/null || { echo "testdata: cannot download $p" >&2; exit 1; }
 done
 for f in *.deb; do [ -d "x-${f%%_*}" ] || dpkg -x "$f" "x-${f%%_*}"; done
 faces=$(echo x-libdlib19.1/usr/share/doc/libdlib19.1/examples/faces)
