@@ -23,6 +23,10 @@ use POSIX ();
 use Tucai::Test;
 require './t/20_journey_lib.pl';
 
+# the journey helpers assert as they go: keep their TAP out of the report
+Test::More->builder->output('/dev/null');
+Test::More->builder->no_ending(1);
+
 my $t = j_harness(knobs => { cooldown => '3600s' });
 die "bench/edge: nginx module not built\n" unless $t->has_nginx;
 

@@ -291,7 +291,7 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
     }
 
     if (tucai_hdr_decode(b->pos, h, TUCAI_MAX_RESP_BODY) != 0
-        || h->code < 100 || h->code > 599 || h->code == 101)
+        || h->code < 200 || h->code > 599)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "tucai: pool sent an invalid frame header");
