@@ -42,9 +42,14 @@ my $log = $t->pool_log;
 my $after = () = $log =~ /op=1 status=200/g;
 is($after, $before + 1, 'health logged by the pool');
 like($log, qr/rid=[0-9a-f]{32} op=1 status=200/, 'with a 32-hex request id');
-# the very id nginx generated for that request ($request_id in its access log)
-my ($rid) = ($t->nginx_access_log =~ /rid=([0-9a-f]{32})/g)[-1];
-ok($rid && $log =~ /rid=$rid op=1 status=200/, 'nginx\'s $request_id reaches the pool log');
+# the very id nginx generated for a request ($request_id in its access log,
+# written once the answer is out: wait for the line)
+my $rids = sub { my @r = $t->nginx_access_log =~ /rid=([0-9a-f]{32})/g; @r };
+my $n = () = $rids->();
+$t->get('/api/v1/health');
+$t->wait_for(sub { $rids->() > $n }, 5);
+my $rid = ($rids->())[-1];
+ok($rid && $t->pool_log =~ /rid=$rid op=1 status=200/, 'nginx\'s $request_id reaches the pool log');
 
 # a second nginx on the same pool and database
 $r = $t->get('/api/v1/schools', instance => 2);

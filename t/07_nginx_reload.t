@@ -17,7 +17,9 @@ my @kids;
 for my $k (1 .. 2) {
     my $pid = fork // die;
     if (!$pid) {
-        my $http = HTTP::Tiny->new(timeout => 10);
+        # a new connection per request: a client's idle keepalive connection
+        # closed by an old worker on its way out is nginx's business, not ours
+        my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 0);
         open my $f, '>', "$out.$k" or POSIX::_exit(1);
         my $t0 = time;
         while (time - $t0 < 3) {

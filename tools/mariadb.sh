@@ -5,6 +5,7 @@
 #
 #   tools/mariadb.sh init  DATADIR              create a fresh datadir
 #   tools/mariadb.sh start DATADIR RUNDIR       start; socket RUNDIR/mysqld.sock
+#   tools/mariadb.sh run   DATADIR RUNDIR       the same in the foreground (exec)
 #   tools/mariadb.sh stop  RUNDIR               stop (waits for exit)
 #   tools/mariadb.sh setup RUNDIR DB USER PASSWORD   database + user (idempotent)
 #   tools/mariadb.sh template FILE.tar          init + setup a reusable datadir,
@@ -48,6 +49,12 @@ start)
     echo "mariadb did not start; see $run/mysqld.err" >&2
     tail -20 "$run/mysqld.err" >&2 || true
     exit 1
+    ;;
+run)
+    dd=$(realpath "$1"); run=$(mkdir -p "$2" && realpath "$2")
+    rm -f "$run/mysqld.sock" "$run/mysqld.pid"
+    exec mariadbd "${OPTS[@]}" --datadir="$dd" --socket="$run/mysqld.sock" \
+        --pid-file="$run/mysqld.pid" --log-error="$run/mysqld.err" --tmpdir="$run"
     ;;
 stop)
     run=$1

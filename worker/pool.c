@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -120,9 +121,15 @@ static int bind_unix(const char *path)
 
 static pid_t spawn(tucai_config_t *cfg, const int *fds, int nfds, int no)
 {
-    pid_t pid = fork();
+    sigset_t all, old;
+    pid_t    pid;
 
+    /* signals stay blocked until the child has its own handlers */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid = fork();
     if (pid != 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
         if (pid < 0) {
             tlog_error("pool: fork: %s", strerror(errno));
         }
@@ -139,6 +146,12 @@ static pid_t spawn(tucai_config_t *cfg, const int *fds, int nfds, int no)
     set_handler(SIGHUP, SIG_IGN);
     set_handler(SIGCHLD, SIG_DFL);
     set_handler(SIGPIPE, SIG_IGN);
+    /* a master killed with -9 must not leave children serving forever */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != tucai_master_pid) {
+        _exit(0);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     ctx.child_no = no;

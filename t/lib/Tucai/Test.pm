@@ -215,16 +215,33 @@ sub db_socket { "$_[0]{dir}/run/mysqld.sock" }
 
 sub start_db {
     my ($self) = @_;
-    my ($rc, $out) = $self->_run("$ROOT/tools/mariadb.sh", 'start', "$self->{dir}/db",
-                                 "$self->{dir}/run");
-    die "mariadb start: $out" if $rc;
+    # our own child (not a daemon): it dies with the test, and is reaped
+    my $run = "$self->{dir}/run";
+    $self->{db_pid} = $self->_spawn("$run/mysqld.out", {}, "$ROOT/tools/mariadb.sh", 'run',
+                                    "$self->{dir}/db", $run);
+    my $ok = $self->wait_for(sub {
+        return -1 if waitpid($self->{db_pid}, WNOHANG) > 0;
+        my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $self->db_socket);
+        return $s ? 1 : 0;
+    }, 30);
+    if (!$ok || $ok == -1) {
+        delete $self->{db_pid};
+        die "mariadb did not start:\n" . _tail(_slurp("$run/mysqld.err"), 20);
+    }
     $self->{db_up} = 1;
 }
 
 sub stop_db {
     my ($self) = @_;
-    $self->_run("$ROOT/tools/mariadb.sh", 'stop', "$self->{dir}/run");
+    my $pid = delete $self->{db_pid};
     $self->{db_up} = 0;
+    return unless $pid;
+    kill 'TERM', $pid;
+    my $t0 = time;
+    while (waitpid($pid, WNOHANG) == 0) {
+        if (time - $t0 > 30) { kill 'KILL', $pid; waitpid($pid, 0); last }
+        sleep 0.05;
+    }
 }
 
 sub restart_db { my $s = shift; $s->stop_db; $s->start_db }
@@ -343,7 +360,9 @@ sub start_pool {
         return @p >= $self->{children} ? 1 : 0;
     }, 30);
     if (!$ok || $ok == -1) {
-        delete $self->{pool_pid};
+        my $pid = delete $self->{pool_pid};
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
         die "pool did not start:\n" . _slurp("$self->{dir}/run/pool.stderr")
             . _tail(_slurp("$self->{dir}/run/tucai-worker.log"), 20);
     }
