@@ -56,7 +56,8 @@ int resp_json(tucai_resp_t *r, int status, json_t *obj)
         (void) tbuf_add(&r->body, oom, sizeof(oom) - 1);
         return 0;
     }
-    s = json_dumps(obj, JSON_COMPACT);
+    /* 6 significant digits: measured values read as 0.306, not 0.30599999... */
+    s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(obj);
     if (s == NULL || tbuf_add(&r->body, s, strlen(s)) != 0) {
         free(s);
