@@ -19,7 +19,6 @@ use Tucai::Test;
 my $t = Tucai::Test->new(worker_children => 2, asan => ($ENV{TUCAI_PAY_ASAN} ? 1 : 0),
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\n");
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
-$t->sandbox_post('/sandbox/config', { notify_url => $t->url('/api/v1/pay/notify') });
 my $J = JSON::PP->new->utf8->canonical;
 my $sec = $t->dir . '/secrets';
 my $tmp = tempdir(CLEANUP => 1);
@@ -203,6 +202,9 @@ $r = submit($l, $l->{drafts}[0]);
 is($r->{status}, 200, 'long multi-byte school name: order created');
 my $desc = $t->sandbox_get('/sandbox/orders')->{json}{orders}{ $r->{json}{order}{out_trade_no} }{description};
 ok(length($desc) <= 127, 'description within 127 characters');
+# no sandbox override: the order itself names this nginx (worker.ini's notify_url)
+is($t->sandbox_get('/sandbox/orders')->{json}{orders}{ $r->{json}{order}{out_trade_no} }{notify_url},
+   $t->url('/api/v1/pay/notify'), 'order notify_url is this nginx');
 
 # ---- free school ----
 my $c = seed(fee => 0);

@@ -13,7 +13,6 @@ use Tucai::Test;
 my $t = Tucai::Test->new(worker_children => 2, asan => ($ENV{TUCAI_PAY_ASAN} ? 1 : 0),
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\nmax_attempts = 30\n");
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
-$t->sandbox_post('/sandbox/config', { notify_url => $t->url('/api/v1/pay/notify') });
 
 sub spew { open my $f, '>', $_[0] or die "$_[0]: $!"; binmode $f; print $f $_[1]; close $f }
 

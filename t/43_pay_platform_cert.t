@@ -20,7 +20,7 @@ open my $ini, '>>', $t->worker_ini or die;
 print $ini "\n[pay]\nplatform_keys = $serial=$sec/platform_cert.pem\n";
 close $ini;
 $t->start_pool;
-$t->sandbox_post('/sandbox/config', { notify_url => $t->url('/api/v1/pay/notify'), serial => $serial });
+$t->sandbox_post('/sandbox/config', { serial => $serial });
 
 my $seq = 0;
 sub seed {

@@ -50,7 +50,8 @@ tools/render-conf conf/worker.ini.tmpl "$VAR/conf/worker.ini" \
     POOL_SOCK1="$RUN/pool1.sock" POOL_SOCK2="$RUN/pool2.sock" RUN_DIR="$RUN" \
     DB_SOCKET="$RUN/mysqld.sock" FILES_DIR="$VAR/files" \
     KEY_FILE="$VAR/secrets/token_keys" SECRETS_DIR="$VAR/secrets" \
-    SANDBOX_URL="$SANDBOX_URL" ROOT="$ROOT" CHILDREN="$CHILDREN"
+    SANDBOX_URL="$SANDBOX_URL" ROOT="$ROOT" CHILDREN="$CHILDREN" \
+    NGINX_URL="http://127.0.0.1:$PORT"
 
 P=$VAR/nginx
 tools/render-conf conf/nginx.conf.tmpl "$P/nginx.conf" \

@@ -26,8 +26,8 @@ Test controls (not part of WeChat):
     POST /sandbox/refuse {"openid"}     subscribe/send to them -> 43101
     POST /sandbox/expire_token          every issued access token -> 42001
     POST /sandbox/config {"notify_url","token_ttl","serial"}  notifications
-         go to notify_url instead of the order's (a test's nginx port is
-         chosen after the worker config is written); token lifetime;
+         go to notify_url instead of the order's (e.g. another nginx);
+         token lifetime;
          Wechatpay-Serial to send (e.g. a platform certificate serial for
          the same key) instead of the PUB_KEY_ID_ id
     POST /sandbox/pay {"out_trade_no"[,"forge","copies","mark_paid",

@@ -171,6 +171,8 @@ sub new {
     }
     $self->{sandbox_url} //= 'http://127.0.0.1:9';   # nothing listens
 
+    # nginx's ports first: worker.ini's pay notify_url names instance 1
+    $self->{port}[$_] = _free_port() for 1 .. $self->{instances};
     $self->_render_worker_ini;
     $self->start_pool unless defined $opt{pool} && !$opt{pool};
 
@@ -326,7 +328,7 @@ sub _render_worker_ini {
         "DB_SOCKET=" . $self->db_socket, "FILES_DIR=$d/files",
         "KEY_FILE=" . $self->key_file, "SECRETS_DIR=$d/secrets",
         "SANDBOX_URL=$self->{sandbox_url}", "ROOT=$ROOT",
-        "CHILDREN=$self->{children}");
+        "CHILDREN=$self->{children}", "NGINX_URL=http://127.0.0.1:$self->{port}[1]");
     die "render worker.ini: $out" if $rc;
     if (my $x = $self->{opt}{worker_ini_extra}) {
         open my $f, '>>', $self->worker_ini or die;
@@ -472,8 +474,7 @@ sub _nginx_prefix { $_[0]{dir} . (($_[1] // 1) == 1 ? '/nginx' : '/nginx2') }
 sub _start_nginx {
     my ($self, $i) = @_;
     my $p = $self->_nginx_prefix($i);
-    my $port = _free_port();
-    $self->{port}[$i] = $port;
+    my $port = $self->{port}[$i] //= _free_port();
     my $o = $self->{opt};
     my ($rc, $out) = $self->_run("$ROOT/tools/render-conf", "$ROOT/conf/nginx.conf.tmpl",
         "$p/nginx.conf", "ROOT=$ROOT", "BUILD=$self->{build}",
