@@ -196,6 +196,33 @@ is($t->sql_one("SELECT COUNT(*) FROM orders WHERE student_id = $e->{sid}"), 1, '
 is($t->sql_one("SELECT out_trade_no FROM orders WHERE student_id = $e->{sid}"),
    $r2->{json}{order}{out_trade_no}, '... the one B was given');
 
+# ---- the draft deleted while WeChat is asked for the prepay ----
+# pay_submit locks the draft row before writing the order: the deletion
+# wins here, so no order may point at a deleted draft.
+{
+    my $s = seed(drafts => 2);
+    $t->sql_do("UPDATE drafts SET created_at = created_at - 90000 WHERE student_id = $s->{sid}");
+    $t->sandbox_post('/sandbox/fail', { api => 'jsapi', times => 1, mode => 'delay' });
+    my $calls0 = $t->sandbox_get('/sandbox/stats')->{json}{calls}{jsapi} // 0;
+    my $out = $t->dir . '/race-submit';
+    my $pid = fork // die;
+    if (!$pid) {
+        my $r = submit($s, $s->{drafts}[0]);
+        spew($out, "$r->{status} " . ($r->{json}{error} // ''));
+        POSIX::_exit(0);
+    }
+    # the prepay call is under way (held 1.5 s by the sandbox)
+    $t->wait_for(sub { ($t->sandbox_get('/sandbox/stats')->{json}{calls}{jsapi} // 0) > $calls0 }, 10);
+    my $d = $t->delete("/api/v1/drafts/$s->{drafts}[0]", token => $s->{token});
+    is($d->{status}, 204, 'race: draft deleted during the prepay call');
+    waitpid($pid, 0);
+    is(slurp($out), '404 DRAFT_NOT_FOUND', 'race: the submission then finds no draft');
+    is($t->sql_one("SELECT COUNT(*) FROM orders WHERE student_id = $s->{sid}"), 0,
+       'race: no order row for the deleted draft');
+    my $r = submit($s, $s->{drafts}[1]);
+    is($r->{status}, 200, 'race: the other draft can be submitted');
+}
+
 # ---- a long Chinese school name still makes a valid order ----
 my $l = seed(name => '浙江省' . ('第一' x 30) . '中学');
 $r = submit($l, $l->{drafts}[0]);

@@ -21,6 +21,7 @@ Test controls (not part of WeChat):
     POST /sandbox/reset                 clear stats, messages, failures, refusals
     POST /sandbox/fail {"api","times"[,"mode"]}   next calls of api fail;
          mode "500" | "errcode" (-1) | "drop" (connection closed) | "slow"
+         | "delay" (answered normally after 1.5 s: a window for races)
          api: jscode2session token stable_token phone subscribe jsapi query
               close notify (notify = /sandbox/pay delivery not attempted)
     POST /sandbox/refuse {"openid"}     subscribe/send to them -> 43101
@@ -242,6 +243,9 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(10)
             raise DropConnection()
+        if mode == "delay":
+            time.sleep(1.5)
+            return False
         if pay or mode == "500":
             if pay:
                 self.send_pay(500, {"code": "SYSTEM_ERROR", "message": "系统错误(sandbox)"})
@@ -577,7 +581,7 @@ class Handler(BaseHTTPRequestHandler):
             times = d.get("times", 1)
             mode = d.get("mode", "default")
             if not isinstance(api, str) or not isinstance(times, int) \
-                    or mode not in ("default", "500", "errcode", "drop", "slow"):
+                    or mode not in ("default", "500", "errcode", "drop", "slow", "delay"):
                 return self.send_json(400, {"error": "BAD_REQUEST"})
             with LOCK:
                 STATE.fails[api] = [times, None if mode == "default" else mode]

@@ -150,6 +150,27 @@ static int prepay(tucai_ctx_t *ctx, const char *openid, const char *school,
     return 1;
 }
 
+/* Locks the draft row inside the caller's transaction, so that a concurrent
+ * DELETE /drafts/{id} (which locks the same row, then looks for orders)
+ * either runs before us and we see the draft gone, or after our commit and
+ * sees the order.  1 still a draft, 0 gone (resp set, rolled back), -1 DB. */
+static int lock_draft(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
+    tucai_resp_t *resp)
+{
+    int64_t found, dummy;
+
+    found = db_query_int(ctx, &dummy, "SELECT id FROM drafts WHERE id = %U AND student_id = %U"
+                                      " AND status = 'draft' FOR UPDATE", draft_id, student_id);
+    if (found < 0) {
+        return -1;
+    }
+    if (found == 0) {
+        db_rollback(ctx);
+        resp_error(resp, 404, "DRAFT_NOT_FOUND", "草稿不存在", "no such draft", NULL);
+    }
+    return found == 0 ? 0 : 1;
+}
+
 int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     json_t **order, tucai_resp_t *resp)
 {
@@ -208,6 +229,11 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         now = (int64_t) time(NULL);
         if (db_begin(ctx) != 0) {
             return db_down(ctx, resp);
+        }
+        /* the draft first, then the order: the order DELETE /drafts reads */
+        rc = lock_draft(ctx, student_id, draft_id, resp);
+        if (rc <= 0) {
+            return rc < 0 ? db_down(ctx, resp) : -1;
         }
         w = db_fmt(ctx, "student_id = %U AND live = 1 FOR UPDATE", student_id);
         found = pay_order_find(ctx, &o, w);
@@ -288,7 +314,17 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         if (rc > 0) {
             return -1;
         }
-        if (db_begin(ctx) != 0
+        if (db_begin(ctx) != 0) {
+            (void) pay_close_remote(ctx, no);
+            return failed(resp_db_unavailable(resp));
+        }
+        /* the draft may have been deleted while WeChat was asked */
+        rc = lock_draft(ctx, student_id, draft_id, resp);
+        if (rc == 0) {
+            (void) pay_close_remote(ctx, no);
+            return -1;
+        }
+        if (rc < 0
             || db_exec(ctx, "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
                             " amount_fen, status, prepay_id, prepay_at, expires_at, created_at,"
                             " updated_at, live, queried_at) VALUES (%U, %u, %U, %s, %u,"
