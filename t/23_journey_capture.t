@@ -11,6 +11,7 @@ use File::Temp qw(tempfile);
 use Test::More;
 use Time::HiRes qw(sleep);
 use Tucai::Test;
+use Tucai::Proto;
 require "./t/20_journey_lib.pl";
 
 plan skip_all => "no test data (make testdata)"
@@ -76,6 +77,19 @@ $row = row($sa);
 is($row->[3] + $row->[4], 0, 'counters reset by a pass');
 is($row->[5], 3, 'three attempts counted');
 is($row->[1], 0, 'the ended quality lock is cleared in the DB');
+
+is_deeply([ $t->sql("SELECT camera, source FROM captures WHERE student_id = $sa AND pass = 1") ],
+          [ [ 'back', 'camera' ] ], 'the capture keeps its meta (camera, source)');
+
+# --- step 7: an album picture is flagged, and its meta is kept with it ----------
+my ($sm, $tm) = student_at_shoot('m');
+$r = capture($t, $tm, photo => 'good.jpg',
+             meta => { camera => "front\x{4e2d}'x", source => 'album' });
+is($r->{status}, 422, 'album picture -> 422') or diag($r->{content});
+ok((grep { $_->{code} eq 'RECAPTURE_SUSPECTED' && $_->{value} eq 'source=album' }
+    @{ $r->{json}{verdict}{reasons} }), 'RECAPTURE_SUSPECTED source=album');
+is_deeply([ $t->sql("SELECT camera, source FROM captures WHERE student_id = $sm") ],
+          [ [ 'frontx', 'album' ] ], 'meta stored with the failed capture (plain token)');
 
 # --- liveness: locked until a teacher unlocks ----------------------------------
 my ($sb, $tb) = student_at_shoot('l');
@@ -207,18 +221,49 @@ is($r->{json}{error}, 'ALREADY_PAID', 'ALREADY_PAID');
 $r = capture($t, $td, photo => 'good.jpg');
 is($r->{json}{error}, 'STEP_NOT_ALLOWED', 'no captures after payment');
 
-# --- one upload in flight per student (across hosts: the DB lock) ----------------------
+# --- uploads in flight per student (across hosts: the DB locks) -------------------------
+# tucai_uploads_in_flight is 16 here (j_harness): the pool has 16 lock slots,
+# 'tucai:cap:<id>' and 'tucai:cap:<id>:1'..':15'.  Another session holding
+# some of them stands for captures in flight on other hosts.
 my ($se, $te) = student_at_shoot('fl');
-my $lock_pid = fork // die;
-if (!$lock_pid) {
-    $t->{stopped} = 1;
-    exec($t->_mysql_cmd, '-e', "SELECT GET_LOCK('tucai:cap:$se', 10), SLEEP(3)")
-        or POSIX::_exit(1);
+sub hold_slots {
+    my ($sid, $n, $secs) = @_;
+    my $sql = join(', ', map { "GET_LOCK('tucai:cap:$sid" . ($_ ? ":$_" : '') . "', 10)" }
+                         0 .. $n - 1) . ", SLEEP($secs)";
+    my $pid = fork // die;
+    if (!$pid) {
+        $t->{stopped} = 1;
+        exec($t->_mysql_cmd, '-e', "SELECT $sql") or POSIX::_exit(1);
+    }
+    my $last = 'tucai:cap:' . $sid . ($n > 1 ? ':' . ($n - 1) : '');
+    $t->wait_for(sub { $t->sql_one("SELECT IS_USED_LOCK('$last')") }, 5);
+    return $pid;
 }
-$t->wait_for(sub { $t->sql_one("SELECT IS_USED_LOCK('tucai:cap:$se')") }, 5);
+my $lock_pid = hold_slots($se, 1, 3);
 $r = capture($t, $te, photo => 'good.jpg');
-is($r->{status}, 409, 'another capture in flight -> 409');
+is($r->{status}, 201, 'one in flight, 16 allowed -> goes through') or diag($r->{content});
+$t->sql_do("DELETE FROM drafts WHERE student_id = $se");
+waitpid($lock_pid, 0);
+$lock_pid = hold_slots($se, 16, 3);
+$r = capture($t, $te, photo => 'good.jpg');
+is($r->{status}, 409, '16 in flight, 16 allowed -> 409');
 is($r->{json}{error}, 'UPLOAD_IN_PROGRESS', 'UPLOAD_IN_PROGRESS');
+waitpid($lock_pid, 0);
+
+# straight to the pool: a frame without knobs gets the default (1 slot), a
+# frame with uploads_in_flight 2 may use the second slot
+$lock_pid = hold_slots($se, 1, 3);
+my $acct = $t->sql_one("SELECT account_id FROM students WHERE id = $se");
+my $mp = "--XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n"
+       . "Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff\xe0 no real JPEG\r\n--XyZ--\r\n";
+my @raw = (op => 14, role => 1, subject => $acct, school => $sch, body => $mp,
+           meta => [Tucai::Proto::M_CONTENT_TYPE, 'multipart/form-data; boundary=XyZ']);
+$r = $t->pool_request(@raw);
+is($r->{status}, 409, 'no knobs in the frame: default of one slot, held -> 409');
+is($r->{json}{error}, 'UPLOAD_IN_PROGRESS', 'UPLOAD_IN_PROGRESS from the pool');
+$r = $t->pool_request(@raw, policy => [60, 3, 5, 1800, 3, 86400, 15 << 20, 2]);
+is($r->{status}, 422, 'uploads_in_flight 2: second slot taken, then the bytes are checked');
+is($r->{json}{error}, 'CORRUPT_IMAGE', 'CORRUPT_IMAGE (not an attempt)');
 waitpid($lock_pid, 0);
 $r = capture($t, $te, photo => 'good.jpg');
 is($r->{status}, 201, 'afterwards it goes through') or diag($r->{content});

@@ -287,16 +287,26 @@ is($t->sql_one("SELECT fee_fen FROM schools WHERE id=$sb"), 0, "B's settings unt
 # ---- progress ----
 $t->sql_do("UPDATE students SET step='shoot' WHERE school_id=$sa AND student_no IN ('A001','A002')");
 my $sid = $t->sql_one("SELECT id FROM students WHERE school_id=$sa AND student_no='A001'");
-$t->sql_do("INSERT INTO captures (student_id, created_at, pass, reasons, verdict_json) VALUES"
-           . " ($sid, 1, 0, 'BLURRY,TOO_DARK', '{}'), ($sid, 2, 0, 'BLURRY', '{}'),"
-           . " ($sid, 3, 1, '', '{}')");
+$t->sql_do("INSERT INTO captures (student_id, created_at, pass, reasons, verdict_json,"
+           . " camera, source) VALUES"
+           . " ($sid, 1, 0, 'BLURRY,TOO_DARK', '{}', 'back', 'album'),"
+           . " ($sid, 2, 0, 'BLURRY', '{}', 'back', 'camera'),"
+           . " ($sid, 3, 1, '', '{}', '', '')");
 $r = api('GET', '/progress', token => $ta);
 is($r->{status}, 200, 'progress');
 is($r->{json}{total}, 4, 'total');
 is($r->{json}{by_step}{shoot}, 2, 'by step');
 is($r->{json}{by_step}{code}, 2, 'by step (code)');
 is_deeply($r->{json}{failure_reasons}, { BLURRY => 2, TOO_DARK => 1 }, 'by failure reason');
-is_deeply($r->{json}{captures}, { total => 3, passed => 1, failed => 2 }, 'captures');
+is_deeply({ map { $_ => $r->{json}{captures}{$_} } qw(total passed failed) },
+          { total => 3, passed => 1, failed => 2 }, 'captures');
+# step 7: how the photos were taken, from the capture meta
+is_deeply($r->{json}{captures}{by_source},
+          { album => { total => 1, passed => 0 }, camera => { total => 1, passed => 0 },
+            unknown => { total => 1, passed => 1 } }, 'captures by source');
+is_deeply($r->{json}{captures}{by_camera},
+          { back => { total => 2, passed => 0 }, unknown => { total => 1, passed => 1 } },
+          'captures by camera');
 $r = api('GET', '/progress', token => $tb);
 is_deeply($r->{json}{failure_reasons}, {}, "B sees none of A's failures");
 

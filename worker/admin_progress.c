@@ -2,7 +2,10 @@
  * admin_progress.c -- GET /admin/api/v1/progress: where the school stands.
  * -> {"total","by_step":{step:n},"locked":{"liveness","quality"},
  *     "bound","photos_ready","codes":{"active","revoked"},
- *     "captures":{"total","passed","failed"},"failure_reasons":{CODE:n}}
+ *     "captures":{"total","passed","failed",
+ *                 "by_source":{SRC:{"total","passed"}},
+ *                 "by_camera":{CAM:{"total","passed"}}},
+ *     "failure_reasons":{CODE:n}}
  * Failure reasons are counted per failed capture from captures.reasons
  * (comma-separated codes), so a capture failing two checks counts in both.
  */
@@ -17,6 +20,29 @@ static const char *steps[] = {
     "code", "phone", "confirm", "notice", "subscribe", "video", "shoot",
     "submit", "pay", "producing", "done", NULL
 };
+
+/* by[key] += {"total": n, "passed": p}; an empty key is "unknown". */
+static void
+progress_add(json_t *by, const char *key, json_int_t n, json_int_t p)
+{
+    json_t *cur;
+
+    if (key == NULL || key[0] == '\0') {
+        key = "unknown";
+    }
+    cur = json_object_get(by, key);
+    if (cur == NULL) {
+        cur = json_pack("{s:I,s:I}", "total", (json_int_t) 0,
+                        "passed", (json_int_t) 0);
+        if (cur == NULL || json_object_set_new(by, key, cur) != 0) {
+            return;
+        }
+    }
+    json_object_set_new(cur, "total", json_integer(
+        json_integer_value(json_object_get(cur, "total")) + n));
+    json_object_set_new(cur, "passed", json_integer(
+        json_integer_value(json_object_get(cur, "passed")) + p));
+}
 
 int
 admin_progress(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
@@ -81,8 +107,29 @@ admin_progress(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_int_t ctotal = row ? strtoll(row[0], NULL, 10) : 0;
     json_int_t cpass = row ? strtoll(row[1], NULL, 10) : 0;
     mysql_free_result(res);
-    json_object_set_new(out, "captures", json_pack("{s:I,s:I,s:I}",
-        "total", ctotal, "passed", cpass, "failed", ctotal - cpass));
+    json_t *caps = json_pack("{s:I,s:I,s:I}",
+        "total", ctotal, "passed", cpass, "failed", ctotal - cpass);
+    json_object_set_new(out, "captures", caps);
+
+    /* How the photos were taken, from the client's capture meta (step 7):
+     * album pictures or front-camera shots stand out here.  "" (no meta)
+     * is counted as "unknown". */
+    json_t *by_source = json_object(), *by_camera = json_object();
+    json_object_set_new(caps, "by_source", by_source);
+    json_object_set_new(caps, "by_camera", by_camera);
+    res = adm_query(ctx,
+        "SELECT c.source, c.camera, COUNT(*), COALESCE(SUM(c.pass = 1), 0)"
+        " FROM captures c JOIN students s ON s.id = c.student_id"
+        " WHERE s.school_id = %u GROUP BY c.source, c.camera LIMIT 10000",
+        who.school_id);
+    if (res == NULL) goto fail;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        json_int_t n = strtoll(row[2], NULL, 10);
+        json_int_t p = strtoll(row[3], NULL, 10);
+        progress_add(by_source, row[0], n, p);
+        progress_add(by_camera, row[1], n, p);
+    }
+    mysql_free_result(res);
 
     /* Grouping by the whole reasons string keeps the rows few (distinct
      * combinations), then each combination is split here. */

@@ -9,8 +9,10 @@
  *   429 COOLING_DOWN {"retry_after","until"};
  *   409 DRAFTS_FULL when the box holds capacity drafts;
  *   415 UNSUPPORTED_FORMAT for bytes that are no JPEG/PNG/WebP/HEIF;
- *   409 UPLOAD_IN_PROGRESS: one capture per student at a time across all
- *   hosts, MariaDB GET_LOCK('tucai:cap:<student>', 0).
+ *   409 UPLOAD_IN_PROGRESS: at most tucai_uploads_in_flight (default 1)
+ *   captures per student at a time across all hosts: one of the MariaDB
+ *   locks 'tucai:cap:<student>' (slot 0, the historical name) or
+ *   'tucai:cap:<student>:<k>' (k = 1..N-1) must be free, GET_LOCK(.., 0).
  * Then the original is stored (temp + fsync + rename), checked and
  * produced by photo_process().
  *   Decode failures (422 CORRUPT_IMAGE, 415 UNSUPPORTED_FORMAT) are not
@@ -171,13 +173,32 @@ typedef struct {
     const char          *ext;
 } capture_input_t;
 
+/* A meta value as a short token ("back", "album"): only [A-Za-z0-9_.-]
+ * is kept, so a cut never splits a UTF-8 sequence and the stored column
+ * and the progress keys stay plain. */
+static void
+meta_copy(char *dst, size_t n, const char *s)
+{
+    size_t len = 0;
+
+    for (; s != NULL && *s != '\0' && len + 1 < n; s++) {
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+            || (*s >= '0' && *s <= '9') || *s == '_' || *s == '.'
+            || *s == '-')
+        {
+            dst[len++] = *s;
+        }
+    }
+    dst[len] = '\0';
+}
+
 /* Parses the multipart upload into ci, or answers the error: -1. */
 static int
 parse_upload(const tucai_req_t *req, tucai_resp_t *resp, capture_input_t *ci)
 {
     mp_part_t        parts[MP_MAX_PARTS];
     const mp_part_t *photo = NULL, *meta = NULL;
-    const char      *b, *err, *s;
+    const char      *b, *err;
     size_t           blen;
     int              np, i;
     json_t          *m;
@@ -249,12 +270,10 @@ parse_upload(const tucai_req_t *req, tucai_resp_t *resp, capture_input_t *ci)
                               "meta is not a JSON object",
                               json_pack("{s:s}", "field", "meta")), -1;
         }
-        if ((s = json_string_value(json_object_get(m, "camera"))) != NULL) {
-            snprintf(ci->in.meta.camera, sizeof(ci->in.meta.camera), "%s", s);
-        }
-        if ((s = json_string_value(json_object_get(m, "source"))) != NULL) {
-            snprintf(ci->in.meta.source, sizeof(ci->in.meta.source), "%s", s);
-        }
+        meta_copy(ci->in.meta.camera, sizeof(ci->in.meta.camera),
+                  json_string_value(json_object_get(m, "camera")));
+        meta_copy(ci->in.meta.source, sizeof(ci->in.meta.source),
+                  json_string_value(json_object_get(m, "source")));
         json_decref(m);
     }
     return 0;
@@ -308,11 +327,30 @@ notify(tucai_ctx_t *ctx, uint64_t sid, uint64_t capture_id, int pass)
     }
 }
 
+/* The captures row of an attempt, with the client's meta (camera,
+ * source) so the back office sees how the photo was taken. 0 or -1. */
+static int
+insert_capture(tucai_ctx_t *ctx, const jst_t *st, int64_t now, int pass,
+    const char *reasons, const char *verdict_text, const char *orig,
+    const photo_meta_t *meta, uint64_t *capture_id)
+{
+    if (db_exec(ctx, "INSERT INTO captures (student_id, created_at, pass,"
+                " reasons, verdict_json, original_path, camera, source) VALUES"
+                " (%U, %I, %d, %s, %s, %s, %s, %s)", st->student_id, now, pass,
+                reasons, verdict_text, orig, meta->camera, meta->source) != 1)
+    {
+        return -1;
+    }
+    *capture_id = db_insert_id(ctx);
+    return 0;
+}
+
 /* Pass: draft file + rows.  Answers 201; or cleans up and returns -1
  * (database) or -2 (storage) for the caller to answer. */
 static int
 store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
-    jst_t *st, photo_result_t *res, const char *orig, char *verdict_text)
+    jst_t *st, photo_result_t *res, const char *orig, char *verdict_text,
+    const photo_meta_t *meta)
 {
     char     rel[256], hex[17];
     int64_t  now = (int64_t) time(NULL), n;
@@ -330,14 +368,11 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         return -2;              /* storage, not the database */
     }
     if (journey_txn(ctx) != 0
-        || db_exec(ctx, "INSERT INTO captures (student_id, created_at, pass,"
-                   " reasons, verdict_json, original_path) VALUES"
-                   " (%U, %I, 1, '', %s, %s)", st->student_id, now,
-                   verdict_text, orig) != 1)
+        || insert_capture(ctx, st, now, 1, "", verdict_text, orig, meta,
+                          &capture_id) != 0)
     {
         goto fail;
     }
-    capture_id = db_insert_id(ctx);
     if (db_exec(ctx, "INSERT INTO drafts (student_id, capture_id, created_at,"
                 " photo_path, original_path) VALUES (%U, %U, %I, %s, %s)",
                 st->student_id, capture_id, now, rel, orig) != 1)
@@ -377,7 +412,8 @@ fail:
 /* Failed check: counters, cooldown, maybe a lock, in one transaction. */
 static int
 store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
-    jst_t *st, photo_result_t *res, const char *orig, char *verdict_text)
+    jst_t *st, photo_result_t *res, const char *orig, char *verdict_text,
+    const photo_meta_t *meta)
 {
     char       reasons[512];
     int64_t    now = (int64_t) time(NULL), cooldown_until, lock_until = 0;
@@ -418,14 +454,11 @@ store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         qf = 0;     /* the lock served the count: start afresh after it */
     }
 
-    if (db_exec(ctx, "INSERT INTO captures (student_id, created_at, pass,"
-                " reasons, verdict_json, original_path) VALUES"
-                " (%U, %I, 0, %s, %s, %s)", st->student_id, now, reasons,
-                verdict_text, orig) != 1)
+    if (insert_capture(ctx, st, now, 0, reasons, verdict_text, orig, meta,
+                       &capture_id) != 0)
     {
         goto fail;
     }
-    capture_id = db_insert_id(ctx);
     if (db_exec(ctx, "UPDATE students SET liveness_fails = %u,"
                 " quality_fails = %u, attempts = attempts + 1,"
                 " cooldown_until = %I,"
@@ -482,6 +515,37 @@ fail:
     return -1;
 }
 
+/*
+ * Takes the first free of the student's N upload slots (named locks, so
+ * the limit holds across hosts and dies with a crashed child's session).
+ * *got is 1 with lockname set, 0 when every slot is busy; -1 on DB error.
+ */
+static int
+take_slot(tucai_ctx_t *ctx, const tucai_req_t *req, uint64_t sid,
+    char *lockname, size_t n, int64_t *got)
+{
+    uint32_t slots = journey_policy(req, TUCAI_POL_UPLOADS_IN_FLIGHT), k;
+
+    /* nginx bounds the knob to 1..16; a raw frame must not ask for more. */
+    slots = slots < 1 ? 1 : slots > 16 ? 16 : slots;
+    *got = 0;
+    for (k = 0; k < slots; k++) {
+        if (k == 0) {
+            snprintf(lockname, n, "tucai:cap:%llu", (unsigned long long) sid);
+        } else {
+            snprintf(lockname, n, "tucai:cap:%llu:%u",
+                     (unsigned long long) sid, k);
+        }
+        if (db_query_int(ctx, got, "SELECT GET_LOCK(%s, 0)", lockname) < 0) {
+            return -1;
+        }
+        if (*got == 1) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int
 journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
@@ -503,9 +567,9 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return 0;
     }
 
-    snprintf(lockname, sizeof(lockname), "tucai:cap:%llu",
-             (unsigned long long) st.student_id);
-    if (db_query_int(ctx, &got, "SELECT GET_LOCK(%s, 0)", lockname) < 0) {
+    if (take_slot(ctx, req, st.student_id, lockname, sizeof(lockname), &got)
+        != 0)
+    {
         return resp_db_unavailable(resp);
     }
     if (got != 1) {
@@ -582,8 +646,10 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         goto storage;
     }
     rc = res.pass && res.jpeg != NULL
-         ? store_pass(ctx, req, resp, &st, &res, orig, verdict_text)
-         : store_fail(ctx, req, resp, &st, &res, orig, verdict_text);
+         ? store_pass(ctx, req, resp, &st, &res, orig, verdict_text,
+                      &ci.in.meta)
+         : store_fail(ctx, req, resp, &st, &res, orig, verdict_text,
+                      &ci.in.meta);
     if (rc != 0) {
         /* Nothing committed: the original goes too. */
         journey_unlink(ctx->cfg->storage_dir, orig);
