@@ -77,6 +77,7 @@ enum {
 #define NGX_HTTP_TUCAI_KEY_CODE_IP     2
 #define NGX_HTTP_TUCAI_KEY_CODE_SUBJ   3
 #define NGX_HTTP_TUCAI_KEY_LOGIN_IP    4
+#define NGX_HTTP_TUCAI_KEY_ADMIN_LOGIN_IP  5
 
 /* per-subject state as cached in the zone (copy handed out) */
 typedef struct {
@@ -111,6 +112,7 @@ typedef struct {
     size_t                   roster_max;
     ngx_http_tucai_rate_t    code_rate;
     ngx_http_tucai_rate_t    login_rate;
+    ngx_http_tucai_rate_t    admin_login_rate;
     time_t                   pool_retry_after;
 } ngx_http_tucai_loc_conf_t;
 

@@ -160,6 +160,8 @@ static ngx_command_t  ngx_http_tucai_commands[] = {
       ngx_http_tucai_rate_slot, TUCAI_LOCF(code_rate), NULL },
     { ngx_string("tucai_login_rate"), TUCAI_LOC|NGX_CONF_TAKE12,
       ngx_http_tucai_rate_slot, TUCAI_LOCF(login_rate), NULL },
+    { ngx_string("tucai_admin_login_rate"), TUCAI_LOC|NGX_CONF_TAKE12,
+      ngx_http_tucai_rate_slot, TUCAI_LOCF(admin_login_rate), NULL },
     { ngx_string("tucai_pool_retry_after"), TUCAI_LOC|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot, TUCAI_LOCF(pool_retry_after),
       &ngx_http_tucai_retry_bounds },
@@ -310,6 +312,7 @@ ngx_http_tucai_create_loc_conf(ngx_conf_t *cf)
     conf->roster_max = NGX_CONF_UNSET_SIZE;
     conf->code_rate.rate = NGX_CONF_UNSET_UINT;
     conf->login_rate.rate = NGX_CONF_UNSET_UINT;
+    conf->admin_login_rate.rate = NGX_CONF_UNSET_UINT;
     conf->pool_retry_after = NGX_CONF_UNSET;
 
     return conf;
@@ -397,6 +400,8 @@ ngx_http_tucai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               10);
     ngx_http_tucai_merge_rate(&conf->login_rate, &prev->login_rate, 30000 / 60,
                               20);
+    ngx_http_tucai_merge_rate(&conf->admin_login_rate, &prev->admin_login_rate,
+                              30000 / 60, 20);
 
     /*
      * Body limits are ours, per operation (413 BODY_TOO_LARGE as JSON);
@@ -866,6 +871,19 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
         /* no identity before login: per client IP only */
         rc = ngx_http_tucai_rate_check(r, ctx, &tlcf->login_rate,
                                        NGX_HTTP_TUCAI_KEY_LOGIN_IP, 0);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+        break;
+
+    case TUCAI_OP_ADMIN_LOGIN:
+        /*
+         * password guessing: per client IP, in its own buckets so students
+         * logging in from a school's NAT do not lock teachers out; per
+         * username would need the body, which is read after this check
+         */
+        rc = ngx_http_tucai_rate_check(r, ctx, &tlcf->admin_login_rate,
+                                       NGX_HTTP_TUCAI_KEY_ADMIN_LOGIN_IP, 0);
         if (rc != NGX_DECLINED) {
             return rc;
         }

@@ -8,7 +8,8 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 1,
-    nginx_extra_server => "tucai_login_rate 2r/m burst=1; tucai_code_rate 1r/m burst=2;");
+    nginx_extra_server => "tucai_login_rate 2r/m burst=1; tucai_code_rate 1r/m burst=2;"
+        . " tucai_admin_login_rate 2r/m burst=1;");
 plan skip_all => 'no nginx module built' unless $t->has_nginx;
 
 my $conf = $t->dir . '/nginx/nginx.conf';
@@ -75,6 +76,20 @@ like($t->nginx_log, qr/tucai_zone "tucai" size changed from 4194304 to 8388608/,
 $r = login();
 isnt($r->{status}, 429, 'new zone: login passes again');
 
+# teacher login: its own per-IP bucket, refused by nginx like student login
+sub admin_login { $t->post_json('/admin/api/v1/login', { username => 'guess', password => "pw$_[0]" }) }
+@st = map { admin_login($_)->{status} } 1 .. 2;
+is_deeply(\@st, [401, 401], 'teacher logins within the burst reach the pool (wrong password)')
+    or diag explain \@st;
+$r = admin_login(3);
+is($r->{status}, 429, 'teacher login over the rate: 429');
+is($r->{json}{error}, 'RATE_LIMITED', 'teacher login: RATE_LIMITED');
+ok($r->{json}{retry_after} >= 1 && $r->{json}{retry_after} <= 60, 'teacher login: retry_after');
+is($r->{headers}{'retry-after'}, $r->{json}{retry_after}, 'teacher login: Retry-After header');
+my @pool_admin = grep { m{"POST /admin/api/v1/login[^\n]*ups=unix:} } split /\n/, $t->nginx_access_log;
+is(scalar @pool_admin, 2, 'the refused teacher login never reached the pool');
+isnt(login()->{status}, 429, 'student login has its own bucket');
+
 # nginx -t rejects bad knob values with a clear message
 my $p = $t->dir . '/nginx';
 my %bad = (
@@ -86,6 +101,7 @@ my %bad = (
     'tucai_code_rate 5r/h'         => qr/invalid rate "5r\/h"/,
     'tucai_code_rate 5r/m burst=x' => qr/invalid burst/,
     'tucai_login_rate 5r/m fast'   => qr/unknown parameter "fast"/,
+    'tucai_admin_login_rate 5r/d'  => qr/invalid rate "5r\/d"/,
     'tucai_drafts_capacity 1000'   => qr/"tucai_drafts_capacity" must be between 1 and 100, not "1000"/,
     'tucai_lock_revalidate 2h'     => qr/"tucai_lock_revalidate" must be between 1 and 3600 seconds/,
 );
