@@ -263,7 +263,8 @@ demo_seed(tucai_ctx_t *ctx, json_t *old, const char *base_url,
     const char *opwd = json_string_value(
         json_object_get(json_object_get(old, "teacher"), "password"));
 
-    snprintf(video_url, sizeof(video_url), "%s/demo/guide.mp4", base_url);
+    /* the H5 client's SVG animation stands in for a video (no media file ships) */
+    snprintf(video_url, sizeof(video_url), "%s/h5/guide.svg", base_url);
 
     int rc = adm_query_u64(ctx, &school,
         "SELECT id FROM schools WHERE name = %s ORDER BY id LIMIT 1 FOR UPDATE",
