@@ -60,6 +60,7 @@ is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sa"), 1, 'no a
 sleep 2.1;
 $r = capture($t, $ta, photo => 'dark.jpg');
 is($r->{status}, 423, 'second quality failure locks (423 at once)') or diag($r->{content});
+is($r->{json}{error}, 'LOCKED', 'LOCKED');
 is($r->{json}{lock}, 'quality', 'lock quality');
 ok($r->{json}{until}, 'with until');
 ok($r->{json}{verdict}, 'and the verdict');
@@ -101,8 +102,10 @@ is(row($sb)->[3], 1, 'liveness_fails = 1');
 sleep 2.1;
 $r = capture($t, $tb, photo => 'good.jpg', burst => 'rigid');
 is($r->{status}, 423, 'second liveness failure locks');
+is($r->{json}{error}, 'LOCKED', 'LOCKED (liveness)');
 is($r->{json}{lock}, 'liveness', 'lock liveness');
 ok(!exists $r->{json}{until}, 'no until: a teacher must unlock');
+like($r->{json}{contact} // '', qr/\S/, 'names the school photo office');
 sleep 2.1;
 $r = capture($t, $tb, photo => 'good.jpg');
 is($r->{status}, 423, 'still locked after the cooldown');

@@ -32,6 +32,16 @@ typedef struct {
 
 /* ---- admin_db.c: SQL with escaping, transactions ---- */
 
+/* A growable NUL-terminated string (SQL text, the code sheet's HTML); after
+ * a failed allocation oom is set and further adds are ignored. */
+typedef struct {
+    char   *p;
+    size_t  len, cap;
+    int     oom;
+} adm_sbuf;
+
+void adm_sb_add(adm_sbuf *b, const char *s, size_t n);
+
 /*
  * Formats SQL: %s C string (quoted, escaped; NULL -> NULL), %q tstr * (quoted,
  * escaped), %x (const void *, size_t) as X'hex', %d int, %u unsigned,

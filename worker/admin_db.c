@@ -11,14 +11,10 @@
 #include "admin.h"
 #include "log.h"
 
-typedef struct {
-    char   *p;
-    size_t  len, cap;
-    int     oom;
-} sbuf;
+typedef adm_sbuf sbuf;
 
-static void
-sb_add(sbuf *b, const char *s, size_t n)
+void
+adm_sb_add(sbuf *b, const char *s, size_t n)
 {
     if (b->oom) {
         return;
@@ -52,9 +48,9 @@ sb_quoted(sbuf *b, MYSQL *db, const char *s, size_t n)
     }
     unsigned long m = db ? mysql_real_escape_string(db, tmp, s, n)
                          : mysql_escape_string(tmp, s, n);
-    sb_add(b, "'", 1);
-    sb_add(b, tmp, m);
-    sb_add(b, "'", 1);
+    adm_sb_add(b, "'", 1);
+    adm_sb_add(b, tmp, m);
+    adm_sb_add(b, "'", 1);
     free(tmp);
 }
 
@@ -69,7 +65,7 @@ adm_vsql(MYSQL *db, const char *fmt, va_list ap)
         if (*f != '%') {
             const char *e = strchr(f, '%');
             size_t n = e ? (size_t) (e - f) : strlen(f);
-            sb_add(&b, f, n);
+            adm_sb_add(&b, f, n);
             f += n - 1;
             continue;
         }
@@ -78,7 +74,7 @@ adm_vsql(MYSQL *db, const char *fmt, va_list ap)
         case 's': {
             const char *s = va_arg(ap, const char *);
             if (s == NULL) {
-                sb_add(&b, "NULL", 4);
+                adm_sb_add(&b, "NULL", 4);
             } else {
                 sb_quoted(&b, db, s, strlen(s));
             }
@@ -92,37 +88,37 @@ adm_vsql(MYSQL *db, const char *fmt, va_list ap)
         case 'x': {
             const unsigned char *p = va_arg(ap, const void *);
             size_t n = va_arg(ap, size_t);
-            sb_add(&b, "X'", 2);
+            adm_sb_add(&b, "X'", 2);
             for (size_t i = 0; i < n; i++) {
                 snprintf(num, sizeof(num), "%02x", p[i]);
-                sb_add(&b, num, 2);
+                adm_sb_add(&b, num, 2);
             }
-            sb_add(&b, "'", 1);
+            adm_sb_add(&b, "'", 1);
             break;
         }
         case 'd':
-            sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%d",
+            adm_sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%d",
                                                va_arg(ap, int)));
             break;
         case 'u':
-            sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%u",
+            adm_sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%u",
                                                va_arg(ap, unsigned)));
             break;
         case 'D':
-            sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%" PRId64,
+            adm_sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%" PRId64,
                                                va_arg(ap, int64_t)));
             break;
         case 'U':
-            sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%" PRIu64,
+            adm_sb_add(&b, num, (size_t) snprintf(num, sizeof(num), "%" PRIu64,
                                                va_arg(ap, uint64_t)));
             break;
         case 'r': {
             const char *s = va_arg(ap, const char *);
-            sb_add(&b, s, strlen(s));
+            adm_sb_add(&b, s, strlen(s));
             break;
         }
         case '%':
-            sb_add(&b, "%", 1);
+            adm_sb_add(&b, "%", 1);
             break;
         default:
             /* A programming error: refuse rather than send odd SQL. */
@@ -135,7 +131,7 @@ adm_vsql(MYSQL *db, const char *fmt, va_list ap)
         return NULL;
     }
     if (b.p == NULL) {
-        sb_add(&b, "", 0);
+        adm_sb_add(&b, "", 0);
     }
     return b.p;
 }
@@ -182,14 +178,11 @@ adm_exec(tucai_ctx_t *ctx, uint64_t *affected, const char *fmt, ...)
     return rc;
 }
 
-MYSQL_RES *
-adm_query(tucai_ctx_t *ctx, const char *fmt, ...)
+/* run() and the stored result; NULL (logged) on any failure. */
+static MYSQL_RES *
+vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = run(ctx, fmt, ap);
-    va_end(ap);
-    if (rc != 0) {
+    if (run(ctx, fmt, ap) != 0) {
         return NULL;
     }
     MYSQL_RES *res = mysql_store_result(ctx->db);
@@ -199,17 +192,23 @@ adm_query(tucai_ctx_t *ctx, const char *fmt, ...)
     return res;
 }
 
+MYSQL_RES *
+adm_query(tucai_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    MYSQL_RES *res = vquery(ctx, fmt, ap);
+    va_end(ap);
+    return res;
+}
+
 int
 adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = run(ctx, fmt, ap);
+    MYSQL_RES *res = vquery(ctx, fmt, ap);
     va_end(ap);
-    if (rc != 0) {
-        return -1;
-    }
-    MYSQL_RES *res = mysql_store_result(ctx->db);
     if (res == NULL) {
         return -1;
     }

@@ -18,33 +18,12 @@
 
 char *adm_sheet_html(const char *school_name, json_t *codes);
 
-typedef struct {
-    char   *p;
-    size_t  len, cap;
-    int     oom;
-} hbuf;
-
-static void
-hb_add(hbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (np == NULL) { b->oom = 1; return; }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
+typedef adm_sbuf hbuf;
 
 static void
 hb_str(hbuf *b, const char *s)
 {
-    hb_add(b, s, strlen(s));
+    adm_sb_add(b, s, strlen(s));
 }
 
 static void
@@ -57,7 +36,7 @@ hb_esc(hbuf *b, const char *s)
         case '&': hb_str(b, "&amp;"); break;
         case '"': hb_str(b, "&quot;"); break;
         case '\'': hb_str(b, "&#39;"); break;
-        default: hb_add(b, s, 1);
+        default: adm_sb_add(b, s, 1);
         }
     }
 }

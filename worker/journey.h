@@ -74,6 +74,10 @@ typedef struct {
  */
 int  journey_begin(tucai_ctx_t *ctx, const tucai_req_t *req,
          tucai_resp_t *resp, jst_t *st);
+/* journey_begin, then journey_guard(st, allowed): the prologue of a
+ * step-bound endpoint.  0, or -1 with the error already in resp. */
+int  journey_enter(tucai_ctx_t *ctx, const tucai_req_t *req,
+         tucai_resp_t *resp, jst_t *st, unsigned allowed);
 /* Reloads st (after a change) without the request checks. 0 or -1. */
 int  journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st);
 /* Computes st->step from the loaded rows. */

@@ -35,9 +35,7 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     int64_t    now = (int64_t) time(NULL), n;
     int        rc, expires_in;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_BIT(J_CONFIRM), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_BIT(J_CONFIRM)) != 0) {
         return 0;
     }
     if (journey_txn(ctx) != 0) {

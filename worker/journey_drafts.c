@@ -38,9 +38,7 @@ journey_drafts(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     jst_t   st;
     json_t *list;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_SHOOT), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_SHOOT)) != 0) {
         return 0;
     }
     list = journey_drafts_json(ctx, req, &st);
@@ -54,6 +52,22 @@ journey_drafts(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         "drafts", list));
 }
 
+/* Prologue of the per-draft endpoints: the student (step shoot or later)
+ * and the draft id of the path.  0, or -1 with the answer written. */
+static int
+draft_begin(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
+    jst_t *st, uint64_t *id)
+{
+    if (journey_enter(ctx, req, resp, st, J_FROM(J_SHOOT)) != 0) {
+        return -1;
+    }
+    *id = param_id(req);
+    if (*id == 0) {
+        return journey_not_found(resp), -1;
+    }
+    return 0;
+}
+
 int
 journey_draft_photo(tucai_ctx_t *ctx, const tucai_req_t *req,
     tucai_resp_t *resp)
@@ -63,14 +77,8 @@ journey_draft_photo(tucai_ctx_t *ctx, const tucai_req_t *req,
     char     path[256], uri[512];
     int      rc;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_SHOOT), resp) != 0)
-    {
+    if (draft_begin(ctx, req, resp, &st, &id) != 0) {
         return 0;
-    }
-    id = param_id(req);
-    if (id == 0) {
-        return journey_not_found(resp);
     }
     rc = db_query_str(ctx, path, sizeof(path), "SELECT photo_path FROM drafts"
                       " WHERE id = %U AND student_id = %U AND status = 'draft'",
@@ -98,14 +106,8 @@ journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
     int64_t    created, deletable, now = (int64_t) time(NULL), n;
     int        rc;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_SHOOT), resp) != 0)
-    {
+    if (draft_begin(ctx, req, resp, &st, &id) != 0) {
         return 0;
-    }
-    id = param_id(req);
-    if (id == 0) {
-        return journey_not_found(resp);
     }
     if (journey_txn(ctx) != 0) {
         return resp_db_unavailable(resp);

@@ -17,9 +17,7 @@ journey_notice(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     int        rc;
     json_t    *o;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_NOTICE), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_NOTICE)) != 0) {
         return 0;
     }
     rc = jdb_row(ctx, &res, &row, "SELECT notice_version, notice_title,"
@@ -43,9 +41,7 @@ journey_notice_ack(tucai_ctx_t *ctx, const tucai_req_t *req,
     json_t  *body, *v;
     int64_t  version, n;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_NOTICE), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_NOTICE)) != 0) {
         return 0;
     }
     body = journey_json_body(req, resp);

@@ -45,9 +45,7 @@ journey_phone(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     char         phone[32];
     wx_status_t  ws;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_BIT(J_PHONE) | J_BIT(J_CONFIRM), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_BIT(J_PHONE) | J_BIT(J_CONFIRM)) != 0) {
         return 0;
     }
     body = journey_json_body(req, resp);

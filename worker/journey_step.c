@@ -204,6 +204,18 @@ journey_begin(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
 }
 
 int
+journey_enter(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
+    jst_t *st, unsigned allowed)
+{
+    if (journey_begin(ctx, req, resp, st) != 0
+        || journey_guard(st, allowed, resp) != 0)
+    {
+        return -1;
+    }
+    return 0;
+}
+
+int
 journey_guard(const jst_t *st, unsigned allowed, tucai_resp_t *resp)
 {
     if (allowed & J_BIT(st->step)) {

@@ -12,9 +12,7 @@ journey_subs_get(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     jst_t st;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_SUBSCRIBE), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_SUBSCRIBE)) != 0) {
         return 0;
     }
     return resp_json(resp, 200, json_pack(
@@ -45,9 +43,7 @@ journey_subs_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_t *body;
     int     ps, pr;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_SUBSCRIBE), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_SUBSCRIBE)) != 0) {
         return 0;
     }
     body = journey_json_body(req, resp);

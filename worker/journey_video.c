@@ -14,9 +14,7 @@ journey_video(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     jst_t st;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_VIDEO), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_VIDEO)) != 0) {
         return 0;
     }
     return resp_json(resp, 200, json_pack(
@@ -33,9 +31,7 @@ journey_video_start(tucai_ctx_t *ctx, const tucai_req_t *req,
     jst_t   st;
     int64_t now = (int64_t) time(NULL);
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_VIDEO), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_VIDEO)) != 0) {
         return 0;
     }
     if (db_exec(ctx, "UPDATE students SET video_started_at = %I,"
@@ -55,9 +51,7 @@ journey_video_finish(tucai_ctx_t *ctx, const tucai_req_t *req,
     jst_t   st;
     int64_t now = (int64_t) time(NULL), remaining;
 
-    if (journey_begin(ctx, req, resp, &st) != 0
-        || journey_guard(&st, J_FROM(J_VIDEO), resp) != 0)
-    {
+    if (journey_enter(ctx, req, resp, &st, J_FROM(J_VIDEO)) != 0) {
         return 0;
     }
     if (st.video_finished_at == 0) {
