@@ -9,18 +9,13 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use Tucai::Test;
+require "./t/50_admin_lib.pl";
 
 plan skip_all => 'no vips CLI (libvips-tools)' unless -x '/usr/bin/vips';
 my $t = Tucai::Test->new(worker_children => 2);
 plan skip_all => 'nginx module not built' unless $t->has_nginx;
-my $J = JSON::PP->new->utf8->canonical;
 
-my $demo = $t->dir . '/demo.json';
-my ($rc, $out) = $t->admin_cli('demo', $demo);
-is($rc, 0, 'demo seeded') or diag $out;
-open my $fh, '<', $demo or die; my $d = $J->decode(do { local $/; <$fh> }); close $fh;
-
-my $l = $t->post_json('/admin/api/v1/login', $d->{teacher});
+my ($d, $l) = admin_demo($t);
 is($l->{status}, 200, 'teacher login');
 my $tok = $l->{json}{token};
 

@@ -9,16 +9,13 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use Tucai::Test;
+require "./t/50_admin_lib.pl";
 
 my $t = Tucai::Test->new(worker_children => 2);
 plan skip_all => 'nginx module not built' unless $t->has_nginx;
-my $J = JSON::PP->new->utf8->canonical;
 
-my $demo = $t->dir . '/demo.json';
-my ($rc, $out) = $t->admin_cli('demo', $demo);
-is($rc, 0, 'demo seeded') or diag $out;
-open my $fh, '<', $demo or die; my $d = $J->decode(do { local $/; <$fh> }); close $fh;
-my $teacher = $t->post_json('/admin/api/v1/login', $d->{teacher})->{json}{token};
+my ($d, $l) = admin_demo($t);
+my $teacher = $l->{json}{token};
 ok($teacher, 'teacher token');
 
 # a student bound to D2026002
