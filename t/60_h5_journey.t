@@ -41,7 +41,6 @@ my $J = JSON::PP->new->utf8->canonical;
     open $fh, '>', $conf or die; print $fh $c; close $fh;
     $t->reload_nginx;
 }
-$t->sandbox_post('/sandbox/config', { notify_url => $t->url('/api/v1/pay/notify') });
 
 # ---- the demo school, as make run seeds it ----
 my $demo = $t->dir . '/demo.json';

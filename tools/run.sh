@@ -53,6 +53,10 @@ tools/render-conf conf/worker.ini.tmpl "$VAR/conf/worker.ini" \
     SANDBOX_URL="$SANDBOX_URL" ROOT="$ROOT" CHILDREN="$CHILDREN" \
     NGINX_URL="http://127.0.0.1:$PORT"
 
+# The H5 demo pays through the sandbox's "pay this order" endpoint, proxied
+# on the same origin (make run only: the sandbox is not WeChat).
+DEMO_PAY="location = /sandbox/pay { proxy_pass $SANDBOX_URL/sandbox/pay; }"
+
 P=$VAR/nginx
 tools/render-conf conf/nginx.conf.tmpl "$P/nginx.conf" \
     ROOT="$ROOT" BUILD="$B" MODULE_SO="$B/ngx_http_tucai_module.so" PREFIX="$P" \
@@ -61,7 +65,8 @@ tools/render-conf conf/nginx.conf.tmpl "$P/nginx.conf" \
     KEY_FILE="$VAR/secrets/token_keys" FILES_DIR="$VAR/files" \
     ERROR_LOG="$P/logs/error.log" ACCESS_LOG="$P/logs/access.log" \
     PID_FILE="$P/nginx.pid" TMP_DIR="$P/tmp" WWW_DIR="$ROOT/www" \
-    NGINX_EXTRA_HTTP="" NGINX_EXTRA_SERVER="" EXTRA_HTTP="" EXTRA_SERVER=""
+    NGINX_EXTRA_HTTP="" NGINX_EXTRA_SERVER="" EXTRA_HTTP="" \
+    EXTRA_SERVER="$DEMO_PAY"
 
 "$B/tucai-worker" -c "$VAR/conf/worker.ini" --foreground 2>>"$RUN/pool.stderr" &
 pids+=($!)
@@ -92,6 +97,7 @@ cat <<MSG
     health:      http://127.0.0.1:$PORT/api/v1/health
     schools:     http://127.0.0.1:$PORT/api/v1/schools
     back office: http://127.0.0.1:$PORT/admin/
+    H5 student:  http://127.0.0.1:$PORT/h5/  (a collection code from var/demo.json)
     $demo_note
     WeChat sandbox: $SANDBOX_URL
     logs:        $RUN/tucai-worker.log  $P/logs/error.log

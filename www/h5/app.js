@@ -354,7 +354,7 @@
   function showCooldown(endMs) {
     $('shoot-btn').disabled = true;
     countdown('cooldown', endMs, function (l) {
-      return '冷静期：' + fmtLeft(l) + ' 后可重拍 / cooling down, retake in ' + Math.ceil(l) + ' s';
+      return '冷静期，' + fmtLeft(l) + ' 后可重拍 / cooling down: retake then';
     }, function () { $('shoot-btn').disabled = false; });
   }
   function showShoot() {
@@ -439,7 +439,7 @@
         var del = el('button', { type: 'button', 'class': 'del', text: '删除 Delete',
           onclick: function () { deleteDraft(dr.id); } });
         var pick = el('button', { type: 'button', 'class': 'primary pick',
-          text: dr.id === chosen ? '已选择 Chosen' : '选这张 Choose',
+          text: dr.id === chosen ? '已选 Chosen' : '选这张 Choose',
           onclick: function () { choose(dr.id); } });
         if (me && (me.step === 'producing' || me.step === 'done')) pick.disabled = true;
         ul.appendChild(el('li', { 'data-id': String(dr.id), 'class': dr.id === chosen ? 'chosen' : '' }, [
