@@ -505,25 +505,44 @@ ngx_http_tucai_subject_key(u_char *key, uint64_t subject)
 }
 
 
-ngx_int_t
-ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
-    ngx_http_tucai_state_t *st)
+/*
+ * The zone locked and subject's entry found (created when create is set
+ * and there is room).  NULL: no zone, nothing locked; otherwise the caller
+ * unlocks ctx->shpool->mutex.
+ */
+static ngx_http_tucai_zone_ctx_t *
+ngx_http_tucai_subject_lock(ngx_http_request_t *r, uint64_t subject,
+    ngx_uint_t create, ngx_http_tucai_node_t **tn)
 {
     u_char                      key[9];
     size_t                      len;
-    ngx_http_tucai_node_t      *tn;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
-    ngx_memzero(st, sizeof(ngx_http_tucai_state_t));
     ctx = ngx_http_tucai_zone_ctx(r);
     if (ctx == NULL) {
-        return NGX_DECLINED;
+        return NULL;
     }
 
     len = ngx_http_tucai_subject_key(key, subject);
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-    tn = ngx_http_tucai_get(ctx, key, len, 0);
+    *tn = ngx_http_tucai_get(ctx, key, len, create);
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
+    ngx_http_tucai_state_t *st)
+{
+    ngx_http_tucai_node_t      *tn;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ngx_memzero(st, sizeof(ngx_http_tucai_state_t));
+    ctx = ngx_http_tucai_subject_lock(r, subject, 0, &tn);
+    if (ctx == NULL) {
+        return NGX_DECLINED;
+    }
     if (tn) {
         st->found = 1;
         st->cooldown_until = tn->cooldown_until;
@@ -593,20 +612,13 @@ ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
 void
 ngx_http_tucai_shm_clear(ngx_http_request_t *r, uint64_t subject)
 {
-    u_char                      key[9];
-    size_t                      len;
     ngx_http_tucai_node_t      *tn;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
-    ctx = ngx_http_tucai_zone_ctx(r);
+    ctx = ngx_http_tucai_subject_lock(r, subject, 0, &tn);
     if (ctx == NULL) {
         return;
     }
-
-    len = ngx_http_tucai_subject_key(key, subject);
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    tn = ngx_http_tucai_get(ctx, key, len, 0);
     if (tn) {
         tn->cooldown_until = 0;
         tn->lock_kind = TUCAI_LOCK_NONE;
@@ -623,21 +635,14 @@ ngx_int_t
 ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r, uint64_t subject,
     ngx_uint_t limit)
 {
-    u_char                      key[9];
-    size_t                      len;
     ngx_int_t                   rc;
     ngx_http_tucai_node_t      *tn;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
-    ctx = ngx_http_tucai_zone_ctx(r);
+    ctx = ngx_http_tucai_subject_lock(r, subject, 1, &tn);
     if (ctx == NULL) {
         return NGX_DECLINED;
     }
-
-    len = ngx_http_tucai_subject_key(key, subject);
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    tn = ngx_http_tucai_get(ctx, key, len, 1);
     if (tn == NULL) {
         rc = NGX_DECLINED;              /* zone full: let the pool decide */
     } else if (tn->inflight >= limit) {
@@ -656,20 +661,13 @@ ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r, uint64_t subject,
 void
 ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject)
 {
-    u_char                      key[9];
-    size_t                      len;
     ngx_http_tucai_node_t      *tn;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
-    ctx = ngx_http_tucai_zone_ctx(r);
+    ctx = ngx_http_tucai_subject_lock(r, subject, 0, &tn);
     if (ctx == NULL) {
         return;
     }
-
-    len = ngx_http_tucai_subject_key(key, subject);
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-    tn = ngx_http_tucai_get(ctx, key, len, 0);
     if (tn && tn->inflight) {
         tn->inflight--;
         ctx->sh->inflight--;

@@ -9,6 +9,7 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use Tucai::Test;
+use Tucai::PaySeed;
 
 my $t = Tucai::Test->new(worker_children => 2, asan => ($ENV{TUCAI_PAY_ASAN} ? 1 : 0),
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\nmax_attempts = 30\n");
@@ -16,32 +17,8 @@ plan skip_all => 'no nginx module built' unless $t->has_nginx;
 
 sub spew { open my $f, '>', $_[0] or die "$_[0]: $!"; binmode $f; print $f $_[1]; close $f }
 
-my $seq = 0;
-sub seed {
-    my (%o) = @_;
-    $seq++;
-    my $now = time;
-    $t->sql_do("INSERT INTO schools (name, contact, fee_fen, notice_body, tpl_photo_status,"
-        . " tpl_payment_result, created_at) VALUES ('Fail School $seq', 'office', 800,"
-        . " 'notice', 'TPL_photo_status', 'TPL_payment_result', $now)");
-    my $school = $t->sql_one("SELECT MAX(id) FROM schools");
-    my $openid = "oPayFail${seq}x$$";
-    $t->sql_do("INSERT INTO accounts (openid, created_at, last_login_at) VALUES ('$openid', $now, $now)");
-    my $acc = $t->sql_one("SELECT id FROM accounts WHERE openid = '$openid'");
-    $t->sql_do("INSERT INTO students (school_id, student_no, name, account_id, step,"
-        . " notice_ack_version, subs_set, sub_photo_status, sub_payment_result,"
-        . " video_started_at, video_finished_at, created_at, updated_at) VALUES"
-        . " ($school, 'F$seq', 'Student $seq', $acc, 'submit', 1, 1, 1, 1, $now - 200, $now - 100,"
-        . " $now, $now)");
-    my $sid = $t->sql_one("SELECT id FROM students WHERE account_id = $acc");
-    mkdir $t->files_dir . '/drafts';
-    my $rel = "drafts/$sid-1.jpg";
-    spew($t->files_dir . "/$rel", "\xff\xd8 photo $sid \xff\xd9");
-    $t->sql_do("INSERT INTO drafts (student_id, capture_id, created_at, photo_path, original_path)"
-        . " VALUES ($sid, 0, $now, '$rel', '$rel')");
-    my $d = $t->sql_one("SELECT MAX(id) FROM drafts WHERE student_id = $sid");
-    return { sid => $sid, openid => $openid, draft => $d, token => $t->token('s', $acc, $school) };
-}
+my $nschool = 0;
+sub seed { $nschool++; pay_seed($t, tag => 'F', fee => 800, name => "Fail School $nschool", contact => 'office', @_) }
 sub submit {
     my ($s) = @_;
     return $t->post_json('/api/v1/submission', { draft_id => $s->{draft} + 0 }, token => $s->{token});

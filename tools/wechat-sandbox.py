@@ -21,7 +21,9 @@ Test controls (not part of WeChat):
     POST /sandbox/reset                 clear stats, messages, failures, refusals
     POST /sandbox/fail {"api","times"[,"mode"]}   next calls of api fail;
          mode "500" | "errcode" (-1) | "drop" (connection closed) | "slow"
-         | "delay" (answered normally after 1.5 s: a window for races)
+         | "hold" (answered normally once POST /sandbox/release comes, or
+         after 20 s: a window for races that does not depend on timing)
+    POST /sandbox/release               lets held calls go on
          api: jscode2session token stable_token phone subscribe jsapi query
               close notify (notify = /sandbox/pay delivery not attempted)
     POST /sandbox/refuse {"openid"}     subscribe/send to them -> 43101
@@ -98,6 +100,9 @@ class Keys:
         self.platform_id = rd("pay_platform.id").decode().strip()
         if not re.fullmatch(r"PUB_KEY_ID_\d{32}", self.platform_id):
             raise SystemExit("pay_platform.id must be PUB_KEY_ID_ + 32 digits")
+
+
+RELEASE = threading.Event()     # "hold" failures wait for it
 
 
 class State:
@@ -243,8 +248,8 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "slow":
             time.sleep(10)
             raise DropConnection()
-        if mode == "delay":
-            time.sleep(1.5)
+        if mode == "hold":
+            RELEASE.wait(20)
             return False
         if pay or mode == "500":
             if pay:
@@ -373,14 +378,20 @@ class Handler(BaseHTTPRequestHandler):
                                             "expires_in": STATE.tokens[cur] - now()})
         self.issue_token("stable")
 
-    def phone(self, q, body):
-        if self.inject("phone"):
-            return
-        if not self.check_token(q):
-            return
+    def wx_call(self, api, q, body):
+        """Injected failure, access token and JSON body of a WeChat API
+        call: the body, or None when the call has been answered already."""
+        if self.inject(api) or not self.check_token(q):
+            return None
         d = self.json_body(body)
         if d is None:
-            return self.send_json(200, {"errcode": 47001, "errmsg": "data format error"})
+            self.send_json(200, {"errcode": 47001, "errmsg": "data format error"})
+        return d
+
+    def phone(self, q, body):
+        d = self.wx_call("phone", q, body)
+        if d is None:
+            return
         m = re.fullmatch(r"phone:(\d{5,15})", str(d.get("code", "")))
         if not m:
             return self.send_json(200, {"errcode": 40029, "errmsg": "invalid code"})
@@ -390,13 +401,9 @@ class Handler(BaseHTTPRequestHandler):
             "watermark": {"timestamp": now(), "appid": q.get("appid", ["sandbox"])[0]}}})
 
     def subscribe(self, q, body):
-        if self.inject("subscribe"):
-            return
-        if not self.check_token(q):
-            return
-        d = self.json_body(body)
+        d = self.wx_call("subscribe", q, body)
         if d is None:
-            return self.send_json(200, {"errcode": 47001, "errmsg": "data format error"})
+            return
         touser = d.get("touser")
         if not isinstance(touser, str) or not re.fullmatch(r"[A-Za-z0-9_-]{6,64}", touser):
             return self.send_json(200, {"errcode": 40003, "errmsg": "invalid openid"})
@@ -581,12 +588,17 @@ class Handler(BaseHTTPRequestHandler):
             times = d.get("times", 1)
             mode = d.get("mode", "default")
             if not isinstance(api, str) or not isinstance(times, int) \
-                    or mode not in ("default", "500", "errcode", "drop", "slow", "delay"):
+                    or mode not in ("default", "500", "errcode", "drop", "slow", "hold"):
                 return self.send_json(400, {"error": "BAD_REQUEST"})
+            if mode == "hold":
+                RELEASE.clear()
             with LOCK:
                 STATE.fails[api] = [times, None if mode == "default" else mode]
                 if mode == "default":
                     STATE.fails[api][1] = "errcode"
+            return self.send_json(200, {"ok": True})
+        if p == "/sandbox/release":
+            RELEASE.set()
             return self.send_json(200, {"ok": True})
         if p == "/sandbox/refuse":
             with LOCK:

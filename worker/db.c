@@ -317,6 +317,19 @@ MYSQL_RES *db_query(tucai_ctx_t *ctx, const char *fmt, ...)
     return r;
 }
 
+/* The first row of a one-value query (NULL row when none); the caller
+ * frees the result.  NULL result: the query failed. */
+static MYSQL_RES *vfirst(tucai_ctx_t *ctx, MYSQL_ROW *row, const char *fmt, va_list ap)
+{
+    MYSQL_RES *r = vquery(ctx, fmt, ap);
+
+    *row = NULL;
+    if (r != NULL && mysql_num_fields(r) > 0) {
+        *row = mysql_fetch_row(r);
+    }
+    return r;
+}
+
 int db_query_int(tucai_ctx_t *ctx, int64_t *out, const char *fmt, ...)
 {
     va_list    ap;
@@ -325,13 +338,12 @@ int db_query_int(tucai_ctx_t *ctx, int64_t *out, const char *fmt, ...)
     int        rc = 0;
 
     va_start(ap, fmt);
-    r = vquery(ctx, fmt, ap);
+    r = vfirst(ctx, &row, fmt, ap);
     va_end(ap);
     if (r == NULL) {
         return -1;
     }
-    row = mysql_fetch_row(r);
-    if (row != NULL && mysql_num_fields(r) > 0) {
+    if (row != NULL) {
         *out = row[0] ? strtoll(row[0], NULL, 10) : 0;
         rc = 1;
     }
@@ -347,13 +359,12 @@ int db_query_str(tucai_ctx_t *ctx, char *out, size_t n, const char *fmt, ...)
     int        rc = 0;
 
     va_start(ap, fmt);
-    r = vquery(ctx, fmt, ap);
+    r = vfirst(ctx, &row, fmt, ap);
     va_end(ap);
     if (r == NULL) {
         return -1;
     }
-    row = mysql_fetch_row(r);
-    if (row != NULL && mysql_num_fields(r) > 0 && row[0] != NULL && n > 0) {
+    if (row != NULL && row[0] != NULL && n > 0) {
         snprintf(out, n, "%s", row[0]);
         rc = 1;
     }
