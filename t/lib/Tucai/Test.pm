@@ -105,14 +105,17 @@ makes the test file fail (exit status 1, with the lines as diagnostics).
 
 =cut
 
-sub _free_port {
+# A free port, and the socket holding it: keep it open until the server
+# that will listen there starts, so nothing else (another test file, a
+# second instance) can be handed the same port meanwhile.
+sub _hold_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
                                   Proto => 'tcp', Listen => 1, ReuseAddr => 1)
         or die "free port: $!\n";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
+    return ($s->sockport, $s);
 }
+
+sub _free_port { my ($p, $s) = _hold_port(); close $s; $p }
 
 sub _run {
     my ($self, @cmd) = @_;
@@ -172,7 +175,7 @@ sub new {
     $self->{sandbox_url} //= 'http://127.0.0.1:9';   # nothing listens
 
     # nginx's ports first: worker.ini's pay notify_url names instance 1
-    $self->{port}[$_] = _free_port() for 1 .. $self->{instances};
+    ($self->{port}[$_], $self->{port_hold}[$_]) = _hold_port() for 1 .. $self->{instances};
     $self->_render_worker_ini;
     $self->start_pool unless defined $opt{pool} && !$opt{pool};
 
@@ -475,6 +478,7 @@ sub _start_nginx {
     my ($self, $i) = @_;
     my $p = $self->_nginx_prefix($i);
     my $port = $self->{port}[$i] //= _free_port();
+    close(delete $self->{port_hold}[$i]) if $self->{port_hold}[$i];
     my $o = $self->{opt};
     my ($rc, $out) = $self->_run("$ROOT/tools/render-conf", "$ROOT/conf/nginx.conf.tmpl",
         "$p/nginx.conf", "ROOT=$ROOT", "BUILD=$self->{build}",
