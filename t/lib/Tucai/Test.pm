@@ -62,7 +62,9 @@ Options (all optional):
     pool               0: do not start the pool (start_pool later)
 
 Everything lives in a temp dir (kept when TUCAI_KEEP=1 is set; its path
-is printed with diag then).  Binaries come from $ENV{TUCAI_BUILD} or build/.
+is printed with diag then).  nginx's ports are chosen (and held) before
+worker.ini is rendered: its [pay] notify_url names instance 1, so the
+sandbox's payment notifications reach this harness without configuration.  Binaries come from $ENV{TUCAI_BUILD} or build/.
 
 =head1 HTTP
 
