@@ -13,10 +13,10 @@
  *   captures per student at a time across all hosts: one of the MariaDB
  *   locks 'tucai:cap:<student>' (slot 0, the historical name) or
  *   'tucai:cap:<student>:<k>' (k = 1..N-1) must be free, GET_LOCK(.., 0).
- * Then the original is stored (temp + fsync + rename), checked and
- * produced by photo_process().
+ * Then the upload is checked and produced by photo_process(), and the
+ * original is stored (temp + fsync + rename) just before the rows.
  *   Decode failures (422 CORRUPT_IMAGE, 415 UNSUPPORTED_FORMAT) are not
- *   attempts: no row, no cooldown, the original is removed.
+ *   attempts: no row, no cooldown, nothing stored.
  *   A failed check inserts the capture, sets the cooldown and the
  *   consecutive counters in one transaction; answers 422 CHECK_FAILED
  *   {"verdict","until","retry_after","attempts_left"}, or 423 LOCKED
@@ -607,14 +607,8 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     }
     snprintf(orig, sizeof(orig), "originals/%llu/%lld-%s.%s",
              (unsigned long long) st.student_id, (long long) now, hex, ci.ext);
-    if (journey_write_file(ctx->cfg->storage_dir, orig, ci.in.photo,
-                           ci.in.photo_len) != 0)
-    {
-        goto storage;
-    }
 
     if (photo_process(&ci.in, &spec, &th, 1, &res) != 0) {
-        journey_unlink(ctx->cfg->storage_dir, orig);
         resp_error(resp, 503, "PHOTO_UNAVAILABLE", "照片处理失败，请稍后重试",
                    "photo processing failed, retry shortly",
                    json_pack("{s:i}", "retry_after", 5));
@@ -624,7 +618,6 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     if (res.decode_failed) {
         /* Not an attempt: no row, no cooldown, nothing kept. */
-        journey_unlink(ctx->cfg->storage_dir, orig);
         if (res.decode_code != NULL
             && strcmp(res.decode_code, "UNSUPPORTED_FORMAT") == 0)
         {
@@ -640,9 +633,17 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         goto out;
     }
 
-    verdict_text = json_dumps(res.verdict, JSON_COMPACT);
+    verdict_text = json_dumps(res.verdict,
+                              JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (verdict_text == NULL) {
-        journey_unlink(ctx->cfg->storage_dir, orig);
+        goto storage;
+    }
+
+    /* The original is written only now, after the check (the bytes are in
+     * memory anyway): a child killed mid-check leaves no file behind. */
+    if (journey_write_file(ctx->cfg->storage_dir, orig, ci.in.photo,
+                           ci.in.photo_len) != 0)
+    {
         goto storage;
     }
     rc = res.pass && res.jpeg != NULL
