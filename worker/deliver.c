@@ -114,16 +114,11 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
     {
         return -1;
     }
-    if (outbox_enqueue != NULL) {
-        snprintf(key, sizeof(key), "photo_ready:%llu", (unsigned long long) o->id);
-        data = json_pack("{s:s}", "kind", "photo_ready");
-        rc = data ? outbox_enqueue(ctx, o->student_id, "photo_status", key, data) : -1;
-        json_decref(data);
-        if (rc != 0) {
-            return -1;
-        }
-    }
-    return 0;
+    snprintf(key, sizeof(key), "photo_ready:%llu", (unsigned long long) o->id);
+    data = json_pack("{s:s}", "kind", "photo_ready");
+    rc = data ? outbox_enqueue(ctx, o->student_id, "photo_status", key, data) : -1;
+    json_decref(data);
+    return rc != 0 ? -1 : 0;
 }
 
 void deliver_pending(tucai_ctx_t *ctx, int64_t deadline_ms)

@@ -35,13 +35,6 @@ journey_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                           "invalid wx.login code",
                           json_pack("{s:s}", "field", "code"));
     }
-    if (wx_code2session == NULL) {
-        json_decref(body);
-        return resp_error(resp, 502, "WECHAT_UNAVAILABLE",
-                          "微信服务暂不可用，请稍后重试",
-                          "WeChat is unavailable, retry shortly",
-                          json_pack("{s:i}", "retry_after", 5));
-    }
     ws = wx_code2session(ctx, code, openid, sizeof(openid));
     json_decref(body);
     switch (ws) {

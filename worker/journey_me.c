@@ -10,34 +10,13 @@
 #include "journey.h"
 #include "pay.h"
 
-/* The live order, else the last paid/free one, as API.md's object. */
+/* The student's order as API.md's object (pay.c), JSON null when none. */
 static json_t *
 order_json(tucai_ctx_t *ctx, const jst_t *st)
 {
-    MYSQL_RES *res;
-    MYSQL_ROW  row;
-    json_t    *o;
-    int        rc;
+    json_t *o = pay_order_json(ctx, st->student_id, 0);
 
-    if (pay_order_json != NULL) {
-        o = pay_order_json(ctx, st->student_id, 0);
-        return o != NULL ? o : json_null();
-    }
-    rc = jdb_row(ctx, &res, &row, "SELECT id, out_trade_no, status, amount_fen"
-                 " FROM orders WHERE student_id = %U AND (live = 1 OR status"
-                 " IN ('PAID', 'FREE')) ORDER BY id DESC LIMIT 1",
-                 st->student_id);
-    if (rc < 0) {
-        return NULL;
-    }
-    if (rc == 0) {
-        return json_null();
-    }
-    o = json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t) jsql_u64(row[0]),
-                  "out_trade_no", row[1], "status", row[2],
-                  "amount_fen", (json_int_t) jsql_u64(row[3]));
-    mysql_free_result(res);
-    return o;
+    return o != NULL ? o : json_null();
 }
 
 int

@@ -61,9 +61,7 @@ journey_phone(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         }
         snprintf(phone, sizeof(phone), "%s", typed);
     } else if (pcode != NULL && pcode[0] != '\0' && strlen(pcode) <= 128) {
-        ws = wx_phone_number != NULL
-             ? wx_phone_number(ctx, pcode, phone, sizeof(phone))
-             : WX_UNAVAILABLE;
+        ws = wx_phone_number(ctx, pcode, phone, sizeof(phone));
         if (ws == WX_UNAVAILABLE) {
             json_decref(body);
             return resp_error(resp, 502, "WECHAT_UNAVAILABLE",

@@ -250,9 +250,6 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     int                   i;
     wx_status_t           st;
 
-    if (wx_subscribe_send == NULL) {
-        return;
-    }
     for (i = 0; i < RUN_MAX && pay_now_ms() < deadline_ms; i++) {
         now = (int64_t) time(NULL);
         res = db_query(ctx, "SELECT id, payload_json, attempts, created_at FROM outbox"

@@ -1,8 +1,8 @@
 /*
  * pay.h -- WeChat Pay v3 (JSAPI) for one submission's order, the payment
  * notification, reconciliation, final delivery and the student outbox.
- * The journey calls these; they never call back into the journey.  Declared
- * weak so parts build alone; callers check the symbol before calling.
+ * The journey calls these; they never call back into the journey.  Always
+ * linked into tucai-worker: plain declarations, callers call them directly.
  */
 #ifndef TUCAI_PAY_H
 #define TUCAI_PAY_H
@@ -18,21 +18,21 @@
  * (409 ALREADY_PAID, 503 WECHAT_UNAVAILABLE, ...).
  */
 int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
-    json_t **order, tucai_resp_t *resp) __attribute__((weak));
+    json_t **order, tucai_resp_t *resp);
 
 /* The student's order as API.md's object, queried at WeChat when UNPAID;
  * NULL when none.  */
-json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
-    __attribute__((weak));
+json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh);
 
 /* Outbox: queue a subscribe message for the student if they accepted that
  * kind ("photo_status" or "payment_result").  dedupe_key makes it once-only.
  * Uses the caller's transaction (no commit). 0 or -1. */
 int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
-    const char *dedupe_key, json_t *data) __attribute__((weak));
+    const char *dedupe_key, json_t *data);
 
 /* Periodic work run by the pool's children between requests
- * (reconciliation, expiry, outbox delivery); never longer than budget_ms. */
+ * (reconciliation, expiry, outbox delivery); never longer than budget_ms.
+ * Weak for the same reason as in handlers.h (conn.c tests the address). */
 void pay_tick(tucai_ctx_t *ctx, int budget_ms) __attribute__((weak));
 
 

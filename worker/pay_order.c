@@ -170,26 +170,24 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
     if (n == 1) {
         snprintf(o.status, sizeof(o.status), "PAID");
         /* The payment message first, so it is sent before "photo ready". */
-        if (outbox_enqueue != NULL) {
-            tt += 8 * 3600;             /* messages are read in China time */
-            gmtime_r(&tt, &tm);
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-            snprintf(amount, sizeof(amount), "%u.%02u元", o.amount_fen / 100,
-                     o.amount_fen % 100);
-            snprintf(msgkey, sizeof(msgkey), "payment_result:%s", o.out_trade_no);
-            data = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}",
-                             "character_string1", "value", o.out_trade_no,
-                             "amount2", "value", amount,
-                             "phrase3", "value", "支付成功",
-                             "time4", "value", when);
-            if (data == NULL
-                || outbox_enqueue(ctx, o.student_id, "payment_result", msgkey, data) != 0)
-            {
-                json_decref(data);
-                goto fail;
-            }
+        tt += 8 * 3600;             /* messages are read in China time */
+        gmtime_r(&tt, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        snprintf(amount, sizeof(amount), "%u.%02u元", o.amount_fen / 100,
+                 o.amount_fen % 100);
+        snprintf(msgkey, sizeof(msgkey), "payment_result:%s", o.out_trade_no);
+        data = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}",
+                         "character_string1", "value", o.out_trade_no,
+                         "amount2", "value", amount,
+                         "phrase3", "value", "支付成功",
+                         "time4", "value", when);
+        if (data == NULL
+            || outbox_enqueue(ctx, o.student_id, "payment_result", msgkey, data) != 0)
+        {
             json_decref(data);
+            goto fail;
         }
+        json_decref(data);
         if (deliver_order(ctx, &o) == -1) {
             goto fail;       /* -2: paid stands, delivery retried by pay_tick */
         }
