@@ -12,9 +12,9 @@ require "./t/20_journey_lib.pl";
 plan skip_all => "no test data (make testdata)"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
-# The sandbox notifies this nginx; reconciliation and the outbox run often.
+# The sandbox notifies this nginx (worker.ini's notify_url names it);
+# reconciliation and the outbox run often.
 my $t = j_harness(worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\n");
-$t->sandbox_post('/sandbox/config', { notify_url => $t->url('/api/v1/pay/notify') });
 my $free = seed_school($t, fee => 0);
 my $paid = seed_school($t, fee => 2000);
 
@@ -32,6 +32,8 @@ for my $case ([free => $free], [paid => $paid]) {
     if ($kind eq 'paid') {
         is($order->{status}, 'UNPAID', 'paid: UNPAID order');
         ok($order->{pay} && $order->{pay}{paySign}, 'paid: wx.requestPayment fields');
+        is($t->sandbox_get('/sandbox/orders')->{json}{orders}{ $order->{out_trade_no} }{notify_url},
+           $t->url('/api/v1/pay/notify'), 'paid: the order names this nginx for the notification');
         my $p = $t->sandbox_post('/sandbox/pay', { out_trade_no => $order->{out_trade_no} });
         ok($p->{status} >= 200 && $p->{status} < 300, 'sandbox pays') or diag($p->{content});
     }
