@@ -202,6 +202,24 @@ is_deeply([$t->sql("SELECT lock_kind, liveness_fails FROM students WHERE school_
 is($t->sql_one("SELECT COUNT(*) FROM audit_log WHERE school_id=$sid AND action='student.unlock' AND target='C002'"),
    1, 'audited');
 
+# ---- progress: captures by source and by camera (capture meta) ----
+my ($c1) = $t->sql_one("SELECT id FROM students WHERE school_id=$sid AND student_no='C001'");
+$t->sql_do("INSERT INTO captures (student_id, created_at, pass, reasons, verdict_json, camera, source)"
+           . " VALUES ($c1, 1, 0, 'BLURRY', '{}', 'front', 'album'),"
+           . " ($c1, 2, 1, '', '{}', 'back', 'camera'), ($c1, 3, 1, '', '{}', 'back', 'camera')");
+js(q{document.querySelector('#tabs button[data-tab=progress]').click();});
+my $by = js("$WAIT return await until(() => { const t = (id) => Array.from("
+            . "document.querySelectorAll('#' + id + ' tbody tr')).map(tr => [tr.dataset.key,"
+            . " ...Array.from(tr.cells).slice(1).map(c => c.textContent)]);"
+            . " const s = t('progress-by-source'), c = t('progress-by-camera');"
+            . " return s.length && c.length && { source: s, camera: c }; });");
+is_deeply($by->{source}, [['camera', 2, 2, 0], ['album', 1, 0, 1]],
+          'progress shows captures by source (total, passed, failed)');
+is_deeply($by->{camera}, [['back', 2, 2, 0], ['front', 1, 0, 1]],
+          'progress shows captures by camera');
+like(js(q{return document.getElementById('progress-view').textContent}), qr/album 相册.*front 前置/s,
+     'source and camera values labelled');
+
 # ---- codes with the printable sheet ----
 js(q{document.querySelector('#tabs button[data-tab=codes]').click();
      document.getElementById('codes-all').click();});

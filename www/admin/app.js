@@ -208,7 +208,31 @@
         .forEach(function (k) { rb.appendChild(el('tr', {}, [el('td', { text: k }), el('td', { text: String(j.failure_reasons[k]) })])); });
       v.appendChild(el('h3', { text: '检测失败原因 / Failure reasons (captures ' + j.captures.failed + '/' + j.captures.total + ')' }));
       v.appendChild(el('table', {}, [rb]));
+      /* how the photos were taken (capture meta): album pictures and front
+       * camera shots are what a teacher looks for here */
+      v.appendChild(el('h3', { text: '拍摄来源 / Captures by source' }));
+      v.appendChild(captureTable('progress-by-source', j.captures.by_source || {}));
+      v.appendChild(el('h3', { text: '摄像头 / Captures by camera' }));
+      v.appendChild(captureTable('progress-by-camera', j.captures.by_camera || {}));
     }).catch(fail);
+  }
+
+  var META_LABEL = { album: '相册', camera: '现场拍摄', screenshot: '截图', back: '后置', rear: '后置',
+                     front: '前置', unknown: '未知' };
+
+  /* {KEY: {total, passed}} as rows, most captures first */
+  function captureTable(id, by) {
+    var tb = el('tbody');
+    Object.keys(by).sort(function (a, b) { return by[b].total - by[a].total || (a < b ? -1 : 1); })
+      .forEach(function (k) {
+        var c = by[k];
+        tb.appendChild(el('tr', { 'data-key': k }, [
+          el('td', { text: k + (META_LABEL[k] ? ' ' + META_LABEL[k] : '') }),
+          el('td', { text: String(c.total) }), el('td', { text: String(c.passed) }),
+          el('td', { text: String(c.total - c.passed) })]));
+      });
+    return el('table', { id: id }, [el('thead', {}, [el('tr', {}, [el('th', { text: '' }),
+      el('th', { text: '次数 Captures' }), el('th', { text: '通过 Passed' }), el('th', { text: '未通过 Failed' })])]), tb]);
   }
   $('progress-refresh').addEventListener('click', loadProgress);
 
