@@ -58,6 +58,17 @@ my $a = seed(drafts => 2);
 my $r = $t->get('/api/v1/order', token => $a->{token});
 is($r->{status}, 404, 'GET /order before any order -> 404');
 ok($r->{json}{error}, '... in the error form');
+# a draft that is not this student's: 404, no order, WeChat never asked
+my $other = seed(drafts => 1);
+my $before = keys %{ $t->sandbox_get('/sandbox/orders')->{json}{orders} || {} };
+$r = submit($a, $other->{drafts}[0]);
+is($r->{status}, 404, "another student's draft -> 404");
+is($r->{json}{error}, 'NOT_FOUND', '... NOT_FOUND');
+is($t->sql_one("SELECT COUNT(*) FROM orders WHERE student_id IN ($a->{sid}, $other->{sid})"), 0,
+   '... no order row');
+is(scalar(keys %{ $t->sandbox_get('/sandbox/orders')->{json}{orders} || {} }), $before,
+   '... and no prepay at WeChat');
+
 $r = submit($a, $a->{drafts}[0]);
 is($r->{status}, 200, 'submission creates the order') or diag explain $r;
 my $o = $r->{json}{order};

@@ -178,7 +178,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     MYSQL_ROW   r;
     char        openid[72] = "", school[136] = "", no[40], pid[72], *w;
     uint32_t    fee, school_id;
-    int64_t     now, found, dummy;
+    int64_t     now, found;
     pay_order_t o;
     int         round, rc;
 
@@ -201,14 +201,9 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     snprintf(openid, sizeof(openid), "%s", r[3] ? r[3] : "");
     mysql_free_result(res);
 
-    found = db_query_int(ctx, &dummy, "SELECT id FROM drafts WHERE id = %U AND student_id = %U"
-                                      " AND status = 'draft'", draft_id, student_id);
-    if (found < 0) {
-        return db_down(ctx, resp);
-    }
-    if (found == 0) {
-        return failed(resp_error(resp, 404, "DRAFT_NOT_FOUND", "草稿不存在", "no such draft", NULL));
-    }
+    /* The draft is not looked up here: the caller (journey_submission) has
+     * just answered 404 for one that is not the student's, and lock_draft()
+     * checks it again under the row lock, which is the check that counts. */
 
     /* An UNPAID order past expiry is settled with WeChat first (paid
      * meanwhile, or closed there and here), outside any transaction. */
