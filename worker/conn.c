@@ -1,9 +1,8 @@
-/* conn.c -- a child's accept loop and one connection's frame exchanges.
+/* conn.c -- a child's loop: one exchange per connection the master lends.
  *
- * A child keeps several idle (keepalive) connections open at once and
- * serves whichever one nginx writes to; serving one connection at a time
- * would let idle keepalive connections starve new ones queued on the
- * listen socket. */
+ * The master owns the connections and hands one over only when nginx has
+ * written on it, so a child never holds an idle connection that a request
+ * could wait on while it is busy with another (see pool.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,15 +18,9 @@
 #include "pool.h"
 #include "proto.h"
 
-#define MAX_CONNS       64
-#define IDLE_CLOSE_S    300     /* nginx's keepalive_timeout closes first */
 #define KEEP_BUF        (1u << 20)  /* larger scratch buffers are freed */
 #define TICK_BUDGET_MS  200
-
-typedef struct {
-    int    fd;
-    time_t last;
-} cn_t;
+#define TICK_BUSY_MS    5000
 
 static int64_t now_ms(void)
 {
@@ -189,111 +182,142 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
     return rc;
 }
 
-void conn_child_loop(tucai_ctx_t *ctx, const int *fds, int nfds,
-    volatile sig_atomic_t *stop)
+/* Receives a connection from the master.  1 with *fd, 0 when the master
+ * is gone (or, after shutdown, nothing is left), -1 on EAGAIN/EINTR. */
+static int recv_conn(int sp, int *fd, uint64_t *accepts)
 {
-    cn_t          conns[MAX_CONNS];
-    struct pollfd pfd[TUCAI_MAX_LISTEN + MAX_CONNS];
+    unsigned char  buf[8];
+    union {
+        struct cmsghdr h;
+        char           b[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec   iov = { buf, sizeof(buf) };
+    struct msghdr  m = { 0 };
+    struct cmsghdr *c;
+    ssize_t        n;
+
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.b;
+    m.msg_controllen = sizeof(u.b);
+    n = recvmsg(sp, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : 0;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    *fd = -1;
+    for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+            && c->cmsg_len == CMSG_LEN(sizeof(int)))
+        {
+            memcpy(fd, CMSG_DATA(c), sizeof(int));
+        }
+    }
+    if (*fd < 0 || n != (ssize_t) sizeof(buf)) {
+        /* not something the master sends: drop it, wait for the next */
+        if (*fd >= 0) close(*fd);
+        return -1;
+    }
+    *accepts = tucai_get64(buf);
+    return 1;
+}
+
+/* Gives the connection back (or says it is closed).  A master that is gone
+ * needs no answer. */
+static void send_back(int sp, unsigned char status, int fd)
+{
+    union {
+        struct cmsghdr h;
+        char           b[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec   iov = { &status, 1 };
+    struct msghdr  m = { 0 };
+
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (status & POOL_KEEP) {
+        memset(&u, 0, sizeof(u));
+        m.msg_control = u.b;
+        m.msg_controllen = sizeof(u.b);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    while (sendmsg(sp, &m, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+        /* retry */
+    }
+}
+
+void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
+{
     tbuf          in = { 0 }, head = { 0 };
     tucai_resp_t  resp;
-    int           nc = 0, i, done = 0;
-    uint64_t      served = 0;
+    uint64_t      served = 0, accepts = 0;
     int64_t       last_tick = 0;
+    int           draining = 0, fd, r;
 
     memset(&resp, 0, sizeof(resp));
 
-    while (!*stop && !done) {
-        int np = 0, nl = 0;
-
-        if (nc < MAX_CONNS) {
-            for (i = 0; i < nfds; i++) {
-                pfd[np].fd = fds[i]; pfd[np].events = POLLIN; pfd[np].revents = 0;
-                np++;
+    for (;;) {
+        if (*stop && !draining) {
+            /* the master's next send fails (EPIPE) and it keeps that
+             * connection; what it already sent is still served below */
+            shutdown(sp, SHUT_RD);
+            draining = 1;
+        }
+        if (!draining) {
+            struct pollfd p = { sp, POLLIN, 0 };
+            int n = poll(&p, 1, 1000);
+            if (n < 0 && errno != EINTR) {
+                tlog_error("conn: poll: %s", strerror(errno));
+                break;
             }
-            nl = np;
-        }
-        for (i = 0; i < nc; i++) {
-            pfd[np].fd = conns[i].fd; pfd[np].events = POLLIN; pfd[np].revents = 0;
-            np++;
+            if (n <= 0) {
+                if (pay_tick && !*stop && now_ms() - last_tick >= 1000) {
+                    pay_tick(ctx, TICK_BUDGET_MS);
+                    last_tick = now_ms();
+                }
+                continue;
+            }
         }
 
-        int n = poll(pfd, (nfds_t) np, 1000);
-        if (n < 0 && errno != EINTR) {
-            tlog_error("conn: poll: %s", strerror(errno));
+        r = recv_conn(sp, &fd, &accepts);
+        if (r == 0) {
+            break;              /* master gone, or drained */
+        }
+        if (r < 0) {
+            if (draining) break;
+            continue;
+        }
+        ctx->accepts = accepts;
+
+        unsigned char st = serve_one(ctx, fd, &in, &head, &resp) == 0
+                           ? POOL_KEEP : POOL_CLOSED;
+        served++;
+        int recycle = ctx->cfg->max_requests > 0
+                      && served >= (uint64_t) ctx->cfg->max_requests;
+        if (recycle || *stop) {
+            st |= POOL_LAST;
+        }
+        send_back(sp, st, fd);
+        close(fd);
+        if (recycle) {
+            tlog_info("conn: served %llu requests, recycling",
+                      (unsigned long long) served);
             break;
         }
-
-        if (pay_tick && now_ms() - last_tick >= 1000 && !*stop) {
+        /* ticks belong to idle time, but a child kept busy without a
+         * second's pause still ticks now and then */
+        if (pay_tick && !*stop && now_ms() - last_tick >= TICK_BUSY_MS) {
             pay_tick(ctx, TICK_BUDGET_MS);
             last_tick = now_ms();
         }
-        if (n <= 0) {
-            goto idle;
-        }
-
-        /* existing connections first: they carry nginx's requests */
-        for (i = nl; i < np && !done; i++) {
-            if (!pfd[i].revents) continue;
-            int k = i - nl;
-            if (serve_one(ctx, conns[k].fd, &in, &head, &resp) != 0) {
-                close(conns[k].fd);
-                conns[k].fd = -1;
-            } else {
-                conns[k].last = time(NULL);
-                served++;
-                if (ctx->cfg->max_requests > 0
-                    && served >= (uint64_t) ctx->cfg->max_requests)
-                {
-                    tlog_info("conn: served %llu requests, recycling",
-                              (unsigned long long) served);
-                    done = 1;
-                }
-            }
-        }
-        for (i = 0; i < nl && !done && !*stop; i++) {
-            if (!(pfd[i].revents & POLLIN)) continue;
-            while (nc < MAX_CONNS) {
-                int fd = accept4(pfd[i].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0) {
-                    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                        tlog_warn("conn: accept: %s", strerror(errno));
-                    }
-                    break;      /* another child got it */
-                }
-                ctx->accepts++;
-                tlog_info("accept: connection %llu of child %d",
-                          (unsigned long long) ctx->accepts, ctx->child_no);
-                conns[nc].fd = fd;
-                conns[nc].last = time(NULL);
-                nc++;
-                /* one per wakeup: spread connections over the children */
-                break;
-            }
-        }
-idle:
-        {
-            time_t t = time(NULL);
-            int    j = 0;
-            for (i = 0; i < nc; i++) {
-                if (conns[i].fd >= 0 && t - conns[i].last > IDLE_CLOSE_S) {
-                    close(conns[i].fd);
-                    conns[i].fd = -1;
-                }
-                if (conns[i].fd >= 0) conns[j++] = conns[i];
-            }
-            nc = j;
-        }
     }
 
-    /* A request nginx already wrote on an idle connection is still served
-     * (in-flight work), then every connection is closed. */
-    for (i = 0; i < nc; i++) {
-        struct pollfd p = { conns[i].fd, POLLIN, 0 };
-        if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
-            (void) serve_one(ctx, conns[i].fd, &in, &head, &resp);
-        }
-        close(conns[i].fd);
-    }
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);

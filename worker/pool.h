@@ -15,10 +15,21 @@ extern pid_t tucai_master_pid;
  * process exit status. */
 int pool_run(const char *cfg_path, tucai_config_t *cfg, int foreground);
 
-/* conn.c: a child's life.  fds are the listening sockets (non-blocking).
- * Returns when *stop is set (after in-flight work) or max_requests hit. */
-void conn_child_loop(tucai_ctx_t *ctx, const int *fds, int nfds,
-    volatile sig_atomic_t *stop);
+/* The master owns every nginx connection; a child borrows one for one
+ * exchange over its socketpair `sp` (SOCK_SEQPACKET):
+ *   master -> child  one message: the connection (SCM_RIGHTS) and a u64,
+ *                    the master's accept count (reported by health)
+ *   child -> master  one status byte, with the connection attached when
+ *                    POOL_KEEP; POOL_LAST: the child leaves after this one
+ *                    (max_requests or TERM), hand it nothing more. */
+#define POOL_CLOSED  0x00
+#define POOL_KEEP    0x01
+#define POOL_LAST    0x80
+
+/* conn.c: a child's life.  Returns when the master closes `sp`, when *stop
+ * is set (after the exchange in flight and any connection already handed
+ * over), or when max_requests is hit. */
+void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop);
 
 /* dispatch.c: runs the handler for req, always leaving an answer in resp. */
 void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
