@@ -277,7 +277,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
                 break;
             }
             if (n <= 0) {
-                if (pay_tick && !*stop && now_ms() - last_tick >= 1000) {
+                if (!*stop && now_ms() - last_tick >= 1000) {
                     pay_tick(ctx, TICK_BUDGET_MS);
                     last_tick = now_ms();
                 }
@@ -312,7 +312,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
         }
         /* ticks belong to idle time, but a child kept busy without a
          * second's pause still ticks now and then */
-        if (pay_tick && !*stop && now_ms() - last_tick >= TICK_BUSY_MS) {
+        if (!*stop && now_ms() - last_tick >= TICK_BUSY_MS) {
             pay_tick(ctx, TICK_BUDGET_MS);
             last_tick = now_ms();
         }

@@ -6,10 +6,9 @@
 #include "log.h"
 #include "pool.h"
 
-/* A weak handler that is not linked has address NULL: answered 501. */
-static tucai_handler_pt handler_at(uint16_t op, int *known)
+/* NULL for an operation this pool does not know. */
+static tucai_handler_pt handler_at(uint16_t op)
 {
-    *known = 1;
     switch (op) {
     case TUCAI_OP_HEALTH:        return health_handle;
     case TUCAI_OP_SCHOOLS:       return schools_handle;
@@ -47,15 +46,13 @@ static tucai_handler_pt handler_at(uint16_t op, int *known)
     case TUCAI_OP_ADMIN_CODE_SHEET: return admin_code_sheet;
     case TUCAI_OP_ADMIN_STUDENT_PHOTO: return admin_student_photo;
     default:
-        *known = 0;
         return NULL;
     }
 }
 
 tucai_handler_pt tucai_handler_for(uint16_t op)
 {
-    int known;
-    return handler_at(op, &known);
+    return handler_at(op);
 }
 
 static void reset(tucai_resp_t *r)
@@ -70,17 +67,12 @@ static void reset(tucai_resp_t *r)
 void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     tucai_handler_pt h;
-    int              known, rc;
+    int              rc;
 
-    h = handler_at(req->hdr.code, &known);
-    if (!known) {
+    h = handler_at(req->hdr.code);
+    if (h == NULL) {
         resp_error(resp, 404, "NOT_FOUND", "没有这个接口", "no such endpoint",
                    NULL);
-        return;
-    }
-    if (h == NULL) {
-        resp_error(resp, 501, "NOT_IMPLEMENTED", "功能尚未提供",
-                   "not implemented in this build", NULL);
         return;
     }
     /* Health reports the database itself; everyone else needs it up. */

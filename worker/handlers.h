@@ -1,7 +1,7 @@
 /*
  * handlers.h -- every operation handler, by owner file.  dispatch.c maps
  * TUCAI_OP_* to these.  All of them are linked into tucai-worker, so they
- * are plain declarations: a missing one is a link error, not a 501.
+ * are plain declarations: a missing one is a link error.
  */
 #ifndef TUCAI_HANDLERS_H
 #define TUCAI_HANDLERS_H
@@ -54,16 +54,11 @@ TUCAI_HANDLER(admin_audit);
 TUCAI_HANDLER(admin_code_sheet);
 TUCAI_HANDLER(admin_student_photo);
 
-/* These two stay weak only because their callers outside this part test
- * the address (main.c: admin_cli == NULL; conn.c: if (pay_tick)), and a
- * plain declaration would turn that test into a -Waddress error.  Both are
- * always linked; drop the weak once those tests go. */
-
 /* Offline commands of `tucai-worker -c INI admin ...` (admin_cli.c):
  * create schools and teachers, seed the demo.  Returns an exit status. */
-int admin_cli(tucai_ctx_t *ctx, int argc, char **argv) __attribute__((weak));
+int admin_cli(tucai_ctx_t *ctx, int argc, char **argv);
 
 /* Between requests, each child runs periodic work (pay_reconcile.c). */
-void pay_tick(tucai_ctx_t *ctx, int budget_ms) __attribute__((weak));
+void pay_tick(tucai_ctx_t *ctx, int budget_ms);
 
 #endif

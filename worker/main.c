@@ -103,10 +103,6 @@ int main(int argc, char **argv)
 
     if (i < argc && strcmp(argv[i], "admin") == 0) {
         int rc;
-        if (admin_cli == NULL) {
-            fprintf(stderr, "admin: the admin commands are not built in\n");
-            return 2;
-        }
         if (migrate_apply(&ctx, cfg.migrations_dir) != 0) {
             db_close(&ctx);
             return 1;

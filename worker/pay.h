@@ -33,7 +33,7 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
 /* Periodic work run by the pool's children between requests
  * (reconciliation, expiry, outbox delivery); never longer than budget_ms.
  * Weak for the same reason as in handlers.h (conn.c tests the address). */
-void pay_tick(tucai_ctx_t *ctx, int budget_ms) __attribute__((weak));
+void pay_tick(tucai_ctx_t *ctx, int budget_ms);
 
 
 #endif
