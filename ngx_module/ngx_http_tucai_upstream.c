@@ -322,7 +322,7 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
         }
         if (type == TUCAI_M_REDIRECT
             && (h->body_len != 0 || len == 0
-                || (val[0] != '/' && val[0] != '@')
+                || val[0] != '/'
                 || !ngx_http_tucai_header_ok((u_char *) val, len)))
         {
             goto invalid;
@@ -341,6 +341,19 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
     }
     if (rc != 0) {
         goto invalid;
+    }
+
+    /*
+     * An answer that fits the buffer is taken whole before anything is sent
+     * downstream: a pool dying mid-body then gives the client a clean 503
+     * POOL_UNAVAILABLE instead of a cut 200.  Larger bodies are streamed.
+     */
+    if ((size_t) h->body_len
+            <= (size_t) (b->end - b->pos) - TUCAI_HDR_SIZE - h->meta_len
+        && (size_t) (b->last - b->pos)
+            < TUCAI_HDR_SIZE + h->meta_len + (size_t) h->body_len)
+    {
+        return NGX_AGAIN;
     }
 
     off = 0;
