@@ -4,8 +4,10 @@
  * Request: the 96-byte header and the meta items in one small buffer, then
  * the request body's own buffers (memory or temp file) chained as they are,
  * so an upload is never copied again.  Response: header and meta parsed
- * strictly from u->buffer; the body streamed unbuffered with a known
- * length, after which the connection goes back to the keepalive cache.
+ * strictly from u->buffer; a frame that fits the buffer is taken whole
+ * before the header goes out, a larger body is streamed unbuffered with a
+ * known length; then the connection goes back to the keepalive cache
+ * (never when the pool sent more than it announced).
  */
 #include "ngx_http_tucai.h"
 
