@@ -1,0 +1,26 @@
+# unit.mk -- cmocka unit tests: every t/unit/<name>.c becomes $(B)/unit/<name>
+# (and $(B)/unit/<name>-asan, linked against the ASan objects), linked with
+# only the worker objects it tests (UNIT_OBJ_<name>).  t/70_unit.t runs them.
+
+UNIT_SRC   := $(sort $(wildcard t/unit/*_test.c))
+UNIT_NAMES := $(patsubst t/unit/%.c,%,$(UNIT_SRC))
+UNIT_BINS  := $(patsubst %,$(B)/unit/%,$(UNIT_NAMES)) \
+              $(patsubst %,$(B)/unit/%-asan,$(UNIT_NAMES))
+
+UNIT_OBJ_proto_test     :=
+UNIT_OBJ_multipart_test := multipart
+UNIT_OBJ_token_test     := token
+
+$(foreach n,$(UNIT_NAMES),$(eval $(B)/unit/$(n): $(patsubst %,$(B)/obj/%.o,$(UNIT_OBJ_$(n)))))
+$(foreach n,$(UNIT_NAMES),$(eval $(B)/unit/$(n)-asan: $(patsubst %,$(B)/asan/%.o,$(UNIT_OBJ_$(n)))))
+
+$(B)/unit/%-asan: t/unit/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(TCFLAGS) $(SAN) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lcmocka
+$(B)/unit/%: t/unit/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(TCFLAGS) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+TEST_PREP += unit
+.PHONY: unit
