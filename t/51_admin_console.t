@@ -3,21 +3,17 @@
 # report, finds a locked student and unlocks them; a screenshot is kept
 # (TUCAI_SHOT=path) for a human to look at.
 #
-# Chromium is driven over the DevTools protocol on a pipe
-# (--remote-debugging-pipe: NUL-separated JSON on fds 3 and 4), so no
-# WebSocket library or npm package is needed.
+# Chromium is driven over the DevTools protocol on a pipe by
+# t/lib/Tucai/Chromium.pm, so no WebSocket library or npm package is needed.
 use strict;
 use warnings;
 use utf8;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
-use IO::Handle;
-use IO::Select;
 use MIME::Base64 qw(decode_base64);
-use POSIX ();
-use Time::HiRes qw(time sleep);
 use Tucai::Test;
+use Tucai::Chromium;
 
 my $CHROME = '/usr/bin/chromium';
 plan skip_all => 'no chromium (sh tools/deps.sh)' unless -x $CHROME;
@@ -34,108 +30,19 @@ open my $fh, '>', $pw or die; print $fh "console-pass-1\n"; close $fh;
 ($rc, $out) = $t->admin_cli('teacher-add', '--school', $sid, '--username', 'console', '--password-file', $pw);
 is($rc, 0, 'teacher') or diag $out;
 
-# ---- a minimal CDP client over the pipe ----
-my ($to_chrome_r, $to_chrome_w, $from_chrome_r, $from_chrome_w);
-{
-    # keep these across exec (Perl marks fds above $^F close-on-exec)
-    local $^F = 255;
-    pipe($to_chrome_r, $to_chrome_w) or die;
-    pipe($from_chrome_r, $from_chrome_w) or die;
-}
-my $profile = $t->dir . '/chrome-profile';
-my $chrome_log = $t->dir . '/chrome.log';
-my $cpid = fork // die;
-if (!$cpid) {
-    # fd 3: what Chromium reads, fd 4: what it writes
-    POSIX::dup2(fileno($to_chrome_r), 3) or POSIX::_exit(127);
-    POSIX::dup2(fileno($from_chrome_w), 4) or POSIX::_exit(127);
-    open STDIN, '<', '/dev/null';
-    open STDOUT, '>', $chrome_log;
-    open STDERR, '>&', \*STDOUT;
-    setpgrp(0, 0);
-    { exec $CHROME, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-        '--no-first-run', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--disable-dev-shm-usage', "--user-data-dir=$profile",
-        '--remote-debugging-pipe', '--window-size=1280,900', 'about:blank' };
-    POSIX::_exit(127);
-}
-close $to_chrome_r; close $from_chrome_w;
-$to_chrome_w->autoflush(1);
-END { local $?; if ($cpid) { kill 'TERM', -$cpid; kill 'TERM', $cpid; waitpid($cpid, 0); } }
-
-my $next_id = 0;
-my $rbuf = '';
-my @events;
-
-sub cdp_read_one {
-    my ($deadline) = @_;
-    my $sel = IO::Select->new($from_chrome_r);
-    while (1) {
-        my $i = index($rbuf, "\0");
-        if ($i >= 0) {
-            my $msg = substr($rbuf, 0, $i);
-            substr($rbuf, 0, $i + 1) = '';
-            return $J->decode($msg);
-        }
-        my $left = $deadline - time;
-        die "chromium: timeout\n" if $left <= 0;
-        next unless $sel->can_read($left);
-        my $n = sysread($from_chrome_r, my $chunk, 65536);
-        die "chromium exited; see $chrome_log\n" unless $n;
-        $rbuf .= $chunk;
-    }
-}
-
-sub cdp {
-    my ($method, $params, $session) = @_;
-    my $id = ++$next_id;
-    my %m = (id => $id, method => $method, params => $params // {});
-    $m{sessionId} = $session if $session;
-    print $to_chrome_w $J->encode(\%m) . "\0";
-    my $deadline = time + 20;
-    while (1) {
-        my $msg = cdp_read_one($deadline);
-        if (defined $msg->{id} && $msg->{id} == $id) {
-            die "cdp $method: $msg->{error}{message}\n" if $msg->{error};
-            return $msg->{result};
-        }
-        push @events, $msg if $msg->{method};
-    }
-}
-
-sub wait_event {
-    my ($name, $timeout) = @_;
-    my $deadline = time + ($timeout // 15);
-    while (1) {
-        for my $i (0 .. $#events) {
-            return splice(@events, $i, 1) if $events[$i]{method} eq $name;
-        }
-        push @events, cdp_read_one($deadline);
-    }
-}
-
-my $target = cdp('Target.createTarget', { url => 'about:blank' })->{targetId};
-my $s = cdp('Target.attachToTarget', { targetId => $target, flatten => JSON::PP::true })->{sessionId};
-cdp('Page.enable', {}, $s);
-cdp('Emulation.setDeviceMetricsOverride',
-    { width => 1280, height => 900, deviceScaleFactor => 1, mobile => JSON::PP::false }, $s);
-
+# ---- Chromium, a 1280x900 desktop window ----
+my $c = Tucai::Chromium->new(chrome => $CHROME, dir => $t->dir, width => 1280, height => 900,
+                             mobile => 0, scale => 1, timeout => 20);
 # Runs JS in the page; an async function body may await.  Returns its value.
-sub js {
-    my ($code) = @_;
-    my $r = cdp('Runtime.evaluate', { expression => "(async () => { $code })()",
-        awaitPromise => JSON::PP::true, returnByValue => JSON::PP::true }, $s);
-    die "js: " . $J->encode($r->{exceptionDetails}) . "\n" if $r->{exceptionDetails};
-    return $r->{result}{value};
-}
+sub js { $c->js(@_) }
 
 # Waits in the page for a condition (JS expression), up to 10 s.
 my $WAIT = 'const until = async (f) => { for (let i = 0; i < 200; i++) {'
          . ' try { const v = f(); if (v) return v; } catch (e) {}'
          . ' await new Promise(r => setTimeout(r, 50)); } throw new Error("timeout: " + f); };';
 
-cdp('Page.navigate', { url => $t->url('/admin/') }, $s);
-wait_event('Page.loadEventFired');
+$c->cdp('Page.navigate', { url => $t->url('/admin/') });
+$c->wait_event('Page.loadEventFired');
 is(js('return document.title'), '图采管理后台 · tucai back office', 'console loads');
 ok(js('return !document.getElementById("login-view").hidden'), 'login form shown');
 is(js("$WAIT return await until(() => getComputedStyle(document.querySelector('header')).backgroundColor"
@@ -184,7 +91,7 @@ like(js(q{return document.querySelector('#students-table tbody tr').cells[3].tex
      qr/活体/, 'lock kind shown');
 
 # screenshot while the locked student is on screen
-my $shot = cdp('Page.captureScreenshot', { format => 'png' }, $s);
+my $shot = $c->cdp('Page.captureScreenshot', { format => 'png' });
 my $png = decode_base64($shot->{data});
 is(substr($png, 0, 8), "\x89PNG\r\n\x1a\n", 'screenshot is a PNG');
 my $shot_path = $ENV{TUCAI_SHOT} || $t->dir . '/console.png';

@@ -4,20 +4,17 @@
 # clicks.  Asserts what the page shows and the DB rows; screenshots are kept
 # (TUCAI_SHOT_DIR=dir) for a human to look at.
 #
-# Chromium is driven over the DevTools protocol on a pipe, as in
-# t/51_admin_console.t; file inputs are filled with DOM.setFileInputFiles.
+# Chromium is driven over the DevTools protocol on a pipe by
+# t/lib/Tucai/Chromium.pm; file inputs are filled with DOM.setFileInputFiles.
 use strict;
 use warnings;
 use utf8;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
-use IO::Handle;
-use IO::Select;
 use MIME::Base64 qw(decode_base64);
-use POSIX ();
-use Time::HiRes qw(time sleep);
 use Tucai::Test;
+use Tucai::Chromium;
 
 my $CHROME = '/usr/bin/chromium';
 plan skip_all => 'no chromium (sh tools/deps.sh)' unless -x $CHROME;
@@ -55,92 +52,10 @@ my ($name, $school) = @{ ($t->sql("SELECT st.name, sc.name FROM students st"
 utf8::decode($_) for $name, $school;
 binmode(Test::More->builder->$_, ':utf8') for qw(output failure_output todo_output);
 
-# ---- a minimal CDP client over the pipe ----
-my ($to_chrome_r, $to_chrome_w, $from_chrome_r, $from_chrome_w);
-{
-    local $^F = 255;   # keep the pipes across exec
-    pipe($to_chrome_r, $to_chrome_w) or die;
-    pipe($from_chrome_r, $from_chrome_w) or die;
-}
-my $chrome_log = $t->dir . '/chrome.log';
-my $cpid = fork // die;
-if (!$cpid) {
-    POSIX::dup2(fileno($to_chrome_r), 3) or POSIX::_exit(127);
-    POSIX::dup2(fileno($from_chrome_w), 4) or POSIX::_exit(127);
-    open STDIN, '<', '/dev/null';
-    open STDOUT, '>', $chrome_log;
-    open STDERR, '>&', \*STDOUT;
-    setpgrp(0, 0);
-    { exec $CHROME, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-        '--no-first-run', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--disable-dev-shm-usage', '--user-data-dir=' . $t->dir . '/chrome-profile',
-        '--remote-debugging-pipe', '--window-size=390,844', 'about:blank' };
-    POSIX::_exit(127);
-}
-close $to_chrome_r; close $from_chrome_w;
-$to_chrome_w->autoflush(1);
-END { local $?; if ($cpid) { kill 'TERM', -$cpid; kill 'TERM', $cpid; waitpid($cpid, 0); } }
-
-my ($next_id, $rbuf, @events) = (0, '');
-sub cdp_read_one {
-    my ($deadline) = @_;
-    my $sel = IO::Select->new($from_chrome_r);
-    while (1) {
-        my $i = index($rbuf, "\0");
-        if ($i >= 0) {
-            my $msg = substr($rbuf, 0, $i);
-            substr($rbuf, 0, $i + 1) = '';
-            return $J->decode($msg);
-        }
-        my $left = $deadline - time;
-        die "chromium: timeout\n" if $left <= 0;
-        next unless $sel->can_read($left);
-        my $n = sysread($from_chrome_r, my $chunk, 65536);
-        die "chromium exited; see $chrome_log\n" unless $n;
-        $rbuf .= $chunk;
-    }
-}
-sub cdp {
-    my ($method, $params, $session) = @_;
-    my $id = ++$next_id;
-    my %m = (id => $id, method => $method, params => $params // {});
-    $m{sessionId} = $session if $session;
-    print $to_chrome_w $J->encode(\%m) . "\0";
-    my $deadline = time + 30;
-    while (1) {
-        my $msg = cdp_read_one($deadline);
-        if (defined $msg->{id} && $msg->{id} == $id) {
-            die "cdp $method: $msg->{error}{message}\n" if $msg->{error};
-            return $msg->{result};
-        }
-        push @events, $msg if $msg->{method};
-    }
-}
-sub wait_event {
-    my ($name, $timeout) = @_;
-    my $deadline = time + ($timeout // 15);
-    while (1) {
-        for my $i (0 .. $#events) {
-            return splice(@events, $i, 1) if $events[$i]{method} eq $name;
-        }
-        push @events, cdp_read_one($deadline);
-    }
-}
-
-my $target = cdp('Target.createTarget', { url => 'about:blank' })->{targetId};
-my $s = cdp('Target.attachToTarget', { targetId => $target, flatten => JSON::PP::true })->{sessionId};
-cdp('Page.enable', {}, $s);
-# a phone: 390 CSS px wide, touch, mobile viewport rules
-cdp('Emulation.setDeviceMetricsOverride',
-    { width => 390, height => 844, deviceScaleFactor => 2, mobile => JSON::PP::true }, $s);
-
-sub js {
-    my ($code) = @_;
-    my $r = cdp('Runtime.evaluate', { expression => "(async () => { $code })()",
-        awaitPromise => JSON::PP::true, returnByValue => JSON::PP::true }, $s);
-    die "js: " . $J->encode($r->{exceptionDetails}) . "\n" if $r->{exceptionDetails};
-    return $r->{result}{value};
-}
+# ---- Chromium, a phone: 390 CSS px wide, touch, mobile viewport rules ----
+my $c = Tucai::Chromium->new(chrome => $CHROME, dir => $t->dir, width => 390, height => 844,
+                             mobile => 1, scale => 2, timeout => 30);
+sub js { $c->js(@_) }
 # Waits in the page for a JS expression to be truthy (up to 20 s), returns it.
 sub until_js {
     my ($expr) = @_;
@@ -160,15 +75,15 @@ sub msg_after {
 }
 sub files {
     my ($sel, @paths) = @_;
-    my $root = cdp('DOM.getDocument', {}, $s)->{root}{nodeId};
-    my $node = cdp('DOM.querySelector', { nodeId => $root, selector => $sel }, $s)->{nodeId};
-    cdp('DOM.setFileInputFiles', { nodeId => $node, files => \@paths }, $s);
+    my $root = $c->cdp('DOM.getDocument', {})->{root}{nodeId};
+    my $node = $c->cdp('DOM.querySelector', { nodeId => $root, selector => $sel })->{nodeId};
+    $c->cdp('DOM.setFileInputFiles', { nodeId => $node, files => \@paths });
 }
 my $shots = 0;
 sub shot {
     my ($label) = @_;
-    my $png = decode_base64(cdp('Page.captureScreenshot',
-        { format => 'png', captureBeyondViewport => JSON::PP::true }, $s)->{data});
+    my $png = decode_base64($c->cdp('Page.captureScreenshot',
+        { format => 'png', captureBeyondViewport => JSON::PP::true })->{data});
     is(substr($png, 0, 8), "\x89PNG\r\n\x1a\n", "screenshot $label");
     my $dir = $ENV{TUCAI_SHOT_DIR} || $t->dir;
     my $p = "$dir/h5-" . (++$shots) . "-$label.png";
@@ -177,8 +92,8 @@ sub shot {
 }
 
 # ---- 1 login ----
-cdp('Page.navigate', { url => $t->url('/h5/') }, $s);
-wait_event('Page.loadEventFired');
+$c->cdp('Page.navigate', { url => $t->url('/h5/') });
+$c->wait_event('Page.loadEventFired');
 is(js('return document.title'), '学历照片采集 · tucai H5', 'H5 page loads');
 is(visible('login'), 'login', 'login card first');
 like(js("return document.getElementById('wx-code').value"), qr/^demo-\w+$/, 'random wx.login code prefilled');
