@@ -95,12 +95,17 @@
 
   /* students */
   var LOCKS = { liveness: '活体失败锁定 liveness', quality: '质量失败锁定 quality' };
+  /* Loads can overlap (opening the tab, then filtering at once): only the
+   * newest one may fill the table, or an older answer would overwrite it. */
+  var studentsSeq = 0;
   function loadStudents() {
+    var seq = ++studentsSeq;
     var qs = [];
     if ($('f-q').value) qs.push('q=' + encodeURIComponent($('f-q').value));
     if ($('f-step').value) qs.push('step=' + $('f-step').value);
     if ($('f-locked').value) qs.push('locked=' + $('f-locked').value);
     call('GET', '/students' + (qs.length ? '?' + qs.join('&') : '')).then(function (j) {
+      if (seq !== studentsSeq) return;
       var tb = $('students-table').tBodies[0];
       tb.textContent = '';
       $('students-total').textContent = '共 ' + j.total + ' 人 / ' + j.total + ' students';
