@@ -12,16 +12,21 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
-TCFLAGS   = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker -I$(B) $(PKG_CFLAGS)
+# worker/ is one folder per layer (worker/README.md); headers are found by
+# name, so a file's includes don't change when it moves between layers.
+WORKER_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard worker/*/*.c worker/*/*.h))))
+WORKER_INC  := $(addprefix -I,$(WORKER_DIRS))
+TCFLAGS   = $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker $(WORKER_INC) -I$(B) $(PKG_CFLAGS)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # The photo pipeline is pure: photo_*.c plus the generated cascade tables.
-PHOTO_SRC  := $(sort $(wildcard worker/photo_*.c))
-# Programs' mains; everything else in worker/ is the pool's library.
+PHOTO_SRC  := $(sort $(wildcard worker/photo/*.c))
+# Programs' mains sit at the top of worker/; every layer below is the
+# pool's library.
 MAIN_SRC   := worker/main.c worker/tucai_check.c
-POOL_SRC   := $(sort $(filter-out $(PHOTO_SRC) $(MAIN_SRC),$(wildcard worker/*.c)))
+POOL_SRC   := $(sort $(filter-out $(PHOTO_SRC),$(wildcard worker/*/*.c)))
 GEN_SRC    := $(B)/cascades.c
-HDRS       := $(wildcard include/*.h worker/*.h)
+HDRS       := $(wildcard include/*.h worker/*.h worker/*/*.h)
 
 ALL := $(B)/tucai-worker $(B)/tucai-check
 TEST_PREP :=
@@ -33,16 +38,18 @@ all: $(ALL)
 deps:
 	@sh tools/deps.sh
 
-$(B)/obj/%.o: worker/%.c $(HDRS) | $(B)/obj
+$(B)/obj/%.o: worker/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(TCFLAGS) -c $< -o $@
-$(B)/obj/%.o: $(B)/%.c $(HDRS) | $(B)/obj
+$(B)/obj/%.o: $(B)/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(TCFLAGS) -c $< -o $@
-$(B)/asan/%.o: worker/%.c $(HDRS) | $(B)/asan
+$(B)/asan/%.o: worker/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(TCFLAGS) $(SAN) -c $< -o $@
-$(B)/asan/%.o: $(B)/%.c $(HDRS) | $(B)/asan
+$(B)/asan/%.o: $(B)/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(TCFLAGS) $(SAN) -c $< -o $@
-$(B)/obj $(B)/asan:
-	mkdir -p $@
 
 objs = $(patsubst worker/%.c,$(1)/%.o,$(patsubst $(B)/%.c,$(1)/%.o,$(2)))
 

@@ -1,5 +1,5 @@
 /*
- * multipart_fuzz.c -- libFuzzer target for worker/multipart.c.  The input
+ * multipart_fuzz.c -- libFuzzer target for worker/lib/multipart.c.  The input
  * is "Content-Type value\n" followed by the body, so both the boundary
  * parser and the body parser see hostile bytes.  Every part must lie
  * inside the body (ASan catches any read outside it).

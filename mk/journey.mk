@@ -1,7 +1,7 @@
 # journey.mk -- the journey's extra rules: the multipart fuzzer (the
 # pattern rule for fuzz/*_fuzz.c lives in mk/photo.mk).
-FUZZ_SRC_multipart_fuzz := worker/multipart.c
-$(B)/fuzz/multipart_fuzz: worker/multipart.c worker/multipart.h
+FUZZ_SRC_multipart_fuzz := worker/lib/multipart.c
+$(B)/fuzz/multipart_fuzz: worker/lib/multipart.c worker/lib/multipart.h
 
 # A short fuzz run as part of the test preparation (seconds).
 multipart-fuzz-smoke: $(B)/fuzz/multipart_fuzz

@@ -21,16 +21,16 @@ eval: $(B)/tucai-check testdata
 # Fuzzers: every fuzz/<name>.c (named *_fuzz.c) becomes $(B)/fuzz/<name>,
 # built with clang -fsanitize=fuzzer,address,undefined from that file plus
 # the sources listed in FUZZ_SRC_<name> (set it in your own mk file, e.g.
-# FUZZ_SRC_multipart_fuzz := worker/multipart.c).  Seeds: fuzz/seeds/<name>/.
+# FUZZ_SRC_multipart_fuzz := worker/lib/multipart.c).  Seeds: fuzz/seeds/<name>/.
 FUZZ_CC     ?= clang
 FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-               -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker -I$(B)
+               -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker $(WORKER_INC) -I$(B)
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/*_fuzz.c))
 # The cascade evaluator is arithmetic over our own tables: compiled without
 # coverage tracing (which cost most of each run) but still with ASan/UBSan.
-FUZZ_NOCOV  := $(B)/fuzz/nocov/photo_cascade.o $(B)/fuzz/nocov/cascades.o
-FUZZ_SRC_photo_fuzz      := $(filter-out worker/photo_cascade.c,$(PHOTO_SRC)) $(FUZZ_NOCOV)
-FUZZ_SRC_photo_spec_fuzz := worker/photo_spec.c
+FUZZ_NOCOV  := $(B)/fuzz/nocov/photo/photo_cascade.o $(B)/fuzz/nocov/cascades.o
+FUZZ_SRC_photo_fuzz      := $(filter-out worker/photo/photo_cascade.c,$(PHOTO_SRC)) $(FUZZ_NOCOV)
+FUZZ_SRC_photo_spec_fuzz := worker/photo/photo_spec.c
 FUZZ_TIME   ?= 60
 
 .SECONDEXPANSION:
@@ -39,13 +39,13 @@ $(B)/fuzz/%: fuzz/%.c $$(FUZZ_SRC_$$*) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(PKG_LIBS)
 
 $(B)/fuzz/nocov/%.o: worker/%.c $(HDRS)
-	@mkdir -p $(B)/fuzz/nocov
+	@mkdir -p $(@D)
 	$(FUZZ_CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker -I$(B) -c $< -o $@
+	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker $(WORKER_INC) -I$(B) -c $< -o $@
 $(B)/fuzz/nocov/%.o: $(B)/%.c $(HDRS)
 	@mkdir -p $(B)/fuzz/nocov
 	$(FUZZ_CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker -I$(B) -c $< -o $@
+	  -std=gnu11 -D_GNU_SOURCE -Iinclude -Iworker $(WORKER_INC) -I$(B) -c $< -o $@
 
 fuzz-build: $(FUZZ_TARGETS)
 fuzz: fuzz-build

@@ -1,6 +1,6 @@
 # pool.mk -- the pool's extra rules: a short run of the frame-decoding
 # fuzzer as part of the test preparation (seconds).
-FUZZ_SRC_pool_proto_fuzz := worker/proto.c worker/respond.c
+FUZZ_SRC_pool_proto_fuzz := worker/core/proto.c worker/core/respond.c
 
 pool-fuzz-smoke: $(B)/fuzz/pool_proto_fuzz
 	@mkdir -p $(B)/fuzz/corpus-pool_proto_fuzz

@@ -1,4 +1,4 @@
-/* multipart_test.c -- worker/multipart.c: parts are views into the body;
+/* multipart_test.c -- worker/lib/multipart.c: parts are views into the body;
  * malformed bodies are refused with a reason. */
 #include <stdarg.h>
 #include <stddef.h>

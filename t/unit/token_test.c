@@ -1,4 +1,4 @@
-/* token_test.c -- worker/token.c: issue and verify session tokens with a
+/* token_test.c -- worker/lib/token.c: issue and verify session tokens with a
  * key file written to a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <mysql.h>
 
-#include "../include/tucai_proto.h"
+#include "tucai_proto.h"
 #include "config.h"
 
 /* A byte string view (not NUL-terminated unless said). */
