@@ -10,7 +10,6 @@
 
 #include "db.h"
 #include "log.h"
-#include "pool.h"
 
 #define MAX_FILES     256
 #define MAX_SQL_SIZE  (1024 * 1024)

@@ -32,6 +32,7 @@
 #include "handlers.h"
 #include "journey.h"
 #include "multipart.h"
+#include "outbox.h"
 #include "pay.h"
 #include "photo.h"
 

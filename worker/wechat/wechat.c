@@ -12,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <jansson.h>
 
 #include "wechat.h"
 #include "db.h"
 #include "log.h"
-#include "pay_http.h"
+#include "wxhttp.h"
 
 #define TOKEN_NAME     "stable"
 #define TOKEN_MARGIN_S 300     /* refresh this long before expiry */
