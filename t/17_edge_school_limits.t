@@ -75,16 +75,21 @@ is($lr->{status}, 200, 'the demo teacher logs in');
 my $victim = 'no-such-teacher';
 @st = map { $t->post_json('/admin/api/v1/login', { username => $victim, password => "pw$_" })->{status} } 1 .. 30;
 is_deeply([ @st[0 .. 4] ], [ (401) x 5 ], 'five wrong passwords: 401');
-is_deeply([ @st[5 .. 29] ], [ (429) x 25 ], 'then the username backs off: 429 (pool)');
+# then it backs off (1, 2, 4 ... s after the previous failure): a slow
+# machine may let one more through, never many
+my $n401 = grep { $_ == 401 } @st;
+my $n429 = grep { $_ == 429 } @st;
+is($n401 + $n429, 30, 'only 401 or 429');
+ok($n401 <= 8 && $n429 >= 22, "then the username backs off: $n429 x 429 (pool)");
 $r = $t->post_json('/admin/api/v1/login', { username => $victim, password => 'pw' });
 is($r->{json}{error}, 'RATE_LIMITED', 'RATE_LIMITED with retry_after');
 ok($r->{json}{retry_after} >= 1, 'retry_after >= 1');
 my $dbrow = $t->sql_one("SELECT failures FROM login_throttle WHERE username = '$victim'");
-is($dbrow, 5, 'throttled attempts are not counted (no argon2 spent on them)');
+is($dbrow, $n401, 'throttled attempts are not counted (no argon2 spent on them)');
 $r = $t->post_json('/admin/api/v1/login', $d->{teacher});
 is($r->{status}, 200, 'the right teacher gets in from the same IP meanwhile');
 my @pool_admin = grep { m{"POST /admin/api/v1/login[^\n]* 429 [^\n]*ups=unix:} } split /\n/, $t->nginx_access_log;
-is(scalar @pool_admin, 26, 'the 429s came from the pool (the edge bucket counts 401s only)');
+is(scalar @pool_admin, $n429 + 1, 'the 429s came from the pool (the edge bucket counts 401s only)');
 is($t->sql_one("SELECT COUNT(*) FROM login_throttle WHERE username = " . $t->sql_one("SELECT QUOTE('$d->{teacher}{username}')")), 0,
    'a successful login leaves no throttle row');
 
