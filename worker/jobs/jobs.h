@@ -15,8 +15,8 @@
 typedef void (*tucai_job_pt)(tucai_ctx_t *ctx, int64_t deadline_ms);
 
 /* Runs the NULL-terminated jobs in turn within budget_ms, at most once a
- * second per process and one process at a time across the pool (a
- * database lock, not waited for).  Never inside a transaction. */
+ * second per process and one process at a time across the cluster (a
+ * lease, db/lease.h, not waited for).  Never inside a transaction. */
 void jobs_tick(tucai_ctx_t *ctx, const tucai_job_pt *jobs, int budget_ms);
 
 #endif
