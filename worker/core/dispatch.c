@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "lease.h"
 #include "log.h"
 #include "pool.h"
 
@@ -34,6 +35,11 @@ void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (req->hdr.code != TUCAI_OP_HEALTH && db_ensure(ctx) != 0) {
         resp_db_unavailable(resp);
         return;
+    }
+
+    /* leases whose release was lost with the connection go back first */
+    if (db_lease_pending()) {
+        (void) db_lease_flush(ctx);
     }
 
     /* The one place a request lost to a conflict with another transaction
