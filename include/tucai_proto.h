@@ -117,6 +117,10 @@ enum tucai_op {
     TUCAI_OP_ADMIN_CODE_SHEET,  /* GET  /admin/api/v1/codes/sheet (HTML) */
     TUCAI_OP_ADMIN_STUDENT_PHOTO,/* GET /admin/api/v1/students/{no}/photo */
 
+    /* no path: `tucai_status prometheus UPSTREAM;` asks the pool for its
+     * own figures, answered as Prometheus text (docs/metrics.md) */
+    TUCAI_OP_METRICS = 120,
+
     TUCAI_OP_MAX = 128
 };
 

@@ -1,9 +1,11 @@
 /* dispatch.c -- TUCAI_OP_* to handlers; the pool's uniform failures. */
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "handlers.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 
 /* NULL for an operation this pool does not know. */
@@ -45,6 +47,7 @@ static tucai_handler_pt handler_at(uint16_t op)
     case TUCAI_OP_ADMIN_AUDIT:   return admin_audit;
     case TUCAI_OP_ADMIN_CODE_SHEET: return admin_code_sheet;
     case TUCAI_OP_ADMIN_STUDENT_PHOTO: return admin_student_photo;
+    case TUCAI_OP_METRICS:       return admin_metrics;
     default:
         return NULL;
     }
@@ -64,7 +67,26 @@ static void reset(tucai_resp_t *r)
     r->body = body;
 }
 
+static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
+    tucai_resp_t *resp);
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+{
+    int64_t t0 = now_us();
+
+    dispatch_one(ctx, req, resp);
+    metrics_response(req->hdr.code, resp->status, now_us() - t0);
+}
+
+static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
+    tucai_resp_t *resp)
 {
     tucai_handler_pt h;
     int              rc;
@@ -75,8 +97,11 @@ void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                    NULL);
         return;
     }
-    /* Health reports the database itself; everyone else needs it up. */
-    if (req->hdr.code != TUCAI_OP_HEALTH && db_ensure(ctx) != 0) {
+    /* Health and metrics report the database themselves; everyone else
+     * needs it up. */
+    if (req->hdr.code != TUCAI_OP_HEALTH && req->hdr.code != TUCAI_OP_METRICS
+        && db_ensure(ctx) != 0)
+    {
         resp_db_unavailable(resp);
         return;
     }

@@ -41,6 +41,7 @@ TUCAI_HANDLER(pay_handle_photo);
 
 /* admin_*.c: the school back office */
 TUCAI_HANDLER(admin_login);
+TUCAI_HANDLER(admin_metrics);
 TUCAI_HANDLER(admin_roster);
 TUCAI_HANDLER(admin_codes);
 TUCAI_HANDLER(admin_revoke);
