@@ -58,6 +58,8 @@ tucai_handler_pt tucai_handler_for(uint16_t op)
     return handler_at(op);
 }
 
+#define DISPATCH_CONFLICT_TRIES 4
+
 static void reset(tucai_resp_t *r)
 {
     tbuf body = r->body;
@@ -106,16 +108,34 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
         return;
     }
 
-    rc = h(ctx, req, resp);
-
-    if (db_in_txn(ctx)) {
-        /* a handler must not leave a transaction open: nothing half-written */
-        tlog_error("handler for op %u left a transaction open; rolled back",
-                   req->hdr.code);
-        db_rollback(ctx);
-        if (rc == 0 && resp->status < 400) {
-            rc = -1;
+    /* The one place a request lost to a conflict with another transaction
+     * (InnoDB deadlock, lock wait timeout, a Galera certification failure)
+     * runs again: the handler rolled back and answered 503, nothing of it
+     * was committed past its last consistent point, so its work is done
+     * again from the start, up to DISPATCH_CONFLICT_TRIES times. */
+    for (int attempt = 0;; attempt++) {
+        db_conflict_reset();
+        rc = h(ctx, req, resp);
+        if (db_in_txn(ctx)) {
+            /* a handler must not leave a transaction open: nothing
+             * half-written */
+            tlog_error("handler for op %u left a transaction open; rolled back",
+                       req->hdr.code);
+            db_rollback(ctx);
+            if (rc == 0 && resp->status < 400) {
+                rc = -1;
+            }
         }
+        if ((rc != 0 || resp->status == 503) && db_conflict_seen()
+            && attempt + 1 < DISPATCH_CONFLICT_TRIES)
+        {
+            tlog_info("op %u: conflict with another transaction (%s), running it"
+                      " again", req->hdr.code, db_error(ctx));
+            reset(resp);
+            db_conflict_backoff(attempt);
+            continue;
+        }
+        break;
     }
     if (rc != 0) {
         int lost = db_lost(ctx);

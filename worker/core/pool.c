@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -514,7 +515,12 @@ static pid_t spawn(tucai_config_t *cfg, int no)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     ctx.child_no = no;
-    (void) db_connect(&ctx);    /* failure is fine: retried per request */
+    /* failure is fine: retried per request */
+    if (db_connect(&ctx) == 0) {
+        /* the slots and leases of a child that died (mine or another
+         * pool's on this host) are free again */
+        (void) db_lease_reap(&ctx);
+    }
     tlog_info("child %d started", no);
     conn_child_loop(&ctx, sv[1], &child_stop);
     db_close(&ctx);

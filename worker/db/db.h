@@ -64,6 +64,12 @@ unsigned    db_errno(tucai_ctx_t *ctx);
 const char *db_error(tucai_ctx_t *ctx);
 /* 1 when the last failure was a lost/unavailable connection. */
 int         db_lost(tucai_ctx_t *ctx);
+/* Conflicts (deadlock, lock wait timeout, Galera certification failure):
+ * the flag is set by any failing statement and cleared by reset, so the
+ * dispatcher knows a request's 503 came from one and may run it again. */
+void        db_conflict_reset(void);
+int         db_conflict_seen(void);
+void        db_conflict_backoff(int attempt);
 /* Server version string or "" when disconnected. */
 const char *db_server_version(tucai_ctx_t *ctx);
 

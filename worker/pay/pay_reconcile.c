@@ -14,6 +14,7 @@
 #include "pay.h"
 #include "pay_int.h"
 #include "db.h"
+#include "lease.h"
 #include "log.h"
 
 #define TICK_EVERY_MS   1000   /* per child */
@@ -56,17 +57,18 @@ static void reconcile(tucai_ctx_t *ctx, int64_t deadline_ms)
 void pay_tick(tucai_ctx_t *ctx, int budget_ms)
 {
     static int64_t last_ms;
-    int64_t        now_ms = pay_now_ms(), got = 0;
+    int64_t        now_ms = pay_now_ms();
 
     if (ctx->db == NULL || db_in_txn(ctx) || now_ms - last_ms < TICK_EVERY_MS) {
         return;
     }
     last_ms = now_ms;
-    if (db_query_int(ctx, &got, "SELECT GET_LOCK('tucai_pay_tick', 0)") != 1 || got != 1) {
+    /* one ticker in the whole cluster (a lease: GET_LOCK is per node) */
+    if (db_lease_take(ctx, "tucai_pay_tick", 60) != 1) {
         return;
     }
     outbox_run(ctx, now_ms + budget_ms);
     reconcile(ctx, now_ms + budget_ms);
     deliver_pending(ctx, now_ms + budget_ms);
-    (void) db_exec(ctx, "DO RELEASE_LOCK('tucai_pay_tick')");
+    (void) db_lease_release(ctx, "tucai_pay_tick");
 }
