@@ -550,7 +550,8 @@ static int same_listen(const tucai_config_t *a, const tucai_config_t *b)
     return 1;
 }
 
-int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
+int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
+    const tucai_app_t *app)
 {
     static tucai_config_t cfgs[2];
     tucai_config_t       *cfg;
@@ -563,6 +564,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
     cfg = &cfgs[0];
     (void) foreground;
 
+    pool_app = app;
     tucai_master_pid = getpid();
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         return 1;

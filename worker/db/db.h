@@ -23,7 +23,8 @@
 
 #include <stdint.h>
 #include <mysql.h>
-#include "handler.h"
+#include "buf.h"
+#include "ctx.h"
 
 /* Connects ctx->db using ctx->cfg.  0 or -1 (logged). */
 int  db_connect(tucai_ctx_t *ctx);
@@ -72,5 +73,8 @@ int         db_conflict_seen(void);
 void        db_conflict_backoff(int attempt);
 /* Server version string or "" when disconnected. */
 const char *db_server_version(tucai_ctx_t *ctx);
+
+/* migrate.c: applies dir's NNN_*.sql once each.  0 or -1. */
+int migrate_apply(tucai_ctx_t *ctx, const char *dir);
 
 #endif

@@ -14,7 +14,7 @@
 #ifndef TUCAI_LEASE_H
 #define TUCAI_LEASE_H
 
-#include "handler.h"
+#include "ctx.h"
 
 /* Creates the table if missing (migrate calls it first).  0 or -1. */
 int db_lease_setup(tucai_ctx_t *ctx);

@@ -11,7 +11,6 @@
 #include "db.h"
 #include "lease.h"
 #include "log.h"
-#include "pool.h"
 
 #define MAX_FILES     256
 #define MAX_SQL_SIZE  (1024 * 1024)

@@ -34,6 +34,7 @@
 #include "lease.h"
 #include "metrics.h"
 #include "multipart.h"
+#include "outbox.h"
 #include "pay.h"
 #include "photo.h"
 

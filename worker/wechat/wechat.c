@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <jansson.h>
 
 #include "wechat.h"
 #include "db.h"
 #include "lease.h"
 #include "log.h"
-#include "pay_http.h"
+#include "wxhttp.h"
 
 #define TOKEN_NAME     "stable"
 #define TOKEN_MARGIN_S 300     /* refresh this long before expiry */
