@@ -17,48 +17,17 @@ static const char *stage_names[METRICS_NSTAGES] = {
     "decode", "detect", "checks", "liveness", "produce"
 };
 
-/* the names nginx gives operations ($tucai_op, ngx_http_tucai_routes.c),
- * so the module's and the pool's series join on op */
+/* the names nginx gives operations ($tucai_op, the stat column of
+ * tucai_ops.def), so the module's and the pool's series join on op */
 static const char *op_name(unsigned op)
 {
     switch (op) {
-    case TUCAI_OP_HEALTH:        return "health";
-    case TUCAI_OP_SCHOOLS:       return "schools";
-    case TUCAI_OP_LOGIN:         return "login";
-    case TUCAI_OP_CODE:          return "code";
-    case TUCAI_OP_PHONE:         return "phone";
-    case TUCAI_OP_CONFIRM:       return "confirm";
-    case TUCAI_OP_NOTICE:        return "notice";
-    case TUCAI_OP_NOTICE_ACK:    return "notice_ack";
-    case TUCAI_OP_SUBS_GET:      return "subs_get";
-    case TUCAI_OP_SUBS_SET:      return "subs_set";
-    case TUCAI_OP_VIDEO:         return "video";
-    case TUCAI_OP_VIDEO_START:   return "video_start";
-    case TUCAI_OP_VIDEO_FINISH:  return "video_finish";
-    case TUCAI_OP_CAPTURE:       return "capture";
-    case TUCAI_OP_DRAFTS:        return "drafts";
-    case TUCAI_OP_DRAFT_PHOTO:   return "draft_photo";
-    case TUCAI_OP_DRAFT_DELETE:  return "draft_delete";
-    case TUCAI_OP_SUBMISSION:    return "submission";
-    case TUCAI_OP_ORDER:         return "order";
-    case TUCAI_OP_PAY_NOTIFY:    return "pay_notify";
-    case TUCAI_OP_ME:            return "me";
-    case TUCAI_OP_PHOTO:         return "photo";
-    case TUCAI_OP_ADMIN_LOGIN:   return "admin_login";
-    case TUCAI_OP_ADMIN_ROSTER:  return "admin_roster";
-    case TUCAI_OP_ADMIN_CODES:   return "admin_codes";
-    case TUCAI_OP_ADMIN_REVOKE:  return "admin_revoke";
-    case TUCAI_OP_ADMIN_STUDENTS: return "admin_students";
-    case TUCAI_OP_ADMIN_UNLOCK:  return "admin_unlock";
-    case TUCAI_OP_ADMIN_SETTINGS_GET: return "admin_settings_get";
-    case TUCAI_OP_ADMIN_SETTINGS_SET: return "admin_settings_set";
-    case TUCAI_OP_ADMIN_PROGRESS: return "admin_progress";
-    case TUCAI_OP_ADMIN_EXPORT:  return "admin_export";
-    case TUCAI_OP_ADMIN_AUDIT:   return "admin_audit";
-    case TUCAI_OP_ADMIN_CODE_SHEET: return "admin_code_sheet";
-    case TUCAI_OP_ADMIN_STUDENT_PHOTO: return "admin_student_photo";
-    case TUCAI_OP_METRICS:       return "metrics";
-    default:                     return NULL;
+#define TUCAI_OP(name, code, method, role, body, area, path, stat, handler) \
+    case code: return stat;
+#include "tucai_ops.def"
+#undef TUCAI_OP
+    case TUCAI_OP_METRICS: return "metrics";
+    default:               return NULL;
     }
 }
 
