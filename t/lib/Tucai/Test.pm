@@ -97,7 +97,8 @@ means the connection failed (HTTP::Tiny's convention).
     $t->proto                       a Tucai::Proto connection to pool socket 1
     $t->stop_pool / $t->start_pool / $t->reload_pool (HUP)
     $t->kill_child($signal)         kills one pool child, returns its pid
-    $t->pool_pids                   pids of the current pool children
+    $t->pool_pids                   pids of the current pool children (serving)
+    $t->jobs_pid                    pid of the pool's jobs process (periodic work)
     $t->pool_master_pid
     $t->restart_db / $t->stop_db / $t->start_db
     $t->reload_nginx($instance)     HUP, waits until only new workers run
@@ -175,11 +176,17 @@ sub new {
         unless -x $self->{worker};
 
     $self->_start_db_fresh unless $opt{db_socket};
+    my ($rc, $out);
     if ($opt{secrets_dir}) {
+        # another instance's secrets: its database user already has them
         symlink($opt{secrets_dir}, "$d/secrets") or die "secrets: $!";
     } else {
-        my ($rc, $out) = $self->_run("$ROOT/tools/gen-secrets.sh", "$d/secrets");
+        ($rc, $out) = $self->_run("$ROOT/tools/gen-secrets.sh", "$d/secrets");
         die "gen-secrets: $out" if $rc;
+        # the template's user gets this install's random password
+        ($rc, $out) = $self->_run("$ROOT/tools/mariadb.sh", 'setup', dirname($self->db_socket),
+                                  'tucai', 'tucai', _slurp("$d/secrets/db_password") =~ s/\s+$//r);
+        die "db password: $out" if $rc;
     }
 
     my $want_sb = $opt{sandbox} // 1;
@@ -232,13 +239,15 @@ sub _start_db_fresh {
     $self->start_db;
 }
 
-sub db_socket { $_[0]{opt}{db_socket} // "$_[0]{dir}/run/mysqld.sock" }
+# in a directory of its own, 0700 (tools/mariadb.sh): mariadbd makes its
+# socket 0777
+sub db_socket { $_[0]{opt}{db_socket} // "$_[0]{dir}/run/db/mysqld.sock" }
 
 sub start_db {
     my ($self) = @_;
     # our own child (not a daemon): it dies with the test, and is reaped
-    my $run = "$self->{dir}/run";
-    $self->{db_pid} = $self->_spawn("$run/mysqld.out", {}, "$ROOT/tools/mariadb.sh", 'run',
+    my $run = "$self->{dir}/run/db";
+    $self->{db_pid} = $self->_spawn("$self->{dir}/run/mysqld.out", {}, "$ROOT/tools/mariadb.sh", 'run',
                                     "$self->{dir}/db", $run);
     my $ok = $self->wait_for(sub {
         return -1 if waitpid($self->{db_pid}, WNOHANG) > 0;
@@ -338,6 +347,10 @@ sub root        { $ROOT }
 sub dir         { $_[0]{dir} }
 sub has_nginx   { $_[0]{has_nginx} }
 
+# the group nginx's workers run as (nginx.conf.tmpl sets no `user`): the
+# pool sockets' group, the only peers the pool accepts besides its own uid
+sub nginx_group { $< == 0 ? 'nogroup' : scalar getgrgid($( + 0) }
+
 sub _render_worker_ini {
     my ($self) = @_;
     my $d = $self->{dir};
@@ -347,7 +360,8 @@ sub _render_worker_ini {
         "DB_SOCKET=" . $self->db_socket, "FILES_DIR=" . $self->files_dir,
         "KEY_FILE=" . $self->key_file, "SECRETS_DIR=$d/secrets",
         "SANDBOX_URL=$self->{sandbox_url}", "ROOT=$ROOT",
-        "CHILDREN=$self->{children}", "NGINX_URL=http://127.0.0.1:$self->{port}[1]");
+        "CHILDREN=$self->{children}", "NGINX_URL=http://127.0.0.1:$self->{port}[1]",
+        "POOL_GROUP=" . nginx_group());
     die "render worker.ini: $out" if $rc;
     if (my $x = $self->{opt}{worker_ini_extra}) {
         open my $f, '>>', $self->worker_ini or die;
@@ -413,7 +427,21 @@ sub reload_pool {
 
 sub pool_master_pid { $_[0]{pool_pid} }
 
+# The pool's serving children (not the jobs process: jobs_pid).
 sub pool_pids {
+    my ($self) = @_;
+    my @s = sort { $a <=> $b } map { $_->[0] } grep { $_->[1] ne 'tucai-jobs' } $self->_pool_kids;
+    return @s;
+}
+
+# The pool's jobs process (periodic work; it takes no connection), or undef.
+sub jobs_pid {
+    my ($self) = @_;
+    my ($j) = grep { $_->[1] eq 'tucai-jobs' } $self->_pool_kids;
+    return $j ? $j->[0] : undef;
+}
+
+sub _pool_kids {
     my ($self) = @_;
     my $m = $self->{pool_pid} or return;
     my @kids;
@@ -421,12 +449,11 @@ sub pool_pids {
         open my $f, '<', $st or next;
         my $l = <$f> // next;
         close $f;
-        # pid (comm) state ppid: comm may hold spaces, so anchor on the ')'
-        my ($pid, $state, $ppid) = $l =~ /^(\d+) \(.*\) (\S) (\d+)/ or next;
-        push @kids, $pid if $ppid == $m && $state ne 'Z';
+        # pid (comm) state ppid: comm may hold spaces, so anchor on the last ')'
+        my ($pid, $comm, $state, $ppid) = $l =~ /^(\d+) \((.*)\) (\S) (\d+)/ or next;
+        push @kids, [$pid, $comm] if $ppid == $m && $state ne 'Z';
     }
-    my @s = sort { $a <=> $b } @kids;
-    return @s;
+    return @kids;
 }
 
 sub kill_child {
