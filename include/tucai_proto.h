@@ -116,6 +116,10 @@ enum tucai_op {
     TUCAI_OP_ADMIN_AUDIT,       /* GET  /admin/api/v1/audit */
     TUCAI_OP_ADMIN_CODE_SHEET,  /* GET  /admin/api/v1/codes/sheet (HTML) */
     TUCAI_OP_ADMIN_STUDENT_PHOTO,/* GET /admin/api/v1/students/{no}/photo */
+    TUCAI_OP_ADMIN_CODE_BATCH = 80, /* GET /admin/api/v1/codes/batches/{id} */
+    TUCAI_OP_ADMIN_CODE_CSV,    /* GET  /admin/api/v1/codes/batches/{id}/csv */
+    TUCAI_OP_ADMIN_CODE_SHEET_PAGE, /* GET /admin/api/v1/codes/sheets/{id}-{page} */
+    TUCAI_OP_ADMIN_UNBIND,      /* POST /admin/api/v1/students/{no}/unbind */
 
     TUCAI_OP_MAX = 128
 };

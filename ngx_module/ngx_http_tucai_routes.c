@@ -76,6 +76,14 @@ static const ngx_http_tucai_route_def_t  ngx_http_tucai_admin_routes[] = {
       "progress" },
     { { TUCAI_OP_ADMIN_EXPORT, GET, T, B_NONE, "admin_export" }, "export" },
     { { TUCAI_OP_ADMIN_AUDIT, GET, T, B_NONE, "admin_audit" }, "audit" },
+    { { TUCAI_OP_ADMIN_CODE_BATCH, GET, T, B_NONE, "admin_code_batch" },
+      "codes/batches/*" },
+    { { TUCAI_OP_ADMIN_CODE_CSV, GET, T, B_NONE, "admin_code_csv" },
+      "codes/batches/*/csv" },
+    { { TUCAI_OP_ADMIN_CODE_SHEET_PAGE, GET, T, B_NONE,
+        "admin_code_sheet_page" }, "codes/sheets/*" },
+    { { TUCAI_OP_ADMIN_UNBIND, POST, T, B_JSON, "admin_unbind" },
+      "students/*/unbind" },
     { { 0, 0, 0, 0, NULL }, NULL }
 };
 

@@ -43,6 +43,10 @@ tucai_handler_pt tucai_ops_handler(uint16_t op)
     case TUCAI_OP_ADMIN_AUDIT:   return admin_audit;
     case TUCAI_OP_ADMIN_CODE_SHEET: return admin_code_sheet;
     case TUCAI_OP_ADMIN_STUDENT_PHOTO: return admin_student_photo;
+    case TUCAI_OP_ADMIN_CODE_BATCH: return admin_code_batch;
+    case TUCAI_OP_ADMIN_CODE_CSV: return admin_code_csv;
+    case TUCAI_OP_ADMIN_CODE_SHEET_PAGE: return admin_code_sheet_page;
+    case TUCAI_OP_ADMIN_UNBIND:  return admin_unbind;
     default:
         return NULL;
     }

@@ -53,6 +53,10 @@ TUCAI_HANDLER(admin_progress);
 TUCAI_HANDLER(admin_export);
 TUCAI_HANDLER(admin_audit);
 TUCAI_HANDLER(admin_code_sheet);
+TUCAI_HANDLER(admin_code_batch);
+TUCAI_HANDLER(admin_code_csv);
+TUCAI_HANDLER(admin_code_sheet_page);
+TUCAI_HANDLER(admin_unbind);
 TUCAI_HANDLER(admin_student_photo);
 
 /* Offline commands of `tucai-worker -c INI admin ...` (admin_cli.c):
