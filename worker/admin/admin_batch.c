@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "admin.h"
 #include "handlers.h"
 #include "log.h"
@@ -137,9 +139,13 @@ adm_batch_write(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
 
     *storage_err = 1;
     *sheets_out = NULL;
-    if (sheets == NULL || adm_random_text(rnd, 16) != 0) {
+    unsigned char rb[8];
+    if (sheets == NULL || RAND_bytes(rb, sizeof(rb)) != 1) {
         json_decref(sheets);
         return -1;
+    }
+    for (i = 0; i < sizeof(rb); i++) {
+        snprintf(rnd + 2 * i, 3, "%02x", rb[i]);
     }
     snprintf(dir, dirn, "%u/%s", school_id, rnd);
     snprintf(path, sizeof(path), "%s/codes", cfg->storage_dir);
