@@ -116,6 +116,8 @@ enum tucai_op {
     TUCAI_OP_ADMIN_AUDIT,       /* GET  /admin/api/v1/audit */
     TUCAI_OP_ADMIN_CODE_SHEET,  /* GET  /admin/api/v1/codes/sheet (HTML) */
     TUCAI_OP_ADMIN_STUDENT_PHOTO,/* GET /admin/api/v1/students/{no}/photo */
+    TUCAI_OP_ADMIN_STUDENT,     /* GET  /admin/api/v1/students/{no} */
+    TUCAI_OP_ADMIN_CAPTURE_PHOTO,/* GET /admin/api/v1/captures/{id}/photo */
 
     TUCAI_OP_MAX = 128
 };

@@ -45,6 +45,8 @@ static tucai_handler_pt handler_at(uint16_t op)
     case TUCAI_OP_ADMIN_AUDIT:   return admin_audit;
     case TUCAI_OP_ADMIN_CODE_SHEET: return admin_code_sheet;
     case TUCAI_OP_ADMIN_STUDENT_PHOTO: return admin_student_photo;
+    case TUCAI_OP_ADMIN_STUDENT: return admin_student;
+    case TUCAI_OP_ADMIN_CAPTURE_PHOTO: return admin_capture_photo;
     default:
         return NULL;
     }

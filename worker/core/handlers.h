@@ -53,6 +53,8 @@ TUCAI_HANDLER(admin_export);
 TUCAI_HANDLER(admin_audit);
 TUCAI_HANDLER(admin_code_sheet);
 TUCAI_HANDLER(admin_student_photo);
+TUCAI_HANDLER(admin_student);
+TUCAI_HANDLER(admin_capture_photo);
 
 /* Offline commands of `tucai-worker -c INI admin ...` (admin_cli.c):
  * create schools and teachers, seed the demo.  Returns an exit status. */
