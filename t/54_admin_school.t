@@ -172,6 +172,19 @@ is($r->{status}, 204, 'revoke with a reason');
 like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='code.revoke'"),
      qr/学生转学/, 'revoke reason audited');
 
+# ---- settings: the audit row says old -> new; audit filtered ----
+$r = $t->post_json('/admin/api/v1/settings', { fee_fen => 2000, contact => '摄影室 王老师 0571-1' }, token => $tok);
+is($r->{status}, 200, 'settings saved');
+$r = api('GET', '/audit?action=settings.update');
+is(scalar @{ $r->{json}{entries} }, 1, 'audit filtered by action');
+is_deeply($r->{json}{entries}[0]{detail}{changes}{fee_fen}, [1500, 2000], 'fee old -> new');
+is($r->{json}{entries}[0]{detail}{changes}{'school.contact'}[1], '摄影室 王老师 0571-1', 'contact new value');
+$r = api('GET', '/audit?action=code.');
+is_deeply([map { $_->{action} } @{ $r->{json}{entries} }], ['code.revoke'], 'action prefix filter');
+$r = api('GET', '/audit?target=P0003');
+is_deeply([map { $_->{action} } @{ $r->{json}{entries} }], ['student.unlock'], 'target filter');
+is(api('GET', '/audit?action=a%25b')->{status}, 400, 'wildcards refused');
+
 sub uri { my $s = shift; utf8::encode($s); $s =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge; $s }
 
 $t->check_logs;
