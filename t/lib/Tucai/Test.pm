@@ -60,6 +60,8 @@ Options (all optional):
     nginx_extra_server text put at @NGINX_EXTRA_SERVER@
     worker_ini_extra   text appended to the rendered worker.ini
     pool               0: do not start the pool (start_pool later)
+    ndk                0: nginx.conf without ngx_devel_kit's load_module
+                       (the module must work without it)
 
 Everything lives in a temp dir (kept when TUCAI_KEEP=1 is set; its path
 is printed with diag then).  nginx's ports are chosen (and held) before
@@ -495,6 +497,13 @@ sub _start_nginx {
         "EXTRA_HTTP=" . ($o->{nginx_extra_http} // ''),
         "EXTRA_SERVER=" . ($o->{nginx_extra_server} // ''));
     die "render nginx.conf: $out" if $rc;
+    if (defined $o->{ndk} && !$o->{ndk}) {
+        my $c = _slurp("$p/nginx.conf");
+        $c =~ s{^load_module \S*ndk_http_module\.so;\n}{}m or die "no ndk load_module";
+        open my $f, '>', "$p/nginx.conf" or die "$p/nginx.conf: $!";
+        print $f $c;
+        close $f;
+    }
     $self->{nginx_pid}[$i] = $self->_spawn("$p/logs/stderr.log", {},
         '/usr/sbin/nginx', '-p', "$p/", '-c', "$p/nginx.conf",
         '-g', "daemon off; pid $p/nginx.pid; error_log $p/logs/error.log info;");
