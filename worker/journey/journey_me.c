@@ -63,6 +63,8 @@ journey_me(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (st.has_student) {
         student = journey_student_json(&st);
         json_object_set_new(student, "bound", json_boolean(st.bound));
+        /* whom to contact about a lock or a problem */
+        json_object_set_new(student, "contact", json_string(st.contact));
     } else {
         student = json_null();
     }

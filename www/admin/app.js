@@ -365,6 +365,9 @@
     'code.revoke': '作废采集码', 'student.unlock': '解锁学生', 'student.unbind': '解除微信绑定',
     'settings.update': '修改设置', 'export': '导出照片', 'demo.seed': '初始化演示数据' };
   var CODE_STATUS = { active: '有效', revoked: '已作废' };
+  /* POST /students/{no}/unbind (README) is the trust issue's; the button
+   * shows once that route is on main */
+  var HAS_UNBIND = false;
 
   function thumb(url, alt) {
     var img = el('img', { alt: alt, 'class': 'thumb', loading: 'lazy' });
@@ -388,7 +391,7 @@
         acts.appendChild(el('button', { type: 'button', 'class': 'revoke', id: 'st-revoke', text: '作废采集码',
           onclick: function () { revoke(s.student_no, s.name, s.bound).then(function (ok) { if (ok) loadStudent(no); }); } }));
       }
-      if (s.bound && window.TUCAI_UNBIND) {
+      if (s.bound && HAS_UNBIND) {
         acts.appendChild(el('button', { type: 'button', 'class': 'revoke', id: 'st-unbind', text: '解除微信绑定',
           onclick: function () {
             confirmDialog('解除 ' + s.name + ' 的微信绑定', '解除后该微信账号不能再为此学生拍摄，学生需用新的采集码重新绑定。', true, '确认解除')
@@ -563,25 +566,53 @@
   });
 
   /* ---- codes ---- */
+  /* A file the API serves with the token: fetched, then handed over */
+  function fetchFile(url, name, open) {
+    return call('GET', url.replace(/^\/admin\/api\/v1/, '')).then(function (b) {
+      var a = el('a', { href: URL.createObjectURL(b) });
+      if (open) a.target = '_blank'; else a.download = name;
+      document.body.appendChild(a); a.click(); a.remove();
+    });
+  }
+  /* Both answers of POST /codes: the small one with the codes inline, the
+   * batch one with a one-time CSV and per-class sheet pages. */
   function showCodes(j) {
     var box = $('codes-result');
     box.textContent = '';
-    box.appendChild(el('p', { 'class': 'summary ok', text: '已生成 ' + j.codes.length + ' 个采集码' +
+    var n = j.count !== undefined ? j.count : j.codes.length;
+    box.appendChild(el('p', { 'class': 'summary ' + (n ? 'ok' : 'partial'), text: (n ? '已生成 ' + n + ' 个采集码' : '没有需要生成采集码的学生') +
       (j.unknown && j.unknown.length ? '；以下学号不在名单中：' + j.unknown.join('、') : '') }));
     var row = el('div', { 'class': 'row' });
+    if (j.csv) {
+      var b = el('button', { type: 'button', id: 'codes-csv', text: '下载采集码 CSV（只能下载一次）', onclick: function () {
+        fetchFile(j.csv, '采集码.csv').then(function () { b.disabled = true; b.textContent = '已下载（不能再次下载）'; }).catch(fail);
+      } });
+      row.appendChild(b);
+    } else if (j.codes && j.codes.length) {
+      row.appendChild(el('button', { type: 'button', 'class': 'ghost', id: 'codes-csv', text: '下载采集码 CSV（仅此一次）', onclick: function () {
+        download('采集码.csv', '学号,姓名,班级,采集码\r\n' + j.codes.map(function (c) { return [c.student_no, c.name, c['class'] || '', c.code].map(csvCell).join(','); }).join('\r\n') + '\r\n');
+      } }));
+    }
     if (j.sheet_html) {
       var url = URL.createObjectURL(new Blob([j.sheet_html], { type: 'text/html' }));
       row.appendChild(el('a', { href: url, target: '_blank', id: 'sheet-link', 'class': 'button', text: '打开打印页（含二维码）' }));
     }
-    if (j.codes.length) {
-      row.appendChild(el('button', { type: 'button', 'class': 'ghost', id: 'codes-csv', text: '下载采集码 CSV（仅此一次）', onclick: function () {
-        download('采集码.csv', '学号,姓名,采集码\r\n' + j.codes.map(function (c) { return [c.student_no, c.name, c.code].map(csvCell).join(','); }).join('\r\n') + '\r\n');
-      } }));
-    }
     box.appendChild(row);
-    var tb = el('tbody');
-    j.codes.forEach(function (c) { tb.appendChild(el('tr', {}, [td(c.student_no), td(c.name), td(c.code, { 'class': 'mono' })])); });
-    box.appendChild(el('div', { 'class': 'scroll' }, [el('table', {}, [el('thead', {}, [el('tr', {}, [el('th', { text: '学号' }), el('th', { text: '姓名' }), el('th', { text: '采集码' })])]), tb])]));
+    if (j.sheets && j.sheets.length) {
+      var ul = el('ul', { id: 'sheet-list', 'class': 'sheets' });
+      j.sheets.forEach(function (sh) {
+        ul.appendChild(el('li', {}, [el('button', { type: 'button', 'class': 'ghost small', text: '打印第 ' + sh.page + ' 页：' + (sh['class'] || '未分班') + '（' + sh.students + ' 人）',
+          onclick: function () { fetchFile(sh.url, '', true).catch(fail); } })]));
+      });
+      box.appendChild(el('h3', { text: '按班级打印的采集码页' }));
+      box.appendChild(ul);
+    }
+    if (j.codes && j.codes.length) {
+      var tb = el('tbody');
+      j.codes.forEach(function (c) { tb.appendChild(el('tr', {}, [td(c.student_no), td(c.name), td(c['class'] || '—'), td(c.code, { 'class': 'mono' })])); });
+      box.appendChild(el('div', { 'class': 'scroll' }, [el('table', {}, [el('thead', {}, [el('tr', {}, [el('th', { text: '学号' }), el('th', { text: '姓名' }),
+        el('th', { text: '班级' }), el('th', { text: '采集码' })])]), tb])]));
+    }
   }
   /* Reissuing revokes the old code: say so for students already bound or done */
   function checkReissue(nos) {
