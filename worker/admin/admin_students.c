@@ -11,7 +11,7 @@
 
 #include "admin.h"
 #include "handlers.h"
-#include "pay.h"
+#include "outbox.h"
 
 static const char *steps[] = {
     "code", "phone", "confirm", "notice", "subscribe", "video", "shoot",

@@ -1,7 +1,8 @@
 /*
- * handlers.h -- every operation handler, by owner file.  dispatch.c maps
- * TUCAI_OP_* to these.  All of them are linked into tucai-worker, so they
- * are plain declarations: a missing one is a link error.
+ * handlers.h -- every operation handler, by owner file: the signatures the
+ * layers above core/ implement.  The program's operation table (ops.c)
+ * maps TUCAI_OP_* to them; core/ itself never names one (it gets the
+ * table from pool_run()), so it depends on nothing above it.
  */
 #ifndef TUCAI_HANDLERS_H
 #define TUCAI_HANDLERS_H
@@ -59,8 +60,5 @@ TUCAI_HANDLER(admin_capture_photo);
 /* Offline commands of `tucai-worker -c INI admin ...` (admin_cli.c):
  * create schools and teachers, seed the demo.  Returns an exit status. */
 int admin_cli(tucai_ctx_t *ctx, int argc, char **argv);
-
-/* Between requests, each child runs periodic work (pay_reconcile.c). */
-void pay_tick(tucai_ctx_t *ctx, int budget_ms);
 
 #endif

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lease.h"
 #include "log.h"
 #include "pool.h"
 
@@ -475,7 +476,12 @@ static pid_t spawn(tucai_config_t *cfg, int no)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     ctx.child_no = no;
-    (void) db_connect(&ctx);    /* failure is fine: retried per request */
+    /* failure is fine: retried per request */
+    if (db_connect(&ctx) == 0) {
+        /* the slots and leases of a child that died (mine or another
+         * pool's on this host) are free again */
+        (void) db_lease_reap(&ctx);
+    }
     tlog_info("child %d started", no);
     conn_child_loop(&ctx, sv[1], &child_stop);
     db_close(&ctx);
@@ -505,7 +511,8 @@ static int same_listen(const tucai_config_t *a, const tucai_config_t *b)
     return 1;
 }
 
-int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
+int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
+    const tucai_app_t *app)
 {
     static tucai_config_t cfgs[2];
     tucai_config_t       *cfg;
@@ -518,6 +525,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
     cfg = &cfgs[0];
     (void) foreground;
 
+    pool_app = app;
     tucai_master_pid = getpid();
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         return 1;
