@@ -39,6 +39,7 @@
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
+#include "peer.h"
 
 #define MAX_CHILDREN     256
 #define MAX_BACKOFF_MS   5000
@@ -157,7 +158,7 @@ static int bind_unix(const char *path)
     }
     unlink(path);
     if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0
-        || chmod(path, 0666) != 0 || listen(fd, 511) != 0)
+        || peer_socket_perms(path) != 0 || listen(fd, 511) != 0)
     {
         tlog_error("pool: bind %s: %s", path, strerror(errno));
         close(fd);
@@ -404,6 +405,10 @@ static void do_accept(int l)
             }
             return;
         }
+        if (!peer_allowed(fd)) {
+            close(fd);
+            continue;
+        }
         int c = conn_new(fd);
         accepts++;
         tlog_info("accept: connection %llu", (unsigned long long) accepts);
@@ -532,6 +537,9 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     }
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) {
+        return 1;
+    }
+    if (peer_setup(cfg) != 0) {
         return 1;
     }
     for (i = 0; i < cfg->nlisten; i++) {
@@ -712,6 +720,12 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
                 int nxt = 1 - cur;
                 if (tucai_config_load(&cfgs[nxt], cfg_path) != 0) {
                     tlog_error("pool: reload failed, keeping the old config");
+                    continue;
+                }
+                if (peer_setup(&cfgs[nxt]) != 0) {
+                    tlog_error("pool: reload failed (socket users/groups),"
+                               " keeping the old config");
+                    (void) peer_setup(cfg);
                     continue;
                 }
                 if (!same_listen(&cfgs[nxt], cfg)) {
