@@ -26,7 +26,7 @@ PHOTO_SRC  := $(sort $(wildcard worker/photo/*.c))
 MAIN_SRC   := worker/main.c worker/ops.c worker/tucai_check.c
 POOL_SRC   := $(sort $(filter-out $(PHOTO_SRC),$(wildcard worker/*/*.c)))
 GEN_SRC    := $(B)/cascades.c
-HDRS       := $(wildcard include/*.h worker/*.h worker/*/*.h)
+HDRS       := $(wildcard include/*.h include/*.def worker/*.h worker/*/*.h)
 
 ALL := $(B)/tucai-worker $(B)/tucai-check
 TEST_PREP :=
