@@ -38,6 +38,7 @@
 #include "db.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "peer.h"
 
@@ -82,6 +83,7 @@ typedef struct {
     int     fd;
     int     state;
     time_t  last;
+    int64_t queued_us;          /* when nginx wrote (queue wait metric) */
 } conn_t;
 
 static int                   sig_pipe[2] = { -1, -1 };
@@ -102,6 +104,32 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* the master's gauges for TUCAI_OP_METRICS, once per turn of its loop */
+static void metrics_master(void)
+{
+    uint32_t busy = 0, idle = 0;
+    int      i;
+
+    if (tucai_metrics == NULL) return;
+    for (i = 0; i < MAX_KIDS; i++) {
+        if (kids[i].pid > 0 && kids[i].slot >= 0 && kids[i].sp >= 0) {
+            if (kids[i].conn >= 0) busy++; else idle++;
+        }
+    }
+    tucai_metrics->children_busy = busy;
+    tucai_metrics->children_idle = idle;
+    tucai_metrics->children_configured = (uint32_t) nslots;
+    tucai_metrics->queue_length = (uint32_t) q_len;
+    tucai_metrics->connections = (uint32_t) nconns;
 }
 
 static void on_signal(int sig)
@@ -240,6 +268,7 @@ static void conn_check(int c, uint32_t events)
     }
     ep_del(conns[c].fd);
     conns[c].state = C_QUEUED;
+    conns[c].queued_us = mono_us();
     queue[(q_head + q_len) % MAX_CONNS] = c;
     q_len++;
 }
@@ -306,14 +335,24 @@ static void dispatch_queue(int stopping)
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &conns[c].fd, sizeof(int));
+        /* busy before it can answer: a metrics scrape it serves sees
+         * itself busy */
+        kids[k].conn = c;
+        metrics_master();
+        if (tucai_metrics) tucai_metrics->queue_length = (uint32_t) (q_len - 1);
         if (sendmsg(kids[k].sp, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(buf)) {
             /* the child is leaving (TERM) or gone: the connection stays
              * queued for another one */
+            kids[k].conn = -1;
             kids[k].last = 1;
             continue;
         }
         q_head = (q_head + 1) % MAX_CONNS;
         q_len--;
+        if (tucai_metrics) {
+            metrics_observe(&tucai_metrics->queue_wait,
+                            mono_us() - conns[c].queued_us);
+        }
         close(conns[c].fd);     /* already out of epoll (queued) */
         conns[c].fd = -1;
         conns[c].state = C_LENT;
@@ -564,6 +603,10 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     memset(slots, 0, sizeof(slots));
     for (i = 0; i < MAX_CHILDREN; i++) slots[i].kid = -1;
     ep_add(sig_pipe[0], EV_SIG, 0);
+    /* before the first fork: every child shares it */
+    if (metrics_init() != 0) {
+        tlog_warn("pool: no shared memory for metrics: %s", strerror(errno));
+    }
     tlog_info("pool %s: master %d, %d children on %d socket(s)",
               TUCAI_POOL_VERSION, (int) getpid(), nslots, nlfds);
 
@@ -590,6 +633,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
             for (k = 0; k < MAX_KIDS && kids[k].pid != pid; k++) { }
             if (k == MAX_KIDS) continue;
             kid_t *x = &kids[k];
+            if (tucai_metrics) tucai_metrics->child_exits_total++;
             kid_close_sp(x);
             if (x->conn >= 0) {
                 /* died mid-exchange: its copy was the connection's last */
@@ -675,6 +719,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
             }
         }
         dispatch_queue(stopping);
+        metrics_master();
 
         time_t t = time(NULL);
         if (t != last_sweep) {
