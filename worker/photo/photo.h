@@ -63,6 +63,9 @@ typedef struct {
     photo_meta_t         meta;
 } photo_input_t;
 
+enum { PHOTO_STAGE_DECODE, PHOTO_STAGE_DETECT, PHOTO_STAGE_CHECKS,
+       PHOTO_STAGE_LIVENESS, PHOTO_STAGE_PRODUCE, PHOTO_NSTAGES };
+
 typedef struct {
     json_t        *verdict;          /* API.md verdict object (owned) */
     int            pass;
@@ -71,6 +74,9 @@ typedef struct {
     const char    *decode_code;      /* which of the two, or NULL */
     unsigned char *jpeg;             /* produced photo (malloc), or NULL */
     size_t         jpeg_len;
+    /* time per stage in ms (PHOTO_STAGE_*), -1 for a stage not run; the
+     * pool's metrics histogram them */
+    double         stage_ms[PHOTO_NSTAGES];
 } photo_result_t;
 
 /* Call once per process (VIPS_INIT, cascade tables). 0 or -1. */
