@@ -115,12 +115,20 @@ if ($o{json}) {
     print $f JSON::PP->new->canonical->pretty->encode(\%out);
     close $f;
 }
+# a run that met an unexpected answer or left students unfinished fails
+my @runs = grep { ref $_ eq 'HASH' && $_->{phase} } values %out;
+my $errors = 0;
+for my $r (@runs) {
+    $errors += $_ for values %{ $r->{errors} };
+    $errors++ if $r->{killed} || $r->{ok_students} < $r->{n_students};
+}
 my @bad = $t->stop;
+print "FAILED: unexpected answers or unfinished journeys\n" if $errors;
 if (@bad) {
     print "log problems:\n", map { "  $_\n" } @bad[0 .. ($#bad > 20 ? 20 : $#bad)];
     exit 1;
 }
-exit 0;
+exit($errors ? 1 : 0);
 
 sub slurp { open my $f, '<', $_[0] or return ''; local $/; scalar <$f> }
 
