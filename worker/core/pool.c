@@ -524,6 +524,9 @@ static pid_t spawn(tucai_config_t *cfg, int no)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     ctx.child_no = no;
+    /* children fork from one master: without this they would all draw
+     * the same jitter (db_conflict_backoff) */
+    srandom((unsigned) getpid() ^ (unsigned) time(NULL));
     /* failure is fine: retried per request */
     if (db_connect(&ctx) == 0) {
         /* the slots and leases of a child that died (mine or another
