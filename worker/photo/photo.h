@@ -71,6 +71,10 @@ typedef struct {
     const char    *decode_code;      /* which of the two, or NULL */
     unsigned char *jpeg;             /* produced photo (malloc), or NULL */
     size_t         jpeg_len;
+    /* a produced photo that failed its re-check (PRODUCTION_FAILED), kept
+     * for operators and the eval contact sheet; never a deliverable */
+    unsigned char *rejected_jpeg;
+    size_t         rejected_len;
 } photo_result_t;
 
 /* Call once per process (VIPS_INIT, cascade tables). 0 or -1. */

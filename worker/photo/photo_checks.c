@@ -46,13 +46,13 @@ double photo_bg_stddev(const photo_img_t *im, const photo_box_t *f, double *mean
     return sd / 3;
 }
 
-/* Laplacian variance on the face resampled to 128x128: blur relative to
- * the face size, whatever the input resolution. */
-static double sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f)
+/* Laplacian variance on the face resampled to N x N: with N = the face's
+ * width in the produced photo, blur is judged as it will be seen. */
+double photo_sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f, int N)
 {
-    enum { N = 128 };
     static const int lap[3][3] = { { 0, 1, 0 }, { 1, -4, 1 }, { 0, 1, 0 } };
-    uint8_t *b = malloc(N * N);
+    if (N < 16) N = 16;
+    uint8_t *b = malloc((size_t)N * N);
     if (!b) return 0;
     for (int y = 0; y < N; y++)
         for (int x = 0; x < N; x++) {
@@ -83,13 +83,19 @@ static double sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f)
                 for (int i = -1; i <= 1; i++) v += lap[j + 1][i + 1] * b[(y + j) * N + x + i];
             s += v; q += (double)v * v; n++;
         }
+    /* contrast-normalised: a dark face has weaker edges, not a blurrier
+     * picture (gain capped so noise is not blown up) */
+    double mean = 0;
+    for (int i = 0; i < N * N; i++) mean += b[i];
+    mean /= (double)N * N;
     free(b);
-    double m = s / n;
-    return q / n - m * m;
+    double m = s / n, gain = 128.0 / (mean > 32 ? mean : 32);
+    return (q / n - m * m) * (gain < 1 ? 1 : gain * gain);
 }
 
 int photo_checks_run(const photo_img_t *im, const uint8_t *g,
         const photo_det_t *d, const photo_thresholds_t *th,
+        const photo_spec_t *spec, photo_geom_t *geo,
         const photo_meta_t *meta, photo_report_t *r)
 {
     size_t before = json_array_size(r->reasons);
@@ -123,14 +129,25 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
             photo_reason(r, "MULTIPLE_FACES", json_integer(people), json_integer(1));
         double frac = f->w / im->w;
         json_object_set_new(m, "face_frac", json_real(round3(frac)));
-        if (frac < th->face_min_frac)
-            photo_reason(r, "FACE_TOO_SMALL", json_real(round3(frac)), json_real(th->face_min_frac));
-        if (frac > th->face_max_frac)
-            photo_reason(r, "FACE_TOO_LARGE", json_real(round3(frac)), json_real(th->face_max_frac));
-        double off = fabs(f->x + f->w / 2 - im->w / 2.0) / im->w;
+        double off = (f->x + f->w / 2 - im->w / 2.0) / im->w;
         json_object_set_new(m, "center_off", json_real(round3(off)));
-        if (off > th->center_max_off)
-            photo_reason(r, "FACE_OFF_CENTER", json_real(round3(off)), json_real(th->center_max_off));
+        if (spec && geo && !photo_geom_solve(im, d, spec, geo)) {
+            /* issue 10: the spec crop decides, not fixed fractions */
+            json_object_set_new(m, "face_w_px", json_integer(lround(geo->face_w)));
+            json_object_set_new(m, "hair_top_measured", json_boolean(geo->hair_measured));
+            json_object_set_new(m, "hair_top_y", json_integer(lround(geo->hair_y)));
+            if (geo->ok) {
+                json_object_set_new(m, "out_scale", json_real(round3(geo->k)));
+                json_object_set_new(m, "out_face_w", json_integer(lround(geo->out_face_w)));
+                json_object_set_new(m, "out_eye_line", json_integer(lround(geo->ye_out)));
+                json_object_set_new(m, "out_hair_top", json_integer(lround(geo->out_hair_top)));
+                json_object_set_new(m, "out_fill", json_real(round3(geo->fill)));
+            } else if (!strcmp(geo->code, "FACE_OFF_CENTER")) {
+                photo_reason(r, geo->code, json_real(round3(geo->value)), json_real(round3(geo->limit)));
+            } else {
+                photo_reason(r, geo->code, json_integer(lround(geo->value)), json_integer(lround(geo->limit)));
+            }
+        }
         if (d->eyes_found) {
             json_object_set_new(m, "roll_deg", json_real(round3(d->roll_deg)));
             json_object_set_new(m, "eye_line_y",
@@ -165,10 +182,14 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
             if (ratio > th->max_light_ratio)
                 photo_reason(r, "UNEVEN_LIGHTING", json_real(round3(ratio)), json_real(th->max_light_ratio));
         }
-        double sh = sharpness(g, im->w, im->h, f);
-        json_object_set_new(m, "sharpness", json_real(round3(sh)));
-        if (sh < th->min_sharpness)
-            photo_reason(r, "BLURRY", json_real(round3(sh)), json_real(th->min_sharpness));
+        /* Blur is judged at the output's face scale on the produced crop
+         * (photo_process); here only when there will be no crop. */
+        if (!geo || !geo->ok) {
+            double sh = photo_sharpness(g, im->w, im->h, f, 128);
+            json_object_set_new(m, "sharpness", json_real(round3(sh)));
+            if (sh < th->min_sharpness)
+                photo_reason(r, "BLURRY", json_real(round3(sh)), json_real(th->min_sharpness));
+        }
         double bg = photo_bg_stddev(im, f, NULL);
         if (bg >= 0) {
             json_object_set_new(m, "bg_stddev", json_real(round3(bg)));
