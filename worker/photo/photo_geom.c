@@ -136,6 +136,42 @@ static void overflow(const photo_geom_t *g, const photo_spec_t *s, over_t *o)
     o->fill = all ? 1.0 - (double)in / all : 0;
 }
 
+/* The best (k, eye line) for g's eye centre and hair: overflow below or
+ * beside the shoulders is all but forbidden; then the face, hair and eye
+ * line as near their band middles as can be, little fill, no upscaling. */
+static void search(photo_geom_t *g, const photo_spec_t *s, double D, double kmin, double kmax,
+        over_t *bo)
+{
+    double fw_mid = (s->face_w_min + s->face_w_max) / 2.0;
+    double ht_mid = (s->hair_top_min + s->hair_top_max) / 2.0;
+    double ye_mid = (s->eye_line_min + s->eye_line_max) / 2.0;
+    double fw_half = (s->face_w_max - s->face_w_min) / 2.0 + 1;
+    double ht_half = (s->hair_top_max - s->hair_top_min) / 2.0 + 1;
+    double ye_half = (s->eye_line_max - s->eye_line_min) / 2.0 + 1;
+    double best = INFINITY;
+    photo_geom_t t = *g, bestg = *g;
+    memset(bo, 0, sizeof *bo);
+    const int KS = 40;
+    for (int i = 0; i <= KS; i++) {
+        t.k = kmin + (kmax - kmin) * i / KS;
+        for (int ye = s->eye_line_min + 3; ye <= s->eye_line_max - 3; ye += 2) {
+            t.ye_out = ye;
+            double ht = ye - t.k * D;
+            over_t o;
+            overflow(&t, s, &o);
+            double hard = o.bottom + o.left_low + o.right_low;
+            double hviol = fmax(0, (s->hair_top_min + 3) - ht) + fmax(0, ht - (s->hair_top_max - 3));
+            double cost = 1000 * (hard > 1 ? hard : 0) + 50 * hviol
+                + fabs(t.k * g->face_w - fw_mid) / fw_half
+                + fabs(ht - ht_mid) / ht_half + 0.5 * fabs(ye - ye_mid) / ye_half
+                + 4 * o.fill + (t.k > 1 ? 10 * (t.k - 1) : 0);
+            if (cost < best) { best = cost; bestg = t; *bo = o; }
+        }
+    }
+    *g = bestg;
+    g->fill = bo->fill;
+}
+
 int photo_geom_solve(const photo_img_t *im, const photo_det_t *d, const photo_spec_t *s,
         photo_geom_t *g)
 {
@@ -175,57 +211,34 @@ int photo_geom_solve(const photo_img_t *im, const photo_det_t *d, const photo_sp
         g->value = g->face_w; g->limit = ceil(0.9 * (s->face_w_min + 3.0));
         return 0;
     }
-    double fw_mid = (s->face_w_min + s->face_w_max) / 2.0;
-    double ht_mid = (s->hair_top_min + s->hair_top_max) / 2.0;
-    double ye_mid = (s->eye_line_min + s->eye_line_max) / 2.0;
-    double fw_half = (s->face_w_max - s->face_w_min) / 2.0 + 1;
-    double ht_half = (s->hair_top_max - s->hair_top_min) / 2.0 + 1;
-    double ye_half = (s->eye_line_max - s->eye_line_min) / 2.0 + 1;
-    double best = INFINITY;
-    photo_geom_t t = *g, bestg = *g;
-    over_t bo; memset(&bo, 0, sizeof bo);
-    const int KS = 40;
-    for (int i = 0; i <= KS; i++) {
-        t.k = kmin + (kmax - kmin) * i / KS;
-        for (int ye = s->eye_line_min + 3; ye <= s->eye_line_max - 3; ye += 2) {
-            t.ye_out = ye;
-            double ht = ye - t.k * D;
-            over_t o;
-            overflow(&t, s, &o);
-            double hard = o.bottom + o.left_low + o.right_low;
-            double hviol = fmax(0, (s->hair_top_min + 3) - ht) + fmax(0, ht - (s->hair_top_max - 3));
-            double cost = 1000 * (hard > 1 ? hard : 0) + 50 * hviol
-                + fabs(t.k * g->face_w - fw_mid) / fw_half
-                + fabs(ht - ht_mid) / ht_half + 0.5 * fabs(ye - ye_mid) / ye_half
-                + 4 * o.fill + (t.k > 1 ? 10 * (t.k - 1) : 0);
-            if (cost < best) { best = cost; bestg = t; bo = o; }
-        }
-    }
-    *g = bestg;
-    g->fill = bo.fill;
+    over_t bo;
+    search(g, s, D, kmin, kmax, &bo);
     g->out_face_w = g->k * g->face_w;
     g->out_hair_top = g->ye_out - g->k * D;
-    if (bo.bottom > 1) {
-        /* the body would be cut at the bottom: too close, or too low */
-        double need = (s->height - (s->hair_top_max - 3)) / kmax;   /* hair to bottom */
-        if (need > g->src_h - 0) {
+    if (bo.bottom > 1 || bo.left_low > 1 || bo.right_low > 1) {
+        /* Would it fit with the head centred just under the top edge? Then
+         * the photo is framed wrong (the reason says which way); if not,
+         * the face is too large for the frame: step back. */
+        photo_geom_t h = *g;
+        h.ex = g->src_w / 2;
+        h.hair_y = 0.02 * g->src_h;
+        h.ey = h.hair_y + D;
+        over_t ho;
+        search(&h, s, D, kmin, kmax, &ho);
+        int fits = ho.bottom <= 1 && ho.left_low <= 1 && ho.right_low <= 1;
+        double half = s->width / 2.0 / kmax;
+        if (!fits) {
             g->code = "FACE_TOO_LARGE";
-            g->value = g->face_w; g->limit = floor((s->face_w_max - 3.0) * g->src_h / s->height);
-        } else {
+            g->value = g->face_w;
+            g->limit = floor(g->face_w * fmin(1.0, fmin(g->src_w / (2 * half),
+                    g->src_h / (g->src_h + (ho.bottom / kmax)))));
+        } else if (bo.bottom > 1) {
             g->code = "NO_ROOM_BELOW_CHIN";
             g->value = round(bo.bottom); g->limit = 0;
-        }
-        return 0;
-    }
-    if (bo.left_low > 1 || bo.right_low > 1) {
-        double half = s->width / 2.0 / kmax;
-        if (2 * half > g->src_w || (bo.left_low > 1 && bo.right_low > 1)) {
-            g->code = "FACE_TOO_LARGE";
-            g->value = g->face_w; g->limit = floor((s->face_w_max - 3.0) * g->src_w / s->width);
         } else {
             g->code = "FACE_OFF_CENTER";
             g->value = (g->ex - g->src_w / 2) / g->src_w;
-            g->limit = (g->src_w / 2 - half) / g->src_w;
+            g->limit = fmax(0, (g->src_w / 2 - half) / g->src_w);
         }
         return 0;
     }

@@ -253,19 +253,31 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
     json_object_set_new(m, "matte_edge_thr", json_integer(gt));
     /* 3. grow the wall from its seeds */
     int sp = 0;
-#define WALLISH(i) (inside[i] && lab[i] == UNK && grad[i] < gt && ({ double _b[3]; \
-        wall_at(&wm, (int)((i) % w), (int)((i) / w), _b); \
-        fabs(px[3*(i)] - _b[0]) + fabs(px[3*(i)+1] - _b[1]) + fabs(px[3*(i)+2] - _b[2]) < thr; }))
+    /* a wall pixel: no edge, and either near the wall model, or -- for a
+     * shadow or uneven light on the wall -- the wall's chroma at a lower
+     * brightness, continuing smoothly from the wall pixel it is reached
+     * from */
     for (size_t i = 0; i < n; i++) if (lab[i] == SEED) stack[sp++] = (int)i;
     while (sp) {
         int i = stack[--sp], x = i % w, y = i / w;
         int nb[4] = { x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, y > 0 ? i - w : -1, y < h - 1 ? i + w : -1 };
         for (int k = 0; k < 4; k++) {
             int j = nb[k];
-            if (j >= 0 && WALLISH(j)) { lab[j] = BGF; stack[sp++] = j; }
+            if (j < 0 || !inside[j] || lab[j] != UNK || grad[j] >= gt) continue;
+            double b[3];
+            wall_at(&wm, j % w, j / w, b);
+            const uint8_t *p = px + 3 * (size_t)j, *q = px + 3 * (size_t)i;
+            double d = fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
+            int ok = d < thr;
+            if (!ok) {
+                double sp_ = p[0] + p[1] + p[2] + 1, sb = b[0] + b[1] + b[2] + 1, ch = 0;
+                for (int c = 0; c < 3; c++) ch += fabs(p[c] / sp_ - b[c] / sb);
+                double step = abs(p[0] - q[0]) + abs(p[1] - q[1]) + abs(p[2] - q[2]);
+                ok = ch < 0.04 && sp_ > 0.35 * sb && sp_ < 1.1 * sb && step < 10;
+            }
+            if (ok) { lab[j] = BGF; stack[sp++] = j; }
         }
     }
-#undef WALLISH
     /* person = in source, not wall; keep only what joins the sure person */
     uint8_t *keep = (uint8_t *)grad;     /* reuse: 1 = person reached */
     memset(keep, 0, n);
@@ -284,33 +296,50 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
     long nfg = 0;
     for (size_t i = 0; i < n; i++) { alpha[i] = keep[i]; nfg += keep[i]; }
     /* 4. soft alpha: in a band round the outline, from the colours --
-     * alpha = (I - B).(F - B) / |F - B|^2 with B the wall model and F the
-     * person's colour nearby (mean over the person's inner pixels within
-     * 8 px); where F and B are too alike to tell (white on white), the
-     * guided filter of the mask with the picture as guide. */
+     * alpha = (I - B).(F - B) / |F - B|^2 with F the person's colour and B
+     * the wall's colour nearby (means over the inner person / the grown
+     * wall within 8 px; the wall model where no wall is near); where F and
+     * B are too alike to tell (white on white), the guided filter of the
+     * mask with the picture as guide.
+     * 5. composite: out = I + (1 - a)(S - B) -- the wall's share of a mixed
+     * edge pixel swapped for the spec colour, so no pale halo; pure wall
+     * and fill are S. */
     {
         float *ga = malloc(sizeof(float) * n), *tmp = malloc(sizeof(float) * n),
-              *in4 = malloc(sizeof(float) * n), *fc = malloc(sizeof(float) * n * 4);
+              *in4 = malloc(sizeof(float) * n), *fc = malloc(sizeof(float) * n * 8);
         if (!ga || !tmp || !in4 || !fc) { free(ga); free(tmp); free(in4); free(fc); goto out; }
         memcpy(ga, alpha, sizeof(float) * n);
         if (guided(grey, ga, w, h, 3, 1e-3f)) { free(ga); free(tmp); free(in4); free(fc); goto out; }
         box(alpha, in4, tmp, w, h, 4);          /* 1 = inner person, 0 = wall */
-        float *deep = fc + 3 * n;
-        for (size_t i = 0; i < n; i++) deep[i] = in4[i] > 0.999f;
-        box(deep, deep, tmp, w, h, 8);
-        for (int c = 0; c < 3; c++) {
-            float *ch = fc + c * n;
-            for (size_t i = 0; i < n; i++) ch[i] = in4[i] > 0.999f ? px[3 * i + c] : 0;
-            box(ch, ch, tmp, w, h, 8);
+        float *deep = fc + 3 * n, *bc = fc + 4 * n, *bw = fc + 7 * n;
+        for (size_t i = 0; i < n; i++) {
+            deep[i] = in4[i] > 0.999f;
+            bw[i] = (lab[i] == BGF || lab[i] == SEED) && in4[i] < 0.001f;
         }
-        long nband = 0;
+        for (int c = 0; c < 3; c++) {
+            float *ch = fc + c * n, *cb = bc + c * n;
+            for (size_t i = 0; i < n; i++) {
+                ch[i] = deep[i] ? px[3 * i + c] : 0;
+                cb[i] = bw[i] ? px[3 * i + c] : 0;
+            }
+            box(ch, ch, tmp, w, h, 8);
+            box(cb, cb, tmp, w, h, 8);
+        }
+        box(deep, deep, tmp, w, h, 8);
+        box(bw, bw, tmp, w, h, 8);
+        int S[3] = { s->bg_r, s->bg_g, s->bg_b };
+        long nband = 0, nfill = 0;
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 size_t i = (size_t)y * w + x;
                 float a = ga[i];
-                if (in4[i] > 0.001f && in4[i] < 0.999f && deep[i] > 0.01f) {
-                    double b[3], num = 0, den = 0;
+                double b[3];
+                if (bw[i] > 0.01f)
+                    for (int c = 0; c < 3; c++) b[c] = bc[c * n + i] / bw[i];
+                else
                     wall_at(&wm, x, y, b);
+                if (in4[i] > 0.001f && in4[i] < 0.999f && deep[i] > 0.01f) {
+                    double num = 0, den = 0;
                     for (int c = 0; c < 3; c++) {
                         double F = fc[c * n + i] / deep[i];
                         num += (px[3 * i + c] - b[c]) * (F - b[c]);
@@ -322,33 +351,22 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                         nband++;
                     }
                 }
-                alpha[i] = a;
+                if (!inside[i] || lab[i] == SEED || (lab[i] == BGF && in4[i] < 0.001f)) a = 0;
+                else if (lab[i] == FG) a = 1;
+                a = a < 0.02f ? 0 : a > 0.98f ? 1 : a;
+                if (a >= 1) continue;
+                if (!inside[i]) nfill++;
+                for (int c = 0; c < 3; c++) {
+                    double v = a > 0 ? px[3 * i + c] + (1 - a) * (S[c] - b[c]) : S[c];
+                    px[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+                }
             }
         json_object_set_new(m, "matte_colour_alpha_px", json_integer(nband));
+        json_object_set_new(m, "matte_fill_frac", json_real(round(1000.0 * nfill / n) / 1000));
         free(ga); free(tmp); free(in4); free(fc);
     }
-    /* 5. composite */
-    int S[3] = { s->bg_r, s->bg_g, s->bg_b };
-    long nfill = 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            float a = alpha[i];
-            if (!inside[i] || lab[i] == SEED) a = 0;
-            else if (lab[i] == FG) a = 1;
-            a = a < 0.02f ? 0 : a > 0.98f ? 1 : a;
-            if (a >= 1) continue;
-            if (!inside[i]) nfill++;
-            double b[3];
-            wall_at(&wm, x, y, b);
-            for (int c = 0; c < 3; c++) {
-                double v = inside[i] ? px[3 * i + c] + (1 - a) * (S[c] - b[c]) : S[c];
-                px[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
-            }
-        }
     json_object_set_new(m, "background_normalised", json_true());
     json_object_set_new(m, "matte_person_frac", json_real(round(1000.0 * nfg / n) / 1000));
-    json_object_set_new(m, "matte_fill_frac", json_real(round(1000.0 * nfill / n) / 1000));
     ret = 0;
 out:
     free(lab); free(grey); free(alpha); free(grad); free(stack);
