@@ -48,6 +48,13 @@ suit = ((hsv[..., 0] < 22) & (hsv[..., 1] > 110) & (np.arange(astro.shape[0])[:,
 suit = cv2.GaussianBlur(suit, (0, 0), 1.5)[..., None]
 v = hsv[..., 2:3].astype(np.float32)
 white = np.clip(np.repeat(v / v.max() * 40 + 205, 3, axis=2), 0, 255)
+# and the black collar under the chin: a white shirt collar
+rows = np.arange(astro.shape[0])[:, None]
+collar = ((hsv[..., 2] < 90) & (rows > 165) & (rows < 340) & (np.arange(astro.shape[1])[None, :] > 150) & (np.arange(astro.shape[1])[None, :] < 360)).astype(np.float32)
+collar = cv2.GaussianBlur(collar, (0, 0), 1.0)[..., None]
+cshade = np.clip(np.repeat(hsv[..., 2:3].astype(np.float32) * 0.5 + 212, 3, axis=2), 0, 255)
+suit = np.maximum(suit, collar)
+white = white * (1 - collar) + cshade * collar
 astro_white = (astro * (1 - suit) + white * suit).astype(np.uint8)
 cv2.imwrite(os.path.join(OUT, "person_white_src.png"), astro_white)
 

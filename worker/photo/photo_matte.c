@@ -202,7 +202,7 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
             double ex = dx / (0.40 * F), ey = (y - (ye + 0.12 * F)) / (0.55 * F);
             double hw = 0;
             if (y > ye + 0.45 * F) hw = 0.22 * F;
-            if (y > ye + 1.0 * F) hw = fmin(0.22 * F + (y - ye - 1.0 * F) * 1.5, 0.85 * F);
+            if (y > ye + 1.0 * F) hw = fmin(0.22 * F + (y - ye - 1.0 * F) * 1.2, 0.55 * F);
             if (ex * ex + ey * ey <= 1 || fabs(dx) < hw) lab[i] = FG;
             else if (y < fr->hair_top - 8 || (y < ye && fabs(dx) > 0.9 * F && (x < 10 || x >= w - 10)))
                 lab[i] = SEED;
@@ -277,6 +277,43 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
             }
             if (ok) { lab[j] = BGF; stack[sp++] = j; }
         }
+    }
+    /* Pockets: wall enclosed by the person (between an arm or a collar and
+     * the frame's edge) is not reached from the seeds.  A piece of
+     * edge-free pixels near the wall model, away from the body's middle,
+     * is wall too.  (Not near the middle: a white shirt front between
+     * lapels must stay.) */
+    {
+        uint8_t *seen = calloc(n, 1);
+        int *comp = malloc(sizeof(int) * n);
+        if (!seen || !comp) { free(seen); free(comp); goto out; }
+        for (size_t s0 = 0; s0 < n; s0++) {
+            if (seen[s0] || lab[s0] != UNK || !inside[s0] || grad[s0] >= gt) continue;
+            int nc = 0, q = 0;
+            double sdx = 0, sd = 0;
+            comp[nc++] = (int)s0; seen[s0] = 1;
+            while (q < nc) {
+                int i = comp[q++], x = i % w, y = i / w;
+                double b[3];
+                wall_at(&wm, x, y, b);
+                const uint8_t *p = px + 3 * (size_t)i;
+                double d = fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
+                sd += d; sdx += fabs(x - cx);
+                int nb[4] = { x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, y > 0 ? i - w : -1, y < h - 1 ? i + w : -1 };
+                for (int k = 0; k < 4; k++) {
+                    int j = nb[k];
+                    if (j < 0 || seen[j] || lab[j] != UNK || !inside[j] || grad[j] >= gt) continue;
+                    double bj[3];
+                    wall_at(&wm, j % w, j / w, bj);
+                    const uint8_t *pj = px + 3 * (size_t)j;
+                    if (fabs(pj[0] - bj[0]) + fabs(pj[1] - bj[1]) + fabs(pj[2] - bj[2]) >= thr) continue;
+                    seen[j] = 1; comp[nc++] = j;
+                }
+            }
+            if (nc >= 150 && sdx / nc > 0.6 * F && sd / nc < 0.6 * thr)
+                for (int k = 0; k < nc; k++) lab[comp[k]] = BGF;
+        }
+        free(seen); free(comp);
     }
     /* person = in source, not wall; keep only what joins the sure person */
     uint8_t *keep = (uint8_t *)grad;     /* reuse: 1 = person reached */
