@@ -23,10 +23,10 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 PHOTO_SRC  := $(sort $(wildcard worker/photo/*.c))
 # Programs' mains sit at the top of worker/; every layer below is the
 # pool's library.
-MAIN_SRC   := worker/main.c worker/tucai_check.c
+MAIN_SRC   := worker/main.c worker/ops.c worker/tucai_check.c
 POOL_SRC   := $(sort $(filter-out $(PHOTO_SRC),$(wildcard worker/*/*.c)))
 GEN_SRC    := $(B)/cascades.c
-HDRS       := $(wildcard include/*.h worker/*.h worker/*/*.h)
+HDRS       := $(wildcard include/*.h include/*.def worker/*.h worker/*/*.h)
 
 ALL := $(B)/tucai-worker $(B)/tucai-check
 TEST_PREP :=
@@ -53,11 +53,11 @@ $(B)/asan/%.o: $(B)/%.c $(HDRS)
 
 objs = $(patsubst worker/%.c,$(1)/%.o,$(patsubst $(B)/%.c,$(1)/%.o,$(2)))
 
-$(B)/tucai-worker: $(call objs,$(B)/obj,worker/main.c $(POOL_SRC) $(PHOTO_SRC) $(GEN_SRC))
+$(B)/tucai-worker: $(call objs,$(B)/obj,worker/main.c worker/ops.c $(POOL_SRC) $(PHOTO_SRC) $(GEN_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 $(B)/tucai-check: $(call objs,$(B)/obj,worker/tucai_check.c $(PHOTO_SRC) $(GEN_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
-$(B)/asan/tucai-worker: $(call objs,$(B)/asan,worker/main.c $(POOL_SRC) $(PHOTO_SRC) $(GEN_SRC))
+$(B)/asan/tucai-worker: $(call objs,$(B)/asan,worker/main.c worker/ops.c $(POOL_SRC) $(PHOTO_SRC) $(GEN_SRC))
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)
 $(B)/asan/tucai-check: $(call objs,$(B)/asan,worker/tucai_check.c $(PHOTO_SRC) $(GEN_SRC))
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(PKG_LIBS)

@@ -78,45 +78,13 @@
 #define TUCAI_ROLE_STUDENT   1
 #define TUCAI_ROLE_TEACHER   2
 
-/* operations (request code); the module maps method + path to these */
+/* operations (request code): written once, with their method, path, role
+ * and body, in tucai_ops.def (part of this protocol) */
 enum tucai_op {
-    TUCAI_OP_HEALTH = 1,        /* GET  /api/v1/health */
-    TUCAI_OP_SCHOOLS,           /* GET  /api/v1/schools */
-    TUCAI_OP_LOGIN,             /* POST /api/v1/login */
-    TUCAI_OP_CODE,              /* POST /api/v1/code (JSON or multipart) */
-    TUCAI_OP_PHONE,             /* POST /api/v1/phone */
-    TUCAI_OP_CONFIRM,           /* POST /api/v1/confirm */
-    TUCAI_OP_NOTICE,            /* GET  /api/v1/notice */
-    TUCAI_OP_NOTICE_ACK,        /* POST /api/v1/notice/ack */
-    TUCAI_OP_SUBS_GET,          /* GET  /api/v1/subscriptions */
-    TUCAI_OP_SUBS_SET,          /* POST /api/v1/subscriptions */
-    TUCAI_OP_VIDEO,             /* GET  /api/v1/video */
-    TUCAI_OP_VIDEO_START,       /* POST /api/v1/video/start */
-    TUCAI_OP_VIDEO_FINISH,      /* POST /api/v1/video/finish */
-    TUCAI_OP_CAPTURE,           /* POST /api/v1/captures (multipart) */
-    TUCAI_OP_DRAFTS,            /* GET  /api/v1/drafts */
-    TUCAI_OP_DRAFT_PHOTO,       /* GET  /api/v1/drafts/{id}/photo, param=id */
-    TUCAI_OP_DRAFT_DELETE,      /* DELETE /api/v1/drafts/{id}, param=id */
-    TUCAI_OP_SUBMISSION,        /* POST /api/v1/submission */
-    TUCAI_OP_ORDER,             /* GET  /api/v1/order */
-    TUCAI_OP_PAY_NOTIFY,        /* POST /api/v1/pay/notify */
-    TUCAI_OP_ME,                /* GET  /api/v1/me */
-    TUCAI_OP_PHOTO,             /* GET  /api/v1/photo */
-
-    TUCAI_OP_ADMIN_LOGIN = 64,  /* POST /admin/api/v1/login */
-    TUCAI_OP_ADMIN_ROSTER,      /* POST /admin/api/v1/roster (text/csv) */
-    TUCAI_OP_ADMIN_CODES,       /* POST /admin/api/v1/codes */
-    TUCAI_OP_ADMIN_REVOKE,      /* POST /admin/api/v1/codes/{no}/revoke */
-    TUCAI_OP_ADMIN_STUDENTS,    /* GET  /admin/api/v1/students */
-    TUCAI_OP_ADMIN_UNLOCK,      /* POST /admin/api/v1/students/{no}/unlock */
-    TUCAI_OP_ADMIN_SETTINGS_GET,/* GET  /admin/api/v1/settings */
-    TUCAI_OP_ADMIN_SETTINGS_SET,/* POST /admin/api/v1/settings */
-    TUCAI_OP_ADMIN_PROGRESS,    /* GET  /admin/api/v1/progress */
-    TUCAI_OP_ADMIN_EXPORT,      /* GET  /admin/api/v1/export (ZIP) */
-    TUCAI_OP_ADMIN_AUDIT,       /* GET  /admin/api/v1/audit */
-    TUCAI_OP_ADMIN_CODE_SHEET,  /* GET  /admin/api/v1/codes/sheet (HTML) */
-    TUCAI_OP_ADMIN_STUDENT_PHOTO,/* GET /admin/api/v1/students/{no}/photo */
-
+#define TUCAI_OP(name, code, method, role, body, area, path, stat, handler) \
+    TUCAI_OP_##name = code,
+#include "tucai_ops.def"
+#undef TUCAI_OP
     TUCAI_OP_MAX = 128
 };
 

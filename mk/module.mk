@@ -3,7 +3,7 @@
 # so the .so loads into /usr/sbin/nginx.
 
 NGX_SRC_DIR  := $(B)/nginx-src
-NGX_MOD_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) include/tucai_proto.h
+NGX_MOD_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) include/tucai_proto.h include/tucai_ops.def
 
 ALL += $(B)/ngx_http_tucai_module.so
 

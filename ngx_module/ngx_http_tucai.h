@@ -113,6 +113,7 @@ typedef struct {
     ngx_http_tucai_rate_t    code_rate;
     ngx_http_tucai_rate_t    login_rate;
     ngx_http_tucai_rate_t    admin_login_rate;
+    ngx_http_tucai_rate_t    code_ip_rate;
     time_t                   pool_retry_after;
 } ngx_http_tucai_loc_conf_t;
 
@@ -125,6 +126,11 @@ typedef struct {
     unsigned                 inflight:1;     /* holds an upload slot */
     off_t                    body_len;
     ngx_http_request_t      *request;
+    /* the per-IP bucket that counts this request if it fails */
+    ngx_http_tucai_rate_t   *fail_rate;
+    ngx_uint_t               fail_family;
+    size_t                   fail_klen;
+    u_char                   fail_key[16];
     /* response parsing */
     tucai_hdr_t              resp;
     unsigned                 resp_parsed:1;
@@ -176,8 +182,14 @@ ngx_int_t ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r,
     uint64_t subject, ngx_uint_t limit);
 void ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject);
 /* NGX_OK allowed, NGX_BUSY refused with *retry_after set */
+#define NGX_HTTP_TUCAI_RATE_TAKE    0   /* count this request */
+#define NGX_HTTP_TUCAI_RATE_PEEK    1   /* refuse when full, count nothing */
+#define NGX_HTTP_TUCAI_RATE_CHARGE  2   /* count one failure, never refuse */
 ngx_int_t ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family,
-    u_char *key, size_t len, ngx_http_tucai_rate_t *rate, time_t *retry_after);
+    u_char *key, size_t len, ngx_http_tucai_rate_t *rate, ngx_uint_t mode,
+    time_t *retry_after);
+/* after the pool's answer: counts a failure in the request's failure bucket */
+void ngx_http_tucai_rate_answer(ngx_http_request_t *r, ngx_uint_t status);
 void ngx_http_tucai_stat_request(ngx_http_request_t *r, ngx_uint_t op);
 void ngx_http_tucai_stat_refusal(ngx_http_request_t *r, ngx_uint_t kind);
 void ngx_http_tucai_stat_pool_error(ngx_http_request_t *r);

@@ -162,6 +162,8 @@ static ngx_command_t  ngx_http_tucai_commands[] = {
       ngx_http_tucai_rate_slot, TUCAI_LOCF(login_rate), NULL },
     { ngx_string("tucai_admin_login_rate"), TUCAI_LOC|NGX_CONF_TAKE12,
       ngx_http_tucai_rate_slot, TUCAI_LOCF(admin_login_rate), NULL },
+    { ngx_string("tucai_code_ip_rate"), TUCAI_LOC|NGX_CONF_TAKE12,
+      ngx_http_tucai_rate_slot, TUCAI_LOCF(code_ip_rate), NULL },
     { ngx_string("tucai_pool_retry_after"), TUCAI_LOC|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot, TUCAI_LOCF(pool_retry_after),
       &ngx_http_tucai_retry_bounds },
@@ -313,6 +315,7 @@ ngx_http_tucai_create_loc_conf(ngx_conf_t *cf)
     conf->code_rate.rate = NGX_CONF_UNSET_UINT;
     conf->login_rate.rate = NGX_CONF_UNSET_UINT;
     conf->admin_login_rate.rate = NGX_CONF_UNSET_UINT;
+    conf->code_ip_rate.rate = NGX_CONF_UNSET_UINT;
     conf->pool_retry_after = NGX_CONF_UNSET;
 
     return conf;
@@ -396,12 +399,19 @@ ngx_http_tucai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->roster_max, prev->roster_max,
                               4 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->pool_retry_after, prev->pool_retry_after, 5);
+    /*
+     * Sized for a school behind one address (README "Rate limits"): every
+     * code attempt counts per student; per client address only failures
+     * count, so a class binding its codes never fills them.
+     */
     ngx_http_tucai_merge_rate(&conf->code_rate, &prev->code_rate, 5000 / 60,
                               10);
+    ngx_http_tucai_merge_rate(&conf->code_ip_rate, &prev->code_ip_rate,
+                              30000 / 60, 60);
     ngx_http_tucai_merge_rate(&conf->login_rate, &prev->login_rate, 30000 / 60,
-                              20);
+                              60);
     ngx_http_tucai_merge_rate(&conf->admin_login_rate, &prev->admin_login_rate,
-                              30000 / 60, 20);
+                              10000 / 60, 20);
 
     /*
      * Body limits are ours, per operation (413 BODY_TOO_LARGE as JSON);
@@ -638,13 +648,26 @@ ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_tucai_rate_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
-    ngx_http_tucai_rate_t *rate, ngx_uint_t ip_family, ngx_uint_t subj_family)
+ngx_http_tucai_rate_refuse(ngx_http_request_t *r, time_t retry)
 {
-    u_char                k[16];
-    size_t                klen;
+    ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_RATE_LIMITED);
+    return ngx_http_tucai_send_error(r, 429, "RATE_LIMITED",
+               "尝试过于频繁，请稍后再试 / Too many attempts: please "
+               "try again later", retry, NULL);
+}
+
+
+/*
+ * The per-address failure bucket: refused only when already full; the
+ * answer decides whether this request counts (ngx_http_tucai_rate_answer).
+ * IPv6 clients are keyed by their /64, which one household or school
+ * network gets whole, so hopping addresses inside it gains nothing.
+ */
+static ngx_int_t
+ngx_http_tucai_fail_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
+    ngx_http_tucai_rate_t *rate, ngx_uint_t family)
+{
     time_t                retry;
-    ngx_int_t             rc;
     struct sockaddr      *sa;
 #if (NGX_HAVE_INET6)
     struct sockaddr_in6  *sin6;
@@ -659,34 +682,82 @@ ngx_http_tucai_rate_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
 #if (NGX_HAVE_INET6)
     case AF_INET6:
         sin6 = (struct sockaddr_in6 *) sa;
-        ngx_memcpy(k, sin6->sin6_addr.s6_addr, 16);
-        klen = 16;
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            ngx_memcpy(ctx->fail_key, &sin6->sin6_addr.s6_addr[12], 4);
+            ctx->fail_klen = 4;
+        } else {
+            ngx_memcpy(ctx->fail_key, sin6->sin6_addr.s6_addr, 8);
+            ctx->fail_klen = 8;
+        }
         break;
 #endif
     case AF_INET:
-        ngx_memcpy(k, &((struct sockaddr_in *) sa)->sin_addr, 4);
-        klen = 4;
+        ngx_memcpy(ctx->fail_key, &((struct sockaddr_in *) sa)->sin_addr, 4);
+        ctx->fail_klen = 4;
         break;
     default:
-        klen = 0;            /* unix socket clients share one bucket */
+        ctx->fail_klen = 0;      /* unix socket clients share one bucket */
         break;
     }
 
     retry = 0;
-    rc = ngx_http_tucai_shm_rate(r, ip_family, k, klen, rate, &retry);
-
-    if (rc == NGX_OK && subj_family && ctx->token.subject) {
-        tucai_put64(k, ctx->token.subject);
-        rc = ngx_http_tucai_shm_rate(r, subj_family, k, 8, rate, &retry);
+    if (ngx_http_tucai_shm_rate(r, family, ctx->fail_key, ctx->fail_klen, rate,
+                                NGX_HTTP_TUCAI_RATE_PEEK, &retry)
+        == NGX_BUSY)
+    {
+        return ngx_http_tucai_rate_refuse(r, retry);
     }
 
-    if (rc == NGX_BUSY) {
-        ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_RATE_LIMITED);
-        return ngx_http_tucai_send_error(r, 429, "RATE_LIMITED",
-                   "尝试过于频繁，请稍后再试 / Too many attempts: please "
-                   "try again later", retry, NULL);
+    ctx->fail_rate = rate;
+    ctx->fail_family = family;
+    return NGX_DECLINED;
+}
+
+
+/* every attempt of one student counts: the primary limit */
+static ngx_int_t
+ngx_http_tucai_subject_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
+    ngx_http_tucai_rate_t *rate, ngx_uint_t family)
+{
+    u_char  k[8];
+    time_t  retry;
+
+    if (rate->rate == 0 || ctx->token.subject == 0) {
+        return NGX_DECLINED;
+    }
+    tucai_put64(k, ctx->token.subject);
+    retry = 0;
+    if (ngx_http_tucai_shm_rate(r, family, k, 8, rate,
+                                NGX_HTTP_TUCAI_RATE_TAKE, &retry)
+        == NGX_BUSY)
+    {
+        return ngx_http_tucai_rate_refuse(r, retry);
     }
     return NGX_DECLINED;
+}
+
+
+/*
+ * A failure is any refusal of the request itself (wrong code, unknown
+ * code, bad password, undecodable QR picture...), not the pool's own
+ * throttling (429) nor its being unavailable (5xx).
+ */
+void
+ngx_http_tucai_rate_answer(ngx_http_request_t *r, ngx_uint_t status)
+{
+    time_t                 retry;
+    ngx_http_tucai_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tucai_module);
+    if (ctx == NULL || ctx->fail_rate == NULL) {
+        return;
+    }
+    if (status >= 400 && status < 500 && status != 429) {
+        (void) ngx_http_tucai_shm_rate(r, ctx->fail_family, ctx->fail_key,
+                                       ctx->fail_klen, ctx->fail_rate,
+                                       NGX_HTTP_TUCAI_RATE_CHARGE, &retry);
+    }
+    ctx->fail_rate = NULL;       /* once per request */
 }
 
 
@@ -859,18 +930,24 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
         return ngx_http_tucai_ping(r, ctx);
 
     case TUCAI_OP_CODE:
-        rc = ngx_http_tucai_rate_check(r, ctx, &tlcf->code_rate,
-                                       NGX_HTTP_TUCAI_KEY_CODE_IP,
-                                       NGX_HTTP_TUCAI_KEY_CODE_SUBJ);
+        /* per student every attempt (typed or scanned), per address the
+         * failures only: a guesser fills his own bucket, not his school's */
+        rc = ngx_http_tucai_subject_check(r, ctx, &tlcf->code_rate,
+                                          NGX_HTTP_TUCAI_KEY_CODE_SUBJ);
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_tucai_fail_check(r, ctx, &tlcf->code_ip_rate,
+                                           NGX_HTTP_TUCAI_KEY_CODE_IP);
+        }
         if (rc != NGX_DECLINED) {
             return rc;
         }
         break;
 
     case TUCAI_OP_LOGIN:
-        /* no identity before login: per client IP only */
-        rc = ngx_http_tucai_rate_check(r, ctx, &tlcf->login_rate,
-                                       NGX_HTTP_TUCAI_KEY_LOGIN_IP, 0);
+        /* no identity before login; a js_code is single use and only
+         * WeChat issues one, so only refused logins count per address */
+        rc = ngx_http_tucai_fail_check(r, ctx, &tlcf->login_rate,
+                                       NGX_HTTP_TUCAI_KEY_LOGIN_IP);
         if (rc != NGX_DECLINED) {
             return rc;
         }
@@ -878,12 +955,12 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
 
     case TUCAI_OP_ADMIN_LOGIN:
         /*
-         * password guessing: per client IP, in its own buckets so students
-         * logging in from a school's NAT do not lock teachers out; per
-         * username would need the body, which is read after this check
+         * wrong passwords per client address, in their own buckets so
+         * students behind a school's NAT cannot fill them; per username
+         * (with backoff) the pool limits, as only it reads the body
          */
-        rc = ngx_http_tucai_rate_check(r, ctx, &tlcf->admin_login_rate,
-                                       NGX_HTTP_TUCAI_KEY_ADMIN_LOGIN_IP, 0);
+        rc = ngx_http_tucai_fail_check(r, ctx, &tlcf->admin_login_rate,
+                                       NGX_HTTP_TUCAI_KEY_ADMIN_LOGIN_IP);
         if (rc != NGX_DECLINED) {
             return rc;
         }

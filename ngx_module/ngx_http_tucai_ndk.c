@@ -10,7 +10,15 @@
  * They let operators check a token that arrives elsewhere than in
  * Authorization (a query argument of a download link, a cookie) in their
  * own locations, with the same keys and cache as tucai_pass.
+ *
+ * ngx_devel_kit is optional: its headers only give us types, and its one
+ * function we call is looked up when a directive is parsed (nginx loads
+ * modules RTLD_GLOBAL).  Without `load_module ndk_http_module.so` the
+ * module loads and works; only these directives fail `nginx -t`, saying
+ * what to load.
  */
+#include <dlfcn.h>
+
 #ifndef NDK
 #define NDK 1
 #endif
@@ -118,11 +126,30 @@ static ndk_set_var_t  ngx_http_tucai_ndk_filters[] = {
 };
 
 
+typedef char *(*ngx_http_tucai_ndk_core_pt)(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *value, ndk_set_var_t *filter);
+
+
 char *
 ngx_http_tucai_set_token_var(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t  *value = cf->args->elts;
+    void                       *sym;
+    ngx_str_t                  *value = cf->args->elts;
+    ngx_http_tucai_ndk_core_pt  core;
 
-    return ndk_set_var_value_core(cf, &value[1], &value[2],
-                                  &ngx_http_tucai_ndk_filters[cmd->offset]);
+    /* NULL when ndk_http_module.so is not loaded (dlsym of RTLD_DEFAULT
+     * sees every module nginx has loaded so far) */
+    sym = dlsym(RTLD_DEFAULT, "ndk_set_var_value_core");
+    if (sym == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs ngx_devel_kit: install "
+                           "libnginx-mod-http-ndk and load "
+                           "modules/ndk_http_module.so before "
+                           "ngx_http_tucai_module.so", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+    *(void **) &core = sym;
+
+    return core(cf, &value[1], &value[2],
+                &ngx_http_tucai_ndk_filters[cmd->offset]);
 }

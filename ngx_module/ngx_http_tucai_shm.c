@@ -679,10 +679,16 @@ ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject)
 }
 
 
-/* token bucket (limit_req's leaky bucket arithmetic) */
+/*
+ * Token bucket (limit_req's leaky bucket arithmetic).  TAKE counts this
+ * request and refuses when the bucket is full; PEEK only refuses when full
+ * (the failure-only buckets: nothing is counted before the answer is
+ * known); CHARGE counts one failure afterwards and never refuses.
+ */
 ngx_int_t
 ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
-    size_t klen, ngx_http_tucai_rate_t *rate, time_t *retry_after)
+    size_t klen, ngx_http_tucai_rate_t *rate, ngx_uint_t mode,
+    time_t *retry_after)
 {
     u_char                      key[NGX_HTTP_TUCAI_KEY_MAX];
     ngx_int_t                   rc;
@@ -706,7 +712,9 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    tn = ngx_http_tucai_get(ctx, key, klen + 1, 1);
+    /* a peek at a bucket nobody has filled needs no entry */
+    tn = ngx_http_tucai_get(ctx, key, klen + 1,
+                            mode != NGX_HTTP_TUCAI_RATE_PEEK);
     if (tn) {
         ms = (ngx_msec_int_t) (ngx_current_msec - tn->last);
         if (ms < 0) {
@@ -721,8 +729,17 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
             excess = 0;
         }
 
+        if (mode == NGX_HTTP_TUCAI_RATE_CHARGE) {
+            /* capped: a long flood must not keep the bucket shut for days */
+            if ((ngx_uint_t) excess > (rate->burst + 2) * 1000) {
+                excess = (ngx_int_t) (rate->burst + 2) * 1000;
+            }
+            tn->excess = (ngx_uint_t) excess;
+            tn->last = ngx_current_msec;
+            tn->rate = rate->rate;
+
         /* burst + 1 requests pass at once, as with limit_req */
-        if ((ngx_uint_t) excess > (rate->burst + 1) * 1000) {
+        } else if ((ngx_uint_t) excess > (rate->burst + 1) * 1000) {
             rc = NGX_BUSY;
             *retry_after = (time_t) (((ngx_uint_t) excess
                                       - (rate->burst + 1) * 1000)
@@ -730,7 +747,7 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
             if (*retry_after < 1) {
                 *retry_after = 1;
             }
-        } else {
+        } else if (mode == NGX_HTTP_TUCAI_RATE_TAKE) {
             tn->excess = (ngx_uint_t) excess;
             tn->last = ngx_current_msec;
             tn->rate = rate->rate;

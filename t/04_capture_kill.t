@@ -3,7 +3,7 @@
 # is killed with SIGKILL mid-check.  The student gets a clean JSON 502/503
 # with retry_after (never HTML, never 500); no captures/drafts row and no
 # half-written file is left for that attempt; the upload slot (nginx's
-# in-flight counter and the MariaDB lock) is released; the child is
+# in-flight counter and the database lease) is released; the child is
 # respawned and the next capture succeeds.
 use strict;
 use warnings;
@@ -56,9 +56,9 @@ if (!$pid) {
 # mid-check: the whole upload has reached the child, which holds the
 # capture lock while it checks (the rows and the original come after)
 my $mid = $t->wait_for(sub {
-    defined $t->sql_one("SELECT IS_USED_LOCK('tucai:cap:$sid')")
+    $t->sql_one("SELECT COUNT(*) FROM tucai_leases WHERE name = 'tucai:cap:$sid'")
 }, 30);
-ok($mid, 'the child is checking the capture (capture lock held)');
+ok($mid, 'the child is checking the capture (upload slot lease held)');
 ok(kill('KILL', $victim), "SIGKILL to child $victim mid-check");
 waitpid($pid, 0);
 
@@ -78,8 +78,8 @@ is_deeply(\@new, [], 'no file at all: the original is stored only with the rows'
 
 ok($t->wait_for(sub { my @p = $t->pool_pids; @p == 1 && $p[0] != $victim }, 10),
    'child respawned');
-ok($t->wait_for(sub { !defined $t->sql_one("SELECT IS_USED_LOCK('tucai:cap:$sid')") }, 10),
-   'MariaDB capture lock released');
+ok($t->wait_for(sub { !$t->sql_one("SELECT COUNT(*) FROM tucai_leases WHERE name = 'tucai:cap:$sid'") }, 10),
+   'the capture lease (upload slot) released by the new child');
 ok($t->wait_for(sub { ($t->get('/tucai/status')->{json}{uploads_in_flight} // 1) == 0 }, 10),
    "nginx's upload slot released");
 

@@ -14,11 +14,12 @@ plan skip_all => 'no nginx module built' unless $t->has_nginx;
 
 my $conf = $t->dir . '/nginx/nginx.conf';
 
-sub login { $t->post_json('/api/v1/login', { code => 'edge-test' }) }
+# a js_code WeChat refuses: per address, only refused logins count
+sub login { $t->post_json('/api/v1/login', { code => 'fail-edge-test' }) }
 
-# login: burst + 1 pass on to the pool, then nginx refuses
+# login: burst + 1 failures pass on to the pool, then nginx refuses
 my @st = map { login()->{status} } 1 .. 2;
-ok(!grep({ $_ == 429 } @st), 'first logins pass (burst=1)');
+ok(!grep({ $_ == 429 } @st), 'first refused logins pass (burst=1)');
 my $r = login();
 is($r->{status}, 429, 'login over the rate: 429');
 is($r->{json}{error}, 'RATE_LIMITED', 'RATE_LIMITED');
@@ -27,7 +28,8 @@ is($r->{headers}{'retry-after'}, $r->{json}{retry_after}, 'Retry-After header ma
 my @pool_logins = grep { m{"POST /api/v1/login[^\n]*ups=unix:} } split /\n/, $t->nginx_access_log;
 is(scalar @pool_logins, 2, 'refused logins never reached the pool');
 
-# collection codes: per client IP and per student
+# collection codes: every attempt per student, failures per client IP
+# (tucai_code_ip_rate, the template's 30r/m burst=60: not reached here)
 my $s1 = $t->token('s', 501, 0);
 my $s2 = $t->token('s', 502, 0);
 @st = map { $t->post_json('/api/v1/code', { code => "guess$_" }, token => $s1)->{status} } 1 .. 3;
@@ -35,7 +37,7 @@ ok(!grep({ $_ == 429 } @st), 'three code attempts pass (burst=2)');
 $r = $t->post_json('/api/v1/code', { code => 'guess4' }, token => $s1);
 is($r->{json}{error}, 'RATE_LIMITED', 'fourth code attempt refused');
 $r = $t->post_json('/api/v1/code', { code => 'guess5' }, token => $s2);
-is($r->{json}{error}, 'RATE_LIMITED', 'another student from the same IP is refused too');
+isnt($r->{status}, 429, 'another student from the same IP is not refused');
 
 # status endpoint
 $r = $t->get('/tucai/status');
@@ -44,7 +46,7 @@ my $s = $r->{json};
 ok($s->{zone}{pages_total} > 0, 'zone pages reported');
 is($s->{zone}{pages_used} + $s->{zone}{pages_free}, $s->{zone}{pages_total}, 'used + free = total');
 ok($s->{entries} >= 3, 'bucket entries counted');
-is($s->{refusals}{rate_limited}, 3, 'refusals by kind: rate_limited');
+is($s->{refusals}{rate_limited}, 2, 'refusals by kind: rate_limited');
 is($s->{requests}{login}, 3, 'requests by op: login');
 is($s->{requests}{code}, 5, 'requests by op: code');
 ok(exists $s->{pool_errors} && exists $s->{evictions} && exists $s->{hits}, 'counters present');
@@ -88,7 +90,8 @@ ok($r->{json}{retry_after} >= 1 && $r->{json}{retry_after} <= 60, 'teacher login
 is($r->{headers}{'retry-after'}, $r->{json}{retry_after}, 'teacher login: Retry-After header');
 my @pool_admin = grep { m{"POST /admin/api/v1/login[^\n]*ups=unix:} } split /\n/, $t->nginx_access_log;
 is(scalar @pool_admin, 2, 'the refused teacher login never reached the pool');
-isnt(login()->{status}, 429, 'student login has its own bucket');
+is($t->post_json('/api/v1/login', { code => 'edge-ok' })->{status}, 200,
+   'student login has its own bucket');
 
 # nginx -t rejects bad knob values with a clear message
 my $p = $t->dir . '/nginx';
@@ -102,6 +105,7 @@ my %bad = (
     'tucai_code_rate 5r/m burst=x' => qr/invalid burst/,
     'tucai_login_rate 5r/m fast'   => qr/unknown parameter "fast"/,
     'tucai_admin_login_rate 5r/d'  => qr/invalid rate "5r\/d"/,
+    'tucai_code_ip_rate 0r/m'      => qr/invalid rate "0r\/m"/,
     'tucai_drafts_capacity 1000'   => qr/"tucai_drafts_capacity" must be between 1 and 100, not "1000"/,
     'tucai_lock_revalidate 2h'     => qr/"tucai_lock_revalidate" must be between 1 and 3600 seconds/,
 );

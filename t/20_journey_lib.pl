@@ -19,7 +19,7 @@ sub j_harness {
     my %k = (cooldown => '60s', liveness_lock_after => 3,
              quality_lock_after => 5, quality_lock => '30m',
              drafts_capacity => 3, draft_delete_delay => '24h',
-             # The pool's own rule (MariaDB GET_LOCK) is what these tests
+             # The pool's own rule (leases in MariaDB) is what these tests
              # check; nginx's edge counter may still hold the slot of the
              # previous, already answered upload for a moment.
              uploads_in_flight => 16,

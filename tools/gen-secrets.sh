@@ -1,17 +1,26 @@
 #!/bin/sh
-# tools/gen-secrets.sh DIR -- creates the secrets a tucai instance needs,
-# keeping any that already exist (a second `make run` keeps its tokens valid).
+# tools/gen-secrets.sh DIR [OWNER[:GROUP]] -- creates the secrets a tucai
+# instance needs, keeping any that already exist (a second `make run` keeps
+# its tokens valid).  Also the install step of packages: every file is
+# created 0600 for the service user OWNER (default: whoever runs this);
+# token_keys is 0640 in GROUP (nginx's, when its master does not run as
+# root: it reads the keys at configuration load), DIR 0750 then, else 0700.
 #   DIR/token_keys       "k1 <64 hex>"  ([tokens] key_file, nginx tucai_token_keys)
-#   DIR/db_password      the MariaDB password of the tucai user
+#   DIR/db_password      the MariaDB password of the tucai user, random per
+#                        install (the old fixed "tucai" is replaced)
 #   DIR/wx_app_secret    the mini-program AppSecret (sandbox value for dev)
 set -eu
-dir=${1:?usage: gen-secrets.sh DIR}
+dir=${1:?usage: gen-secrets.sh DIR [OWNER[:GROUP]]}
+owner=${2:-}
 mkdir -p "$dir"
 chmod 700 "$dir"
 umask 077
 
 [ -s "$dir/token_keys" ] || printf 'k1 %s\n' "$(openssl rand -hex 32)" >"$dir/token_keys"
-[ -s "$dir/db_password" ] || printf 'tucai\n' >"$dir/db_password"
+if [ ! -s "$dir/db_password" ] || [ "$(cat "$dir/db_password")" = tucai ]; then
+    printf '%s\n' "$(openssl rand -hex 24)" >"$dir/db_password.tmp"
+    mv "$dir/db_password.tmp" "$dir/db_password"
+fi
 [ -s "$dir/wx_app_secret" ] || printf '%s\n' "$(openssl rand -hex 16)" >"$dir/wx_app_secret"
 
 # ---- pay keys (owned by the pay engineer): add merchant key, APIv3 key and
@@ -34,7 +43,11 @@ if [ ! -s "$dir/pay_platform.key" ] || [ ! -s "$dir/pay_platform.pub" ] || [ ! -
     printf 'PUB_KEY_ID_%s\n' "$(head -c 64 /dev/urandom | od -An -tu1 | tr -dc 0-9 | cut -c1-32)" >"$dir/pay_platform.id"
 fi
 # ---- end of pay keys
-# nginx workers may run as another user; the key file must be readable to
-# them, the directory stays closed to everyone else.
-chmod 644 "$dir/token_keys"
-chmod 711 "$dir"
+# every secret 0600 (files made before this script kept theirs: fix them)
+chmod 600 "$dir"/*
+if [ -n "$owner" ]; then
+    chown -R "$owner" "$dir"
+    case $owner in
+    *:?*) chmod 640 "$dir/token_keys"; chmod 750 "$dir" ;;
+    esac
+fi

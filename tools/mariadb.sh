@@ -5,6 +5,9 @@
 #
 #   tools/mariadb.sh init  DATADIR              create a fresh datadir
 #   tools/mariadb.sh start DATADIR RUNDIR       start; socket RUNDIR/mysqld.sock
+#                                               (RUNDIR is made 0700: mariadbd
+#                                               creates its socket 0777, the
+#                                               directory keeps others out)
 #   tools/mariadb.sh run   DATADIR RUNDIR       the same in the foreground (exec)
 #   tools/mariadb.sh stop  RUNDIR               stop (waits for exit)
 #   tools/mariadb.sh setup RUNDIR DB USER PASSWORD   database + user (idempotent)
@@ -32,6 +35,7 @@ init)
     ;;
 start)
     dd=$(realpath "$1"); run=$(mkdir -p "$2" && realpath "$2")
+    chmod 700 "$run"
     sock=$run/mysqld.sock
     if [ -S "$sock" ] && mariadb --no-defaults -S "$sock" -u "$ME" -e 'SELECT 1' >/dev/null 2>&1; then
         exit 0      # already running
@@ -42,6 +46,7 @@ start)
         --tmpdir="$run" >/dev/null 2>&1 &
     for _ in $(seq 1 300); do
         if mariadb --no-defaults -S "$sock" -u "$ME" -e 'SELECT 1' >/dev/null 2>&1; then
+            chmod 660 "$sock"
             exit 0
         fi
         sleep 0.1
@@ -52,7 +57,13 @@ start)
     ;;
 run)
     dd=$(realpath "$1"); run=$(mkdir -p "$2" && realpath "$2")
+    chmod 700 "$run"
     rm -f "$run/mysqld.sock" "$run/mysqld.pid"
+    # the socket itself not world-writable either, once the server made it
+    ( for _ in $(seq 1 600); do
+          [ -S "$run/mysqld.sock" ] && { chmod 660 "$run/mysqld.sock"; exit 0; }
+          sleep 0.05
+      done ) &
     exec mariadbd "${OPTS[@]}" --datadir="$dd" --socket="$run/mysqld.sock" \
         --pid-file="$run/mysqld.pid" --log-error="$run/mysqld.err" --tmpdir="$run"
     ;;
@@ -72,6 +83,7 @@ setup)
     mariadb --no-defaults -S "$run/mysqld.sock" -u "$ME" <<SQL
 CREATE DATABASE IF NOT EXISTS \`$db\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER IF NOT EXISTS '$user'@'localhost' IDENTIFIED BY '$pw';
+ALTER USER '$user'@'localhost' IDENTIFIED BY '$pw';
 GRANT ALL PRIVILEGES ON \`$db\`.* TO '$user'@'localhost';
 FLUSH PRIVILEGES;
 SQL

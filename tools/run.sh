@@ -24,7 +24,7 @@ cleanup() {
     kill -TERM "$(cat "$RUN/tucai-worker.pid" 2>/dev/null)" 2>/dev/null || true
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    tools/mariadb.sh stop "$RUN" || true
+    tools/mariadb.sh stop "$RUN/db" || true
     echo "stopped; data kept in $VAR"
 }
 trap cleanup INT TERM EXIT
@@ -36,8 +36,9 @@ if [ ! -d "$VAR/db/mysql" ]; then
     echo "creating the private MariaDB in $VAR/db ..."
     tools/mariadb.sh init "$VAR/db"
 fi
-tools/mariadb.sh start "$VAR/db" "$RUN"
-tools/mariadb.sh setup "$RUN" tucai tucai "$(cat "$VAR/secrets/db_password")"
+# its socket in a directory of its own (0700): mariadbd makes it 0777
+tools/mariadb.sh start "$VAR/db" "$RUN/db"
+tools/mariadb.sh setup "$RUN/db" tucai tucai "$(cat "$VAR/secrets/db_password")"
 
 SANDBOX_URL=http://127.0.0.1:$SANDBOX_PORT
 if [ -f tools/wechat-sandbox.py ]; then
@@ -48,10 +49,11 @@ fi
 
 tools/render-conf conf/worker.ini.tmpl "$VAR/conf/worker.ini" \
     POOL_SOCK1="$RUN/pool1.sock" POOL_SOCK2="$RUN/pool2.sock" RUN_DIR="$RUN" \
-    DB_SOCKET="$RUN/mysqld.sock" FILES_DIR="$VAR/files" \
+    DB_SOCKET="$RUN/db/mysqld.sock" FILES_DIR="$VAR/files" \
     KEY_FILE="$VAR/secrets/token_keys" SECRETS_DIR="$VAR/secrets" \
     SANDBOX_URL="$SANDBOX_URL" ROOT="$ROOT" CHILDREN="$CHILDREN" \
-    NGINX_URL="http://127.0.0.1:$PORT"
+    NGINX_URL="http://127.0.0.1:$PORT" \
+    POOL_GROUP="$(if [ "$(id -u)" = 0 ]; then echo nogroup; else id -gn; fi)"
 
 # The H5 demo pays through the sandbox's "pay this order" endpoint, proxied
 # on the same origin (make run only: the sandbox is not WeChat).

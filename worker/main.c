@@ -16,11 +16,27 @@
 
 #include "db.h"
 #include "handlers.h"
+#include "jobs.h"
 #include "log.h"
+#include "ops.h"
+#include "outbox.h"
+#include "pay.h"
 #include "pool.h"
 #include "token.h"
 
 static tucai_config_t cfg;
+
+/* The periodic jobs, in the order they run each tick. */
+static const tucai_job_pt jobs[] = {
+    outbox_run, pay_reconcile, deliver_pending, NULL
+};
+
+static void tick(tucai_ctx_t *ctx, int budget_ms)
+{
+    jobs_tick(ctx, jobs, budget_ms);
+}
+
+static const tucai_app_t app = { tucai_ops_handler, tick };
 
 static int usage(void)
 {
@@ -131,5 +147,5 @@ int main(int argc, char **argv)
     if (!foreground && daemonize() != 0) {
         return 1;
     }
-    return pool_run(path, &cfg, foreground);
+    return pool_run(path, &cfg, foreground, &app);
 }

@@ -14,6 +14,7 @@
  * and people holding the old file are never left with dead codes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,8 +242,14 @@ write_atomic(const char *path, const char *text)
 {
     char tmp[TUCAI_PATH_MAX + 16];
     snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int) getpid());
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL) return -1;
+    /* it holds the teacher's password and live codes: owner only */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0) close(fd);
+        unlink(tmp);
+        return -1;
+    }
     int ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0
              && fsync(fileno(f)) == 0;
     if (fclose(f) != 0) ok = 0;

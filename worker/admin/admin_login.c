@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <argon2.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "admin.h"
 #include "handlers.h"
 #include "token.h"
+#include "log.h"
 
 #define ADM_KDF_T      2
 #define ADM_KDF_M_KIB  19456
@@ -58,6 +60,53 @@ dummy_hash(void)
     return enc;
 }
 
+/*
+ * Per-username backoff: ADM_LOGIN_FREE wrong passwords, then each further
+ * one must wait 2^(n - FREE) s (capped) after the previous failure.  Checked
+ * before the password, so a throttled guess costs no argon2 either; the
+ * edge's per-address buckets count only the 401s, never these 429s, so one
+ * hammered username cannot shut a school's other teachers out.
+ */
+#define ADM_LOGIN_FREE       5
+#define ADM_LOGIN_MAX_WAIT   900
+#define ADM_LOGIN_FORGET     86400
+
+static int64_t
+throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
+{
+    uint64_t failures = 0, last = 0, wait;
+
+    if (adm_query_u64(ctx, &failures,
+            "SELECT failures FROM login_throttle WHERE username = %s"
+            " AND last_failure_at > %D", user, now - ADM_LOGIN_FORGET) != 1
+        || failures < ADM_LOGIN_FREE
+        || adm_query_u64(ctx, &last,
+            "SELECT last_failure_at FROM login_throttle WHERE username = %s",
+            user) != 1)
+    {
+        return 0;
+    }
+    wait = failures - ADM_LOGIN_FREE >= 10
+           ? ADM_LOGIN_MAX_WAIT : (uint64_t) 1 << (failures - ADM_LOGIN_FREE);
+    if (wait > ADM_LOGIN_MAX_WAIT) {
+        wait = ADM_LOGIN_MAX_WAIT;
+    }
+    return (int64_t) (last + wait) > now ? (int64_t) (last + wait) - now : 0;
+}
+
+static void
+throttle_failed(tucai_ctx_t *ctx, const char *user, int64_t now)
+{
+    (void) adm_exec(ctx, NULL,
+        "INSERT INTO login_throttle (username, failures, last_failure_at)"
+        " VALUES (%s, 1, %D) ON DUPLICATE KEY UPDATE failures ="
+        " IF(last_failure_at > %D, failures + 1, 1), last_failure_at = %D",
+        user, now, now - ADM_LOGIN_FORGET, now);
+    (void) adm_exec(ctx, NULL,
+        "DELETE FROM login_throttle WHERE last_failure_at < %D LIMIT 100",
+        now - ADM_LOGIN_FORGET);
+}
+
 static int
 unauthorized(tucai_resp_t *resp)
 {
@@ -92,6 +141,19 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
 
+    int64_t now = (int64_t) time(NULL);
+    int64_t wait = throttle_wait(ctx, user, now);
+    if (wait > 0) {
+        tlog_info("admin login throttled: username \"%s\" for %lld s",
+                  user, (long long) wait);
+        json_decref(body);
+        return resp_error(resp, 429, "RATE_LIMITED",
+                          "密码错误次数过多，请稍后再试",
+                          "too many wrong passwords for this username: "
+                          "try again later",
+                          json_pack("{s:I}", "retry_after", (json_int_t) wait));
+    }
+
     MYSQL_RES *res = adm_query(ctx,
         "SELECT t.id, t.school_id, t.pwd_hash, s.name FROM teachers t"
         " JOIN schools s ON s.id = t.school_id WHERE t.username = %s", user);
@@ -106,6 +168,7 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
              && row != NULL;
 
     if (!ok) {
+        throttle_failed(ctx, user, now);
         if (row != NULL) {
             /* A wrong password for a real account is worth a trace. */
             adm_who_t who = { (uint32_t) strtoul(row[0], NULL, 10),
@@ -123,6 +186,8 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     char uname[72];
     snprintf(uname, sizeof(uname), "%s", user);
     mysql_free_result(res);
+    (void) adm_exec(ctx, NULL, "DELETE FROM login_throttle WHERE username = %s",
+                    uname);
     json_decref(body);
 
     char tok[TUCAI_TOKEN_MAX + 1];

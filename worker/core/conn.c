@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "handlers.h"
+#include "handler.h"
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
@@ -278,7 +278,9 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
             }
             if (n <= 0) {
                 if (!*stop && now_ms() - last_tick >= 1000) {
-                    pay_tick(ctx, TICK_BUDGET_MS);
+                    if (pool_app->tick != NULL) {
+                        pool_app->tick(ctx, TICK_BUDGET_MS);
+                    }
                     last_tick = now_ms();
                 }
                 continue;
@@ -313,7 +315,9 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
         /* ticks belong to idle time, but a child kept busy without a
          * second's pause still ticks now and then */
         if (!*stop && now_ms() - last_tick >= TICK_BUSY_MS) {
-            pay_tick(ctx, TICK_BUDGET_MS);
+            if (pool_app->tick != NULL) {
+                pool_app->tick(ctx, TICK_BUDGET_MS);
+            }
             last_tick = now_ms();
         }
     }

@@ -10,26 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
-#include <mysql.h>
 
 #include "tucai_proto.h"
-#include "config.h"
-
-/* A byte string view (not NUL-terminated unless said). */
-typedef struct {
-    const char *p;
-    size_t      len;
-} tstr;
-
-/* Growable byte buffer (malloc'ed). */
-typedef struct {
-    unsigned char *p;
-    size_t         len;
-    size_t         cap;
-} tbuf;
-
-int  tbuf_add(tbuf *b, const void *p, size_t n);   /* 0 or -1 (ENOMEM) */
-void tbuf_free(tbuf *b);
+#include "buf.h"
+#include "clock.h"
+#include "ctx.h"
 
 /* A decoded request frame.  All views point into the connection's buffers
  * and live until the handler returns. */
@@ -62,14 +47,6 @@ typedef struct {
     char       headers[4][256];      /* "Name: value" extras; "" = unused */
     tbuf       body;
 } tucai_resp_t;
-
-/* Per-child context: one DB connection, the config, scratch. */
-typedef struct tucai_ctx_s {
-    const tucai_config_t *cfg;
-    MYSQL                *db;        /* NULL while disconnected */
-    int                   child_no;
-    uint64_t              accepts;   /* connections accepted by this child */
-} tucai_ctx_t;
 
 typedef int (*tucai_handler_pt)(tucai_ctx_t *ctx, const tucai_req_t *req,
     tucai_resp_t *resp);
@@ -106,11 +83,5 @@ int resp_header(tucai_resp_t *r, const char *name, const char *value);
     resp_error(r, 503, "DB_UNAVAILABLE", "数据库暂不可用，请稍后重试",           \
                "database unavailable, retry shortly",                          \
                json_pack("{s:i}", "retry_after", 2))
-
-/* Handler registry (dispatch.c). */
-tucai_handler_pt tucai_handler_for(uint16_t op);
-
-/* Time formatting: RFC 3339 UTC, buf >= 21 bytes; t = unix seconds. */
-const char *tucai_rfc3339(char *buf, size_t n, int64_t t);
 
 #endif

@@ -36,8 +36,10 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "lease.h"
 #include "log.h"
 #include "pool.h"
+#include "peer.h"
 
 #define MAX_CHILDREN     256
 #define MAX_BACKOFF_MS   5000
@@ -156,7 +158,7 @@ static int bind_unix(const char *path)
     }
     unlink(path);
     if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0
-        || chmod(path, 0666) != 0 || listen(fd, 511) != 0)
+        || peer_socket_perms(path) != 0 || listen(fd, 511) != 0)
     {
         tlog_error("pool: bind %s: %s", path, strerror(errno));
         close(fd);
@@ -403,6 +405,10 @@ static void do_accept(int l)
             }
             return;
         }
+        if (!peer_allowed(fd)) {
+            close(fd);
+            continue;
+        }
         int c = conn_new(fd);
         accepts++;
         tlog_info("accept: connection %llu", (unsigned long long) accepts);
@@ -475,7 +481,12 @@ static pid_t spawn(tucai_config_t *cfg, int no)
     memset(&ctx, 0, sizeof(ctx));
     ctx.cfg = cfg;
     ctx.child_no = no;
-    (void) db_connect(&ctx);    /* failure is fine: retried per request */
+    /* failure is fine: retried per request */
+    if (db_connect(&ctx) == 0) {
+        /* the slots and leases of a child that died (mine or another
+         * pool's on this host) are free again */
+        (void) db_lease_reap(&ctx);
+    }
     tlog_info("child %d started", no);
     conn_child_loop(&ctx, sv[1], &child_stop);
     db_close(&ctx);
@@ -505,7 +516,8 @@ static int same_listen(const tucai_config_t *a, const tucai_config_t *b)
     return 1;
 }
 
-int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
+int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
+    const tucai_app_t *app)
 {
     static tucai_config_t cfgs[2];
     tucai_config_t       *cfg;
@@ -518,12 +530,16 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
     cfg = &cfgs[0];
     (void) foreground;
 
+    pool_app = app;
     tucai_master_pid = getpid();
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         return 1;
     }
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) {
+        return 1;
+    }
+    if (peer_setup(cfg) != 0) {
         return 1;
     }
     for (i = 0; i < cfg->nlisten; i++) {
@@ -704,6 +720,12 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground)
                 int nxt = 1 - cur;
                 if (tucai_config_load(&cfgs[nxt], cfg_path) != 0) {
                     tlog_error("pool: reload failed, keeping the old config");
+                    continue;
+                }
+                if (peer_setup(&cfgs[nxt]) != 0) {
+                    tlog_error("pool: reload failed (socket users/groups),"
+                               " keeping the old config");
+                    (void) peer_setup(cfg);
                     continue;
                 }
                 if (!same_listen(&cfgs[nxt], cfg)) {

@@ -11,9 +11,22 @@
 /* Set in each child by pool.c: the master's pid, children configured. */
 extern pid_t tucai_master_pid;
 
+/* What the program plugs into the pool (main.c): the layers above core/
+ * reach it only through these, so core/ names none of them. */
+typedef struct {
+    /* the operation's handler; NULL = no such operation (404) */
+    tucai_handler_pt (*handler_for)(uint16_t op);
+    /* periodic work, at most budget_ms; NULL = none */
+    void             (*tick)(tucai_ctx_t *ctx, int budget_ms);
+} tucai_app_t;
+
+/* The app given to pool_run() (children inherit it). */
+extern const tucai_app_t *pool_app;
+
 /* Runs the master until TERM.  cfg_path is re-read on HUP.  Returns the
  * process exit status. */
-int pool_run(const char *cfg_path, tucai_config_t *cfg, int foreground);
+int pool_run(const char *cfg_path, tucai_config_t *cfg, int foreground,
+    const tucai_app_t *app);
 
 /* The master owns every nginx connection; a child borrows one for one
  * exchange over its socketpair `sp` (SOCK_SEQPACKET):
@@ -33,8 +46,5 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop);
 
 /* dispatch.c: runs the handler for req, always leaving an answer in resp. */
 void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
-
-/* migrate.c: applies dir's NNN_*.sql once each.  0 or -1. */
-int migrate_apply(tucai_ctx_t *ctx, const char *dir);
 
 #endif

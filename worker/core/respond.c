@@ -6,41 +6,6 @@
 
 #include "handler.h"
 
-int tbuf_add(tbuf *b, const void *p, size_t n)
-{
-    if (n == 0) {
-        return 0;
-    }
-    if (b->len + n < b->len) {
-        return -1;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) {
-            if (cap > ((size_t) -1) / 2) {
-                return -1;
-            }
-            cap *= 2;
-        }
-        unsigned char *np = realloc(b->p, cap);
-        if (np == NULL) {
-            return -1;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-void tbuf_free(tbuf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 int resp_json(tucai_resp_t *r, int status, json_t *obj)
 {
     char *s;
@@ -146,19 +111,4 @@ int resp_header(tucai_resp_t *r, const char *name, const char *value)
         }
     }
     return -1;
-}
-
-const char *tucai_rfc3339(char *buf, size_t n, int64_t t)
-{
-    struct tm tm;
-    time_t    tt = (time_t) t;
-
-    if (gmtime_r(&tt, &tm) == NULL
-        || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    {
-        if (n > 0) {
-            buf[0] = '\0';
-        }
-    }
-    return buf;
 }

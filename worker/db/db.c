@@ -18,11 +18,46 @@ static unsigned last_errno;
 static char     last_error[256];
 static time_t   last_ok;
 static int      multi_statements;
+static int      conflict_seen;
+
+/* A conflict with another transaction: InnoDB's deadlock or lock wait
+ * timeout, and on Galera a certification failure (reported as a
+ * deadlock, at COMMIT or at any statement of a transaction another node's
+ * commit aborted).  Running the work again is the cure. */
+static int is_conflict(unsigned e)
+{
+    return e == 1213 /* ER_LOCK_DEADLOCK */ || e == 1205 /* ER_LOCK_WAIT_TIMEOUT */;
+}
 
 static void set_err(unsigned e, const char *msg)
 {
     last_errno = e;
     snprintf(last_error, sizeof(last_error), "%s", msg ? msg : "");
+    if (is_conflict(e)) {
+        conflict_seen = 1;
+    }
+}
+
+void db_conflict_reset(void)
+{
+    conflict_seen = 0;
+}
+
+int db_conflict_seen(void)
+{
+    return conflict_seen;
+}
+
+/* Before running again after a conflict: a short pause that grows and
+ * differs between processes, so the same two do not collide again. */
+void db_conflict_backoff(int attempt)
+{
+    struct timespec ts;
+    long            ms = (5L << (attempt < 5 ? attempt : 5)) + (random() % 20);
+
+    ts.tv_sec = 0;
+    ts.tv_nsec = ms * 1000 * 1000;
+    nanosleep(&ts, NULL);
 }
 
 static int is_lost(unsigned e)
@@ -108,10 +143,13 @@ int db_ensure(tucai_ctx_t *ctx)
     return 0;
 }
 
-/* Runs sql; outside a transaction retries once on a lost connection. */
+/* Runs sql; outside a transaction retries once on a lost connection and
+ * up to three times on a conflict (a statement of its own: running it again
+ * is safe).  A transaction's conflict is retried by dispatch, which runs
+ * the whole request again. */
 static int run(tucai_ctx_t *ctx, const char *sql, size_t len)
 {
-    int attempt;
+    int attempt, conflicts = 0, seen = conflict_seen;
 
     for (attempt = 0; attempt < 2; attempt++) {
         if (ctx->db == NULL) {
@@ -123,9 +161,15 @@ static int run(tucai_ctx_t *ctx, const char *sql, size_t len)
         if (mysql_real_query(ctx->db, sql, (unsigned long) len) == 0) {
             last_ok = time(NULL);
             last_errno = 0;
+            conflict_seen = seen;     /* a conflict retried here is over */
             return 0;
         }
         set_err(mysql_errno(ctx->db), mysql_error(ctx->db));
+        if (!in_txn && is_conflict(last_errno) && conflicts < 3) {
+            db_conflict_backoff(conflicts++);
+            attempt--;
+            continue;
+        }
         if (!is_lost(last_errno)) {
             return -1;
         }

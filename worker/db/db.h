@@ -23,7 +23,8 @@
 
 #include <stdint.h>
 #include <mysql.h>
-#include "handler.h"
+#include "buf.h"
+#include "ctx.h"
 
 /* Connects ctx->db using ctx->cfg.  0 or -1 (logged). */
 int  db_connect(tucai_ctx_t *ctx);
@@ -64,7 +65,16 @@ unsigned    db_errno(tucai_ctx_t *ctx);
 const char *db_error(tucai_ctx_t *ctx);
 /* 1 when the last failure was a lost/unavailable connection. */
 int         db_lost(tucai_ctx_t *ctx);
+/* Conflicts (deadlock, lock wait timeout, Galera certification failure):
+ * the flag is set by any failing statement and cleared by reset, so the
+ * dispatcher knows a request's 503 came from one and may run it again. */
+void        db_conflict_reset(void);
+int         db_conflict_seen(void);
+void        db_conflict_backoff(int attempt);
 /* Server version string or "" when disconnected. */
 const char *db_server_version(tucai_ctx_t *ctx);
+
+/* migrate.c: applies dir's NNN_*.sql once each.  0 or -1. */
+int migrate_apply(tucai_ctx_t *ctx, const char *dir);
 
 #endif

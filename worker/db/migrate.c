@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "db.h"
+#include "lease.h"
 #include "log.h"
-#include "pool.h"
 
 #define MAX_FILES     256
 #define MAX_SQL_SIZE  (1024 * 1024)
@@ -68,7 +68,6 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
     struct dirent *e;
     char          *names[MAX_FILES];
     int            n = 0, i, rc = -1;
-    int64_t        got = 0;
 
     db_set_multi_statements(1);
     if (db_connect(ctx) != 0) {
@@ -78,8 +77,14 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
     }
     db_set_multi_statements(0);
 
-    if (db_query_int(ctx, &got, "SELECT GET_LOCK('tucai_migrate', 60)") != 1 || got != 1) {
-        fprintf(stderr, "migrate: cannot take the migration lock\n");
+    /* One migrator for the whole cluster: a lease (a row), not GET_LOCK,
+     * which each Galera node would grant on its own. */
+    (void) db_lease_reap(ctx);
+    if (db_lease_setup(ctx) != 0
+        || db_lease_wait(ctx, "tucai_migrate", 300, 60 * 1000) != 1)
+    {
+        fprintf(stderr, "migrate: cannot take the migration lease: %s\n", db_error(ctx));
+        db_close(ctx);
         return -1;
     }
     if (db_exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -137,8 +142,7 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
     for (i = 0; i < n; i++) free(names[i]);
 out:
     if (ctx->db) {
-        int64_t ignore;
-        (void) db_query_int(ctx, &ignore, "SELECT RELEASE_LOCK('tucai_migrate')");
+        (void) db_lease_release(ctx, "tucai_migrate");
     }
     /* this connection allows several statements per query: never hand it
      * on (the admin commands reconnect without) */

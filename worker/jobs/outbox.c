@@ -3,7 +3,7 @@
  *
  * outbox_enqueue() writes the complete subscribe/send body in the caller's
  * transaction, so a message exists exactly when the state change it
- * reports does.  outbox_run() (from pay_tick) claims due rows one at a
+ * reports does.  outbox_run() (a periodic job, jobs.c) claims due rows one at a
  * time with a conditional UPDATE (a lease: two children never send the
  * same row), sends, and records the result: sent; dead on 43101 or a data
  * error (retrying cannot help); otherwise retried with exponential backoff
@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "pay.h"
-#include "pay_int.h"
+#include "outbox.h"
 #include "wechat.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 
@@ -250,7 +250,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     int                   i;
     wx_status_t           st;
 
-    for (i = 0; i < RUN_MAX && pay_now_ms() < deadline_ms; i++) {
+    for (i = 0; i < RUN_MAX && tucai_now_ms() < deadline_ms; i++) {
         now = (int64_t) time(NULL);
         res = db_query(ctx, "SELECT id, payload_json, attempts, created_at FROM outbox"
                             " WHERE status = 'pending' AND next_at <= %I"

@@ -11,8 +11,8 @@
  *   415 UNSUPPORTED_FORMAT for bytes that are no JPEG/PNG/WebP/HEIF;
  *   409 UPLOAD_IN_PROGRESS: at most tucai_uploads_in_flight (default 1)
  *   captures per student at a time across all hosts: one of the MariaDB
- *   locks 'tucai:cap:<student>' (slot 0, the historical name) or
- *   'tucai:cap:<student>:<k>' (k = 1..N-1) must be free, GET_LOCK(.., 0).
+ *   leases 'tucai:cap:<student>' (slot 0, the historical name) or
+ *   'tucai:cap:<student>:<k>' (k = 1..N-1) must be free (lease.h).
  * Then the upload is checked and produced by photo_process(), and the
  * original is stored (temp + fsync + rename) just before the rows.
  *   Decode failures (422 CORRUPT_IMAGE, 415 UNSUPPORTED_FORMAT) are not
@@ -31,12 +31,17 @@
 
 #include "handlers.h"
 #include "journey.h"
+#include "lease.h"
 #include "multipart.h"
+#include "outbox.h"
 #include "pay.h"
 #include "photo.h"
 
 #define CAP_MAX_FRAMES  8
 #define CAP_META_MAX    1024
+/* An upload slot outlives any capture (request_timeout is 30 s): it lapses
+ * by itself only when its host died. */
+#define CAP_SLOT_TTL    120
 
 /* Per child: libvips and the configured defaults, loaded on first use. */
 static int                photo_ready;
@@ -513,8 +518,9 @@ fail:
 }
 
 /*
- * Takes the first free of the student's N upload slots (named locks, so
- * the limit holds across hosts and dies with a crashed child's session).
+ * Takes the first free of the student's N upload slots: leases (lease.h),
+ * so the limit holds across hosts and database nodes; a crashed child's
+ * slot is freed by its replacement, a crashed host's after CAP_SLOT_TTL.
  * *got is 1 with lockname set, 0 when every slot is busy; -1 on DB error.
  */
 static int
@@ -533,10 +539,11 @@ take_slot(tucai_ctx_t *ctx, const tucai_req_t *req, uint64_t sid,
             snprintf(lockname, n, "tucai:cap:%llu:%u",
                      (unsigned long long) sid, k);
         }
-        if (db_query_int(ctx, got, "SELECT GET_LOCK(%s, 0)", lockname) < 0) {
+        switch (db_lease_take(ctx, lockname, CAP_SLOT_TTL)) {
+        case -1:
             return -1;
-        }
-        if (*got == 1) {
+        case 1:
+            *got = 1;
             return 0;
         }
     }
@@ -667,6 +674,8 @@ out:
     if (have_res) {
         photo_result_free(&res);
     }
-    (void) db_exec(ctx, "DO RELEASE_LOCK(%s)", lockname);
+    if (got == 1) {
+        (void) db_lease_release(ctx, lockname);
+    }
     return 0;
 }

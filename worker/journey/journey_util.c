@@ -266,3 +266,32 @@ jsql_copy(char *dst, size_t n, const char *s)
         snprintf(dst, n, "%s", s != NULL ? s : "");
     }
 }
+
+uint32_t
+journey_policy(const tucai_req_t *req, int idx)
+{
+    static const uint32_t defaults[TUCAI_NPOLICY] = {
+        [TUCAI_POL_COOLDOWN_S] = 60,
+        [TUCAI_POL_LIVENESS_LOCK_AFTER] = 3,
+        [TUCAI_POL_QUALITY_LOCK_AFTER] = 5,
+        [TUCAI_POL_QUALITY_LOCK_S] = 1800,
+        [TUCAI_POL_DRAFTS_CAPACITY] = 3,
+        [TUCAI_POL_DRAFT_DELETE_DELAY_S] = 86400,
+        [TUCAI_POL_MAX_UPLOAD] = 15u * 1024 * 1024,
+        [TUCAI_POL_UPLOADS_IN_FLIGHT] = 1,
+    };
+
+    int i;
+
+    if (idx < 0 || idx >= TUCAI_NPOLICY) {
+        return 0;
+    }
+    /* nginx always sends every knob (0 is a real delete delay); a frame
+     * with no knobs at all (a tool talking to the pool) gets the defaults. */
+    for (i = 0; i < TUCAI_NPOLICY; i++) {
+        if (req->hdr.policy[i] != 0) {
+            return req->hdr.policy[idx];
+        }
+    }
+    return defaults[idx];
+}

@@ -94,6 +94,18 @@ static int on_key(void *user, const char *section, const char *name,
     INT("pool", "children", children, 1, 256)
     INT("pool", "max_requests", max_requests, 0, 100000000)
     INT("pool", "request_timeout", request_timeout_s, 1, 3600)
+    if (IS("pool", "socket_mode")) {
+        /* octal; never open to "other": the pool trusts its peers */
+        char *end;
+        long m = strtol(value, &end, 8);
+        if (*value == '\0' || *end != '\0' || m < 0600 || m > 0770 || (m & 07)) goto bad;
+        c->socket_mode = (int) m;
+        return 1;
+    }
+    STR("pool", "socket_owner", socket_owner)
+    STR("pool", "socket_group", socket_group)
+    STR("pool", "peer_users", peer_users)
+    STR("pool", "peer_groups", peer_groups)
     STR("pool", "pid_file", pid_file)
     STR("pool", "log_file", log_file)
 
@@ -134,6 +146,7 @@ static int on_key(void *user, const char *section, const char *name,
     STR("photo", "spec_file", photo_spec_file)
     STR("photo", "thresholds_file", photo_thresholds_file)
 
+    INT("codes", "sheet_retention", codes_sheet_retention_s, 60, 90 * 86400)
     INT("outbox", "interval", outbox_interval_s, 1, 86400)
     INT("outbox", "max_attempts", outbox_max_attempts, 1, 100)
 
@@ -154,6 +167,7 @@ static void defaults(tucai_config_t *c)
     memset(c, 0, sizeof(*c));
     c->children = 4;
     c->request_timeout_s = 30;
+    c->socket_mode = 0660;
     cpy(c->db_host, sizeof(c->db_host), "127.0.0.1");
     c->db_port = 3306;
     cpy(c->db_user, sizeof(c->db_user), "tucai");
@@ -172,6 +186,7 @@ static void defaults(tucai_config_t *c)
     c->pay_order_expire_s = 1800;
     c->pay_reconcile_s = 60;
     c->pay_notify_window_s = 300;
+    c->codes_sheet_retention_s = 7 * 86400;
     c->outbox_interval_s = 5;
     c->outbox_max_attempts = 8;
 }

@@ -18,6 +18,11 @@ typedef struct {
     int      children;              /* children = 4 (per socket set) */
     int      max_requests;          /* recycle a child after N, 0 = never */
     int      request_timeout_s;     /* read/write timeout on a connection: 30 */
+    int      socket_mode;           /* socket_mode = 0660 (no "other" bits) */
+    char     socket_owner[64];      /* user name or uid, "" = unchanged */
+    char     socket_group[64];      /* group name or gid, "" = unchanged */
+    char     peer_users[256];       /* uids allowed besides the pool's own */
+    char     peer_groups[256];      /* gids allowed; "" = socket_group */
     char     pid_file[TUCAI_PATH_MAX];
     char     log_file[TUCAI_PATH_MAX]; /* "" = stderr */
 
@@ -64,6 +69,7 @@ typedef struct {
     char     photo_thresholds_file[TUCAI_PATH_MAX];
 
     /* [outbox] */
+    int      codes_sheet_retention_s; /* [codes] sheet_retention = 604800 */
     int      outbox_interval_s;     /* 5 */
     int      outbox_max_attempts;   /* 8 */
 } tucai_config_t;

@@ -5,7 +5,7 @@
  * and step "done" are written in the caller's transaction, and the
  * "photo ready" message is queued in it too.  When the file cannot be
  * made, nothing is written and the payment still commits: deliver_pending()
- * (from pay_tick) retries orders PAID/FREE without a photo.
+ * (pay_reconcile.c, a periodic job) retries orders PAID/FREE without a photo.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 
 #include "pay.h"
 #include "pay_int.h"
+#include "outbox.h"
 #include "db.h"
 #include "log.h"
 
@@ -119,37 +120,4 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
     rc = data ? outbox_enqueue(ctx, o->student_id, "photo_status", key, data) : -1;
     json_decref(data);
     return rc != 0 ? -1 : 0;
-}
-
-void deliver_pending(tucai_ctx_t *ctx, int64_t deadline_ms)
-{
-    pay_order_t o[3];
-    MYSQL_RES  *res;
-    MYSQL_ROW   r;
-    int         n = 0, i;
-
-    res = db_query(ctx, "SELECT o.id, o.student_id, o.draft_id, o.school_id, o.amount_fen,"
-                        " o.out_trade_no, o.status, IFNULL(o.prepay_id, ''),"
-                        " IFNULL(o.prepay_at, 0), o.expires_at, o.created_at,"
-                        " IFNULL(o.paid_at, 0), IFNULL(o.live, 0)"
-                        " FROM orders o LEFT JOIN photos p ON p.student_id = o.student_id"
-                        " WHERE o.status IN ('PAID', 'FREE') AND o.live = 1"
-                        " AND p.student_id IS NULL ORDER BY o.id LIMIT 3");
-    if (res == NULL) {
-        return;
-    }
-    while (n < 3 && (r = mysql_fetch_row(res)) != NULL) {
-        pay_order_row(r, &o[n++]);
-    }
-    mysql_free_result(res);
-    for (i = 0; i < n && pay_now_ms() < deadline_ms; i++) {
-        if (db_begin(ctx) != 0) {
-            return;
-        }
-        if (deliver_order(ctx, &o[i]) != 0 || db_commit(ctx) != 0) {
-            db_rollback(ctx);
-        } else {
-            tlog_info("deliver: order %llu delivered late", (unsigned long long) o[i].id);
-        }
-    }
 }

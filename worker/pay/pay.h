@@ -24,16 +24,12 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
  * NULL when none.  */
 json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh);
 
-/* Outbox: queue a subscribe message for the student if they accepted that
- * kind ("photo_status" or "payment_result").  dedupe_key makes it once-only.
- * Uses the caller's transaction (no commit). 0 or -1. */
-int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
-    const char *dedupe_key, json_t *data);
-
-/* Periodic work run by the pool's children between requests
- * (reconciliation, expiry, outbox delivery); never longer than budget_ms.
- * Weak for the same reason as in handlers.h (conn.c tests the address). */
-void pay_tick(tucai_ctx_t *ctx, int budget_ms);
+/* Periodic jobs (pay_reconcile.c), each stopping at deadline_ms
+ * (tucai_now_ms()): asks WeChat about UNPAID orders whose notification may
+ * never come and closes expired ones; delivers paid orders that have no
+ * photo yet. */
+void pay_reconcile(tucai_ctx_t *ctx, int64_t deadline_ms);
+void deliver_pending(tucai_ctx_t *ctx, int64_t deadline_ms);
 
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * pay_int.h -- private to pay*.c, outbox.c and deliver.c: the order row,
+ * pay_int.h -- private to pay*.c and deliver.c: the order row,
  * marking an order paid exactly once, refreshing it from WeChat, delivery
  * and the outbox worker.
  */
@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "handler.h"
+#include "db.h"
 
 typedef struct {
     uint64_t id, student_id, draft_id;
@@ -60,15 +61,6 @@ int  pay_close_remote(tucai_ctx_t *ctx, const char *out_trade_no);
  * could not be made, nothing written (commit the payment anyway:
  * deliver_pending retries). */
 int  deliver_order(tucai_ctx_t *ctx, const pay_order_t *o);
-/* Delivers orders PAID/FREE that have no photo yet (from pay_tick). */
-void deliver_pending(tucai_ctx_t *ctx, int64_t deadline_ms);
-
-/* outbox.c: sends due messages until deadline_ms (monotonic). */
-void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms);
-
-/* pay_reconcile.c */
-int64_t pay_now_ms(void);
-
 /* Student id of the account (role student subject); 0 when none. */
 uint64_t pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req);
 

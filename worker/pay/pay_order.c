@@ -11,6 +11,7 @@
 
 #include "pay.h"
 #include "pay_int.h"
+#include "outbox.h"
 #include "pay_client.h"
 #include "db.h"
 #include "log.h"
@@ -189,7 +190,7 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
         }
         json_decref(data);
         if (deliver_order(ctx, &o) == -1) {
-            goto fail;       /* -2: paid stands, delivery retried by pay_tick */
+            goto fail;       /* -2: paid stands, delivery retried by deliver_pending */
         }
     }
     if (db_commit(ctx) != 0) {

@@ -1,10 +1,9 @@
 /*
- * pay_reconcile.c -- pay_tick(): the periodic work children run between
- * requests.  One child at a time (GET_LOCK, not waited for) sends due
- * outbox messages and asks WeChat about UNPAID orders whose notification
- * may never come, each order at most once per [pay] reconcile seconds and
- * a few per tick (rate-bounded); orders past expiry are closed at WeChat,
- * then here; paid orders whose photo could not be made are delivered.
+ * pay_reconcile.c -- the payment's periodic jobs (run by jobs.c): asks
+ * WeChat about UNPAID orders whose notification may never come, each order
+ * at most once per [pay] reconcile seconds and a few per run (rate-bounded);
+ * orders past expiry are closed at WeChat, then here; paid orders whose
+ * photo could not be made are delivered late.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,20 +13,12 @@
 #include "pay.h"
 #include "pay_int.h"
 #include "db.h"
+#include "clock.h"
 #include "log.h"
 
-#define TICK_EVERY_MS   1000   /* per child */
 #define ORDERS_PER_TICK 5
 
-int64_t pay_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void reconcile(tucai_ctx_t *ctx, int64_t deadline_ms)
+void pay_reconcile(tucai_ctx_t *ctx, int64_t deadline_ms)
 {
     pay_order_t o[ORDERS_PER_TICK];
     MYSQL_RES  *res;
@@ -46,27 +37,42 @@ static void reconcile(tucai_ctx_t *ctx, int64_t deadline_ms)
         pay_order_row(r, &o[n++]);
     }
     mysql_free_result(res);
-    for (i = 0; i < n && pay_now_ms() < deadline_ms; i++) {
+    for (i = 0; i < n && tucai_now_ms() < deadline_ms; i++) {
         if (pay_refresh_order(ctx, &o[i], 1) != 0) {
             break;          /* WeChat unreachable: no point asking about more */
         }
     }
 }
 
-void pay_tick(tucai_ctx_t *ctx, int budget_ms)
+void deliver_pending(tucai_ctx_t *ctx, int64_t deadline_ms)
 {
-    static int64_t last_ms;
-    int64_t        now_ms = pay_now_ms(), got = 0;
+    pay_order_t o[3];
+    MYSQL_RES  *res;
+    MYSQL_ROW   r;
+    int         n = 0, i;
 
-    if (ctx->db == NULL || db_in_txn(ctx) || now_ms - last_ms < TICK_EVERY_MS) {
+    res = db_query(ctx, "SELECT o.id, o.student_id, o.draft_id, o.school_id, o.amount_fen,"
+                        " o.out_trade_no, o.status, IFNULL(o.prepay_id, ''),"
+                        " IFNULL(o.prepay_at, 0), o.expires_at, o.created_at,"
+                        " IFNULL(o.paid_at, 0), IFNULL(o.live, 0)"
+                        " FROM orders o LEFT JOIN photos p ON p.student_id = o.student_id"
+                        " WHERE o.status IN ('PAID', 'FREE') AND o.live = 1"
+                        " AND p.student_id IS NULL ORDER BY o.id LIMIT 3");
+    if (res == NULL) {
         return;
     }
-    last_ms = now_ms;
-    if (db_query_int(ctx, &got, "SELECT GET_LOCK('tucai_pay_tick', 0)") != 1 || got != 1) {
-        return;
+    while (n < 3 && (r = mysql_fetch_row(res)) != NULL) {
+        pay_order_row(r, &o[n++]);
     }
-    outbox_run(ctx, now_ms + budget_ms);
-    reconcile(ctx, now_ms + budget_ms);
-    deliver_pending(ctx, now_ms + budget_ms);
-    (void) db_exec(ctx, "DO RELEASE_LOCK('tucai_pay_tick')");
+    mysql_free_result(res);
+    for (i = 0; i < n && tucai_now_ms() < deadline_ms; i++) {
+        if (db_begin(ctx) != 0) {
+            return;
+        }
+        if (deliver_order(ctx, &o[i]) != 0 || db_commit(ctx) != 0) {
+            db_rollback(ctx);
+        } else {
+            tlog_info("deliver: order %llu delivered late", (unsigned long long) o[i].id);
+        }
+    }
 }

@@ -20,7 +20,7 @@
 #include <openssl/x509.h>
 
 #include "pay_client.h"
-#include "pay_http.h"
+#include "wxhttp.h"
 #include "log.h"
 
 #define MAX_PLATFORM_KEYS 8

@@ -10,7 +10,8 @@
 
 #include <stddef.h>
 #include <jansson.h>
-#include "handler.h"
+#include "buf.h"
+#include "ctx.h"
 
 /* Verification outcome. */
 enum {

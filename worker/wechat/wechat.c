@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <jansson.h>
 
 #include "wechat.h"
 #include "db.h"
+#include "lease.h"
 #include "log.h"
-#include "pay_http.h"
+#include "wxhttp.h"
 
 #define TOKEN_NAME     "stable"
 #define TOKEN_MARGIN_S 300     /* refresh this long before expiry */
@@ -159,14 +161,12 @@ static int token_fetch(tucai_ctx_t *ctx, int force, char *token, size_t len,
  */
 static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t len)
 {
-    int64_t got = 0, exp = 0;
+    int64_t exp = 0;
     int     locked = 0, rc;
     char    cur[TOKEN_MAX];
 
-    if (ctx->db != NULL
-        && db_query_int(ctx, &got, "SELECT GET_LOCK('tucai_wx_token', 5)") == 1
-        && got == 1)
-    {
+    /* a lease (a row) so one refresh runs in the whole cluster */
+    if (ctx->db != NULL && db_lease_wait(ctx, "tucai_wx_token", 15, 5000) == 1) {
         locked = 1;
     }
     /* Someone refreshed while we waited for the lock? */
@@ -174,7 +174,7 @@ static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t 
         && (bad == NULL || strcmp(cur, bad) != 0))
     {
         snprintf(token, len, "%s", cur);
-        (void) db_exec(ctx, "DO RELEASE_LOCK('tucai_wx_token')");
+        (void) db_lease_release(ctx, "tucai_wx_token");
         return 0;
     }
     rc = token_fetch(ctx, bad != NULL, cur, sizeof(cur), &exp);
@@ -192,7 +192,7 @@ static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t 
         }
     }
     if (locked) {
-        (void) db_exec(ctx, "DO RELEASE_LOCK('tucai_wx_token')");
+        (void) db_lease_release(ctx, "tucai_wx_token");
     }
     return rc;
 }

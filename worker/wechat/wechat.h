@@ -7,7 +7,8 @@
 #ifndef TUCAI_WECHAT_H
 #define TUCAI_WECHAT_H
 
-#include "handler.h"
+#include "buf.h"
+#include "ctx.h"
 
 typedef enum {
     WX_OK = 0,

@@ -60,6 +60,8 @@ Options (all optional):
     nginx_extra_server text put at @NGINX_EXTRA_SERVER@
     worker_ini_extra   text appended to the rendered worker.ini
     pool               0: do not start the pool (start_pool later)
+    ndk                0: nginx.conf without ngx_devel_kit's load_module
+                       (the module must work without it)
 
 Everything lives in a temp dir (kept when TUCAI_KEEP=1 is set; its path
 is printed with diag then).  nginx's ports are chosen (and held) before
@@ -169,6 +171,10 @@ sub new {
     $self->_start_db_fresh;
     my ($rc, $out) = $self->_run("$ROOT/tools/gen-secrets.sh", "$d/secrets");
     die "gen-secrets: $out" if $rc;
+    # the template's user gets this install's random password
+    ($rc, $out) = $self->_run("$ROOT/tools/mariadb.sh", 'setup', "$d/run/db", 'tucai', 'tucai',
+                              _slurp("$d/secrets/db_password") =~ s/\s+$//r);
+    die "db password: $out" if $rc;
 
     my $want_sb = $opt{sandbox} // 1;
     if ($want_sb && -f "$ROOT/tools/wechat-sandbox.py") {
@@ -218,13 +224,15 @@ sub _start_db_fresh {
     $self->start_db;
 }
 
-sub db_socket { "$_[0]{dir}/run/mysqld.sock" }
+# in a directory of its own, 0700 (tools/mariadb.sh): mariadbd makes its
+# socket 0777
+sub db_socket { "$_[0]{dir}/run/db/mysqld.sock" }
 
 sub start_db {
     my ($self) = @_;
     # our own child (not a daemon): it dies with the test, and is reaped
-    my $run = "$self->{dir}/run";
-    $self->{db_pid} = $self->_spawn("$run/mysqld.out", {}, "$ROOT/tools/mariadb.sh", 'run',
+    my $run = "$self->{dir}/run/db";
+    $self->{db_pid} = $self->_spawn("$self->{dir}/run/mysqld.out", {}, "$ROOT/tools/mariadb.sh", 'run',
                                     "$self->{dir}/db", $run);
     my $ok = $self->wait_for(sub {
         return -1 if waitpid($self->{db_pid}, WNOHANG) > 0;
@@ -324,6 +332,10 @@ sub root        { $ROOT }
 sub dir         { $_[0]{dir} }
 sub has_nginx   { $_[0]{has_nginx} }
 
+# the group nginx's workers run as (nginx.conf.tmpl sets no `user`): the
+# pool sockets' group, the only peers the pool accepts besides its own uid
+sub nginx_group { $< == 0 ? 'nogroup' : scalar getgrgid($( + 0) }
+
 sub _render_worker_ini {
     my ($self) = @_;
     my $d = $self->{dir};
@@ -333,7 +345,8 @@ sub _render_worker_ini {
         "DB_SOCKET=" . $self->db_socket, "FILES_DIR=$d/files",
         "KEY_FILE=" . $self->key_file, "SECRETS_DIR=$d/secrets",
         "SANDBOX_URL=$self->{sandbox_url}", "ROOT=$ROOT",
-        "CHILDREN=$self->{children}", "NGINX_URL=http://127.0.0.1:$self->{port}[1]");
+        "CHILDREN=$self->{children}", "NGINX_URL=http://127.0.0.1:$self->{port}[1]",
+        "POOL_GROUP=" . nginx_group());
     die "render worker.ini: $out" if $rc;
     if (my $x = $self->{opt}{worker_ini_extra}) {
         open my $f, '>>', $self->worker_ini or die;
@@ -495,6 +508,13 @@ sub _start_nginx {
         "EXTRA_HTTP=" . ($o->{nginx_extra_http} // ''),
         "EXTRA_SERVER=" . ($o->{nginx_extra_server} // ''));
     die "render nginx.conf: $out" if $rc;
+    if (defined $o->{ndk} && !$o->{ndk}) {
+        my $c = _slurp("$p/nginx.conf");
+        $c =~ s{^load_module \S*ndk_http_module\.so;\n}{}m or die "no ndk load_module";
+        open my $f, '>', "$p/nginx.conf" or die "$p/nginx.conf: $!";
+        print $f $c;
+        close $f;
+    }
     $self->{nginx_pid}[$i] = $self->_spawn("$p/logs/stderr.log", {},
         '/usr/sbin/nginx', '-p', "$p/", '-c', "$p/nginx.conf",
         '-g', "daemon off; pid $p/nginx.pid; error_log $p/logs/error.log info;");

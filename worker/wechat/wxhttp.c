@@ -1,4 +1,4 @@
-/* pay_http.c -- libcurl exchanges with WeChat, shared by wechat.c and
+/* wxhttp.c -- libcurl exchanges with WeChat, shared by wechat.c and
  * pay_client.c.  One easy handle per process keeps connections alive
  * between calls; every limit (time, size, protocols) is set per call. */
 #include <ctype.h>
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
-#include "pay_http.h"
+#include "wxhttp.h"
 
 static CURL *easy;   /* per process: pool children each get their own */
 static int   easy_pid;

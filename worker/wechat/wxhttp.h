@@ -1,15 +1,16 @@
 /*
- * pay_http.h -- one HTTPS exchange with WeChat (mini-program APIs and Pay
+ * wxhttp.h -- one HTTPS exchange with WeChat (mini-program APIs and Pay
  * v3) over libcurl: connect/total timeouts from [wechat], a bounded answer
  * size, and the Wechatpay-* answer headers captured for verification.
  * Retrying is the caller's choice (wechat.c, pay_client.c): only network
  * errors, 5xx and errcode -1 are retried, with wxhttp_backoff() between.
  */
-#ifndef TUCAI_PAY_HTTP_H
-#define TUCAI_PAY_HTTP_H
+#ifndef TUCAI_WXHTTP_H
+#define TUCAI_WXHTTP_H
 
 #include <stddef.h>
-#include "handler.h"
+#include "buf.h"
+#include "ctx.h"
 
 #define WXHTTP_MAX_ANSWER  (1024 * 1024)
 

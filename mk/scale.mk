@@ -1,0 +1,9 @@
+# scale.mk -- `make load` (the journey load generator, tools/load.pl) and
+# `make test-cluster` (three Galera nodes, two hosts, faults: t/cluster/).
+# LOAD_ARGS passes options, e.g. make load LOAD_ARGS="--students 200 --rate 4".
+LOAD_ARGS ?=
+load: deps
+	$(MAKE) all testdata
+	perl -I t/lib tools/load.pl $(LOAD_ARGS)
+
+.PHONY: load

@@ -1,0 +1,105 @@
+/* lease.c -- leases in the table tucai_leases (lease.h says why). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "lease.h"
+#include "log.h"
+
+static char host[65];
+
+static const char *host_name(void)
+{
+    if (host[0] == '\0') {
+        if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+            snprintf(host, sizeof(host), "localhost");
+        }
+    }
+    return host;
+}
+
+int db_lease_setup(tucai_ctx_t *ctx)
+{
+    return db_exec(ctx, "CREATE TABLE IF NOT EXISTS tucai_leases ("
+                        " name VARCHAR(96) NOT NULL PRIMARY KEY,"
+                        " host VARCHAR(64) NOT NULL,"
+                        " pid INT UNSIGNED NOT NULL,"
+                        " expires_at BIGINT NOT NULL,"
+                        " KEY host_pid (host, pid)"
+                        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4") < 0 ? -1 : 0;
+}
+
+int db_lease_take(tucai_ctx_t *ctx, const char *name, int ttl_s)
+{
+    int64_t now = (int64_t) time(NULL), n;
+
+    /* a lapsed lease is anybody's */
+    if (db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %I",
+                name, now) < 0) {
+        return -1;
+    }
+    n = db_exec(ctx, "INSERT IGNORE INTO tucai_leases (name, host, pid, expires_at)"
+                     " VALUES (%s, %s, %u, %I)", name, host_name(),
+                (unsigned) getpid(), now + ttl_s);
+    return n < 0 ? -1 : n > 0 ? 1 : 0;
+}
+
+int db_lease_wait(tucai_ctx_t *ctx, const char *name, int ttl_s, int wait_ms)
+{
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    int             rc, waited = 0;
+
+    for (;;) {
+        rc = db_lease_take(ctx, name, ttl_s);
+        if (rc != 0 || waited >= wait_ms) {
+            return rc;
+        }
+        nanosleep(&ts, NULL);
+        waited += 50;
+    }
+}
+
+int db_lease_release(tucai_ctx_t *ctx, const char *name)
+{
+    return db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND host = %s"
+                        " AND pid = %u", name, host_name(), (unsigned) getpid()) < 0
+           ? -1 : 0;
+}
+
+int db_lease_reap(tucai_ctx_t *ctx)
+{
+    MYSQL_RES *r;
+    MYSQL_ROW  row;
+    int        n = 0;
+    unsigned   pids[256], k = 0, i;
+
+    r = db_query(ctx, "SELECT DISTINCT pid FROM tucai_leases WHERE host = %s LIMIT 256",
+                 host_name());
+    if (r == NULL) {
+        return -1;
+    }
+    while ((row = mysql_fetch_row(r)) != NULL && k < 256) {
+        unsigned long p = row[0] ? strtoul(row[0], NULL, 10) : 0;
+
+        /* EPERM: alive under another user; only ESRCH means gone */
+        if (p > 0 && kill((pid_t) p, 0) != 0 && errno == ESRCH) {
+            pids[k++] = (unsigned) p;
+        }
+    }
+    mysql_free_result(r);
+    for (i = 0; i < k; i++) {
+        int64_t d = db_exec(ctx, "DELETE FROM tucai_leases WHERE host = %s AND pid = %u",
+                            host_name(), pids[i]);
+        if (d > 0) {
+            tlog_info("lease: released %lld lease(s) of gone process %u",
+                      (long long) d, pids[i]);
+            n += (int) d;
+        }
+    }
+    return n;
+}
