@@ -85,6 +85,10 @@ enum tucai_op {
     TUCAI_OP_##name = code,
 #include "tucai_ops.def"
 #undef TUCAI_OP
+    /* no path (so not in tucai_ops.def): `tucai_status prometheus
+     * UPSTREAM;` asks the pool for its own figures, answered as Prometheus
+     * text (docs/metrics.md) */
+    TUCAI_OP_METRICS = 120,
     TUCAI_OP_MAX = 128
 };
 

@@ -115,6 +115,7 @@ typedef struct {
     ngx_http_tucai_rate_t    admin_login_rate;
     ngx_http_tucai_rate_t    code_ip_rate;
     time_t                   pool_retry_after;
+    ngx_uint_t               status_prometheus;  /* tucai_status prometheus */
 } ngx_http_tucai_loc_conf_t;
 
 /* per-request context */
@@ -134,6 +135,10 @@ typedef struct {
     /* response parsing */
     tucai_hdr_t              resp;
     unsigned                 resp_parsed:1;
+    /* tucai_status prometheus: nginx's own figures, sent before the
+     * pool's answer to TUCAI_OP_METRICS */
+    ngx_chain_t             *prefix;
+    off_t                    prefix_len;
 } ngx_http_tucai_ctx_t;
 
 extern ngx_module_t  ngx_http_tucai_module;
@@ -194,6 +199,8 @@ void ngx_http_tucai_stat_request(ngx_http_request_t *r, ngx_uint_t op);
 void ngx_http_tucai_stat_refusal(ngx_http_request_t *r, ngx_uint_t kind);
 void ngx_http_tucai_stat_pool_error(ngx_http_request_t *r);
 ngx_int_t ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out);
+ngx_int_t ngx_http_tucai_shm_prometheus(ngx_http_request_t *r,
+    ngx_chain_t **out);
 
 /* upstream.c */
 ngx_int_t ngx_http_tucai_upstream_start(ngx_http_request_t *r,

@@ -86,8 +86,8 @@ static ngx_command_t  ngx_http_tucai_commands[] = {
       ngx_http_tucai_token_keys, NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL },
 
     { ngx_string("tucai_status"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_tucai_status, 0, 0, NULL },
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
+      ngx_http_tucai_status, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL },
 
     { ngx_string("tucai_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -317,6 +317,7 @@ ngx_http_tucai_create_loc_conf(ngx_conf_t *cf)
     conf->admin_login_rate.rate = NGX_CONF_UNSET_UINT;
     conf->code_ip_rate.rate = NGX_CONF_UNSET_UINT;
     conf->pool_retry_after = NGX_CONF_UNSET;
+    conf->status_prometheus = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -399,6 +400,8 @@ ngx_http_tucai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->roster_max, prev->roster_max,
                               4 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->pool_retry_after, prev->pool_retry_after, 5);
+    ngx_conf_merge_uint_value(conf->status_prometheus,
+                              prev->status_prometheus, 0);
     /*
      * Sized for a school behind one address (README "Rate limits"): every
      * code attempt counts per student; per client address only failures

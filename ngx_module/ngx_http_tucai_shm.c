@@ -887,3 +887,124 @@ ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
     (*out)->next = NULL;
     return NGX_OK;
 }
+
+
+/*
+ * The same figures in Prometheus text exposition format (version 0.0.4):
+ * `tucai_status prometheus;`.  Names: tucai_ prefix, _total for counters,
+ * base units (bytes); labels zone, kind, op.
+ */
+ngx_int_t
+ngx_http_tucai_shm_prometheus(ngx_http_request_t *r, ngx_chain_t **out)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_buf_t                  *b;
+    ngx_uint_t                  i, w, pages, pfree;
+    const char                 *name;
+    ngx_http_tucai_stats_t      sum, *sl;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+
+    len = 4096 + (ctx ? 12 * ctx->name.len : 0) + NGX_HTTP_TUCAI_REF_MAX * 128
+          + TUCAI_OP_MAX * 128;
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+    p = b->last;
+
+    p = ngx_sprintf(p,
+            "# HELP tucai_zone_configured Whether nginx has a tucai_zone.\n"
+            "# TYPE tucai_zone_configured gauge\n"
+            "tucai_zone_configured %d\n", ctx ? 1 : 0);
+
+    if (ctx != NULL) {
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+        pages = (ctx->shpool->end - ctx->shpool->start) / ngx_pagesize;
+        pfree = ctx->shpool->pfree;
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        ngx_memzero(&sum, sizeof(ngx_http_tucai_stats_t));
+        for (w = 0; w < NGX_HTTP_TUCAI_STAT_SLOTS; w++) {
+            sl = &ctx->sh->stats[w];
+            sum.hits += sl->hits;
+            sum.misses += sl->misses;
+            sum.pool_errors += sl->pool_errors;
+            for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
+                sum.refusals[i] += sl->refusals[i];
+            }
+            for (i = 0; i < TUCAI_OP_MAX; i++) {
+                sum.requests[i] += sl->requests[i];
+            }
+        }
+
+        p = ngx_sprintf(p,
+            "# HELP tucai_zone_size_bytes Size of the shared memory zone.\n"
+            "# TYPE tucai_zone_size_bytes gauge\n"
+            "tucai_zone_size_bytes{zone=\"%V\"} %uz\n"
+            "# HELP tucai_zone_pages Slab pages of the zone by state.\n"
+            "# TYPE tucai_zone_pages gauge\n"
+            "tucai_zone_pages{zone=\"%V\",state=\"used\"} %ui\n"
+            "tucai_zone_pages{zone=\"%V\",state=\"free\"} %ui\n"
+            "# HELP tucai_zone_entries Students and rate buckets cached in the zone.\n"
+            "# TYPE tucai_zone_entries gauge\n"
+            "tucai_zone_entries{zone=\"%V\"} %uA\n"
+            "# HELP tucai_zone_evictions_total Entries evicted (LRU) to make room.\n"
+            "# TYPE tucai_zone_evictions_total counter\n"
+            "tucai_zone_evictions_total{zone=\"%V\"} %uA\n"
+            "# HELP tucai_zone_expired_total Entries dropped once expired.\n"
+            "# TYPE tucai_zone_expired_total counter\n"
+            "tucai_zone_expired_total{zone=\"%V\"} %uA\n"
+            "# HELP tucai_zone_alloc_failures_total Allocations the zone could not satisfy.\n"
+            "# TYPE tucai_zone_alloc_failures_total counter\n"
+            "tucai_zone_alloc_failures_total{zone=\"%V\"} %uA\n"
+            "# HELP tucai_zone_lookups_total Per-student state lookups by result.\n"
+            "# TYPE tucai_zone_lookups_total counter\n"
+            "tucai_zone_lookups_total{zone=\"%V\",result=\"hit\"} %uA\n"
+            "tucai_zone_lookups_total{zone=\"%V\",result=\"miss\"} %uA\n"
+            "# HELP tucai_uploads_in_flight Captures being uploaded or checked.\n"
+            "# TYPE tucai_uploads_in_flight gauge\n"
+            "tucai_uploads_in_flight %uA\n"
+            "# HELP tucai_pool_errors_total Requests nginx could not get answered by the pool.\n"
+            "# TYPE tucai_pool_errors_total counter\n"
+            "tucai_pool_errors_total %uA\n"
+            "# HELP tucai_refusals_total Requests refused by nginx itself, by kind.\n"
+            "# TYPE tucai_refusals_total counter\n",
+            &ctx->name, ctx->sh->size,
+            &ctx->name, pages - pfree, &ctx->name, pfree,
+            &ctx->name, ctx->sh->entries,
+            &ctx->name, ctx->sh->evictions,
+            &ctx->name, ctx->sh->expired,
+            &ctx->name, ctx->sh->alloc_failures,
+            &ctx->name, sum.hits, &ctx->name, sum.misses,
+            ctx->sh->inflight, sum.pool_errors);
+
+        for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
+            p = ngx_sprintf(p, "tucai_refusals_total{kind=\"%s\"} %uA\n",
+                            ngx_http_tucai_ref_names[i], sum.refusals[i]);
+        }
+
+        p = ngx_sprintf(p,
+            "# HELP tucai_requests_total Requests nginx routed, by operation.\n"
+            "# TYPE tucai_requests_total counter\n");
+        for (i = 0; i < TUCAI_OP_MAX; i++) {
+            name = ngx_http_tucai_op_name(i);
+            if (name == NULL) {
+                continue;
+            }
+            p = ngx_sprintf(p, "tucai_requests_total{op=\"%s\"} %uA\n", name,
+                            sum.requests[i]);
+        }
+    }
+    b->last = p;
+
+    *out = ngx_alloc_chain_link(r->pool);
+    if (*out == NULL) {
+        return NGX_ERROR;
+    }
+    (*out)->buf = b;
+    (*out)->next = NULL;
+    return NGX_OK;
+}

@@ -438,7 +438,7 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
     u->headers_in.status_n = h->code;
     u->state->status = h->code;
     ngx_http_tucai_rate_answer(r, h->code);
-    u->headers_in.content_length_n = h->body_len;
+    u->headers_in.content_length_n = h->body_len + ctx->prefix_len;
     ctx->resp_parsed = 1;
 
     if (h->body_len == 0 && b->pos == b->last) {
@@ -460,7 +460,19 @@ ngx_http_tucai_filter_init(void *data)
 {
     ngx_http_tucai_ctx_t  *ctx = data;
 
-    ctx->request->upstream->length = ctx->resp.body_len;
+    ngx_http_upstream_t  *u = ctx->request->upstream;
+
+    u->length = ctx->resp.body_len;
+
+    /* tucai_status prometheus: nginx's figures go first, the pool's
+     * body is appended behind them by the filter */
+    if (ctx->prefix) {
+        ctx->prefix->buf->tag = u->output.tag;
+        ctx->prefix->buf->flush = 1;
+        ctx->prefix->next = NULL;
+        u->out_bufs = ctx->prefix;
+        ctx->prefix = NULL;
+    }
     return NGX_OK;
 }
 

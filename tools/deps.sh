@@ -10,12 +10,16 @@ PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-
  opencv-data wrk curl procps psmisc time bc
  clang libclang-rt-14-dev
  perl libjson-pp-perl libhttp-tiny-perl
+ prometheus debhelper fakeroot lintian
  python3 python3-cryptography python3-opencv python3-numpy
  imagemagick chromium fonts-wqy-microhei"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# npm vendors the browser libraries (mk/www.mk); a nodejs that already
+# brings its own npm (e.g. NodeSource's) must not get Debian's on top.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive

@@ -9,6 +9,7 @@ static const tucai_handler_pt  ops[TUCAI_OP_MAX] = {
     [code] = handler,
 #include "tucai_ops.def"
 #undef TUCAI_OP
+    [TUCAI_OP_METRICS] = admin_metrics,
 };
 
 tucai_handler_pt tucai_ops_handler(uint16_t op)

@@ -77,6 +77,10 @@ int adm_query_param(tstr q, const char *key, char *buf, size_t n);
 int adm_param_student_no(const tucai_req_t *req, tucai_resp_t *resp,
     char *buf, size_t n);
 int adm_valid_student_no(const char *s, size_t len);
+/* The optional {"reason"} body of unlock/revoke (at most ADM_REASON_MAX-1
+ * bytes) into buf ("" when absent).  0, or -1 with a 400 written. */
+#define ADM_REASON_MAX 201
+int adm_reason(const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n);
 int adm_not_found(tucai_resp_t *resp);
 
 /* ---- admin_audit.c ---- */
@@ -87,6 +91,13 @@ int adm_audit(tucai_ctx_t *ctx, const tucai_req_t *req, const adm_who_t *who,
     const char *action, const char *target, json_t *detail);
 int adm_audit_raw(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
     const char *rid, const char *action, const char *target, json_t *detail);
+
+/* ---- admin_students.c ---- */
+
+/* Queues a photo_status subscribe message about a teacher's action (the
+ * student gets it only where they consented). */
+void adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
+    const char *text, const char *state);
 
 /* ---- admin_codes.c ---- */
 

@@ -228,11 +228,12 @@ int
 admin_revoke(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     adm_who_t who;
-    char no[40];
+    char no[40], reason[ADM_REASON_MAX];
     uint64_t sid, n = 0;
 
     if (adm_auth(ctx, req, resp, &who) != 0
-        || adm_param_student_no(req, resp, no, sizeof(no)) != 0)
+        || adm_param_student_no(req, resp, no, sizeof(no)) != 0
+        || adm_reason(req, resp, reason, sizeof(reason)) != 0)
     {
         return 0;
     }
@@ -252,7 +253,10 @@ admin_revoke(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                "UPDATE codes SET status = 'revoked', revoked_at = %D"
                " WHERE student_id = %U AND status = 'active'",
                (int64_t) time(NULL), sid) != 0
-        || (d = json_pack("{s:I}", "revoked", (json_int_t) n)) == NULL
+        || (n > 0 && (adm_tell_student(ctx, sid, "revoke",
+                          "采集码已作废，请联系学校老师", "已作废"), 0))
+        || (d = json_pack("{s:I,s:s}", "revoked", (json_int_t) n,
+                          "reason", reason)) == NULL
         || adm_audit(ctx, req, &who, "code.revoke", no, d) != 0
         || adm_commit(ctx) != 0)
     {

@@ -1,9 +1,11 @@
 /* dispatch.c -- one request to its handler (the program's operation
  * table, pool_app); the pool's uniform failures. */
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 
 const tucai_app_t *pool_app;
@@ -19,7 +21,27 @@ static void reset(tucai_resp_t *r)
     r->body = body;
 }
 
+static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
+    tucai_resp_t *resp);
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* every request, whatever its outcome, is one observation (metrics.h) */
 void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+{
+    int64_t t0 = now_us();
+
+    dispatch_one(ctx, req, resp);
+    metrics_response(req->hdr.code, resp->status, now_us() - t0);
+}
+
+static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
+    tucai_resp_t *resp)
 {
     tucai_handler_pt h;
     int              rc;
@@ -30,8 +52,11 @@ void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                    NULL);
         return;
     }
-    /* Health reports the database itself; everyone else needs it up. */
-    if (req->hdr.code != TUCAI_OP_HEALTH && db_ensure(ctx) != 0) {
+    /* Health and metrics report the database themselves; everyone else
+     * needs it up. */
+    if (req->hdr.code != TUCAI_OP_HEALTH && req->hdr.code != TUCAI_OP_METRICS
+        && db_ensure(ctx) != 0)
+    {
         resp_db_unavailable(resp);
         return;
     }

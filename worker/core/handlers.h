@@ -19,6 +19,9 @@
 #include "tucai_ops.def"
 #undef TUCAI_OP
 
+/* TUCAI_OP_METRICS (no path, asked by `tucai_status prometheus`) */
+TUCAI_HANDLER(admin_metrics);
+
 /* Offline commands of `tucai-worker -c INI admin ...` (admin_cli.c):
  * create schools and teachers, seed the demo.  Returns an exit status. */
 int admin_cli(tucai_ctx_t *ctx, int argc, char **argv);

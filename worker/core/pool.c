@@ -18,6 +18,8 @@
  *        the master unlinks its sockets and pid file.
  * A child that dies is respawned; one that dies soon after starting delays
  * the next spawn (doubling up to MAX_BACKOFF_MS) so a crash loop can't spin.
+ * One more slot (index nslots) is the jobs process: the program's periodic
+ * work, supervised the same way, never lent a connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +40,7 @@
 #include "db.h"
 #include "lease.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "peer.h"
 
@@ -46,7 +49,7 @@
 #define STOP_GRACE_S     35     /* > request_timeout default, then KILL */
 
 #define MAX_CONNS        512    /* beyond: left in the listen backlog */
-#define MAX_KIDS         (MAX_CHILDREN * 2)     /* current + retiring */
+#define MAX_KIDS         (MAX_CHILDREN * 2 + 2) /* current + retiring */
 #define IDLE_CLOSE_S     300    /* nginx's keepalive_timeout closes first */
 
 /* epoll tags: kind in the high 32 bits, index in the low */
@@ -72,6 +75,7 @@ typedef struct {
     int     conn;               /* connection lent to it, -1 = idle */
     int     last;               /* said POOL_LAST or cannot take more */
     int     termed;
+    int     jobs;               /* the jobs process: never lent anything */
 } kid_t;
 
 /* A connection: idle (in epoll), queued (nginx wrote, waiting for a
@@ -82,11 +86,12 @@ typedef struct {
     int     fd;
     int     state;
     time_t  last;
+    int64_t queued_us;          /* when nginx wrote (queue wait metric) */
 } conn_t;
 
 static int                   sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t child_stop;
-static slot_t                slots[MAX_CHILDREN];
+static slot_t                slots[MAX_CHILDREN + 1];  /* + jobs */
 static int                   nslots;
 static kid_t                 kids[MAX_KIDS];
 static conn_t                conns[MAX_CONNS];
@@ -102,6 +107,32 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* the master's gauges for TUCAI_OP_METRICS, once per turn of its loop */
+static void metrics_master(void)
+{
+    uint32_t busy = 0, idle = 0;
+    int      i;
+
+    if (tucai_metrics == NULL) return;
+    for (i = 0; i < MAX_KIDS; i++) {
+        if (kids[i].pid > 0 && kids[i].slot >= 0 && kids[i].sp >= 0) {
+            if (kids[i].conn >= 0) busy++; else idle++;
+        }
+    }
+    tucai_metrics->children_busy = busy;
+    tucai_metrics->children_idle = idle;
+    tucai_metrics->children_configured = (uint32_t) nslots;
+    tucai_metrics->queue_length = (uint32_t) q_len;
+    tucai_metrics->connections = (uint32_t) nconns;
 }
 
 static void on_signal(int sig)
@@ -240,6 +271,7 @@ static void conn_check(int c, uint32_t events)
     }
     ep_del(conns[c].fd);
     conns[c].state = C_QUEUED;
+    conns[c].queued_us = mono_us();
     queue[(q_head + q_len) % MAX_CONNS] = c;
     q_len++;
 }
@@ -262,7 +294,7 @@ static void dispatch_queue(int stopping)
         for (i = 0; i < MAX_KIDS; i++) {
             kid_t *x = &kids[(rr + i) % MAX_KIDS];
             if (x->pid > 0 && x->sp >= 0 && x->slot >= 0 && x->conn < 0
-                && !x->last)
+                && !x->last && !x->jobs)
             {
                 k = (rr + i) % MAX_KIDS;
                 break;
@@ -306,14 +338,24 @@ static void dispatch_queue(int stopping)
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &conns[c].fd, sizeof(int));
+        /* busy before it can answer: a metrics scrape it serves sees
+         * itself busy */
+        kids[k].conn = c;
+        metrics_master();
+        if (tucai_metrics) tucai_metrics->queue_length = (uint32_t) (q_len - 1);
         if (sendmsg(kids[k].sp, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(buf)) {
             /* the child is leaving (TERM) or gone: the connection stays
              * queued for another one */
+            kids[k].conn = -1;
             kids[k].last = 1;
             continue;
         }
         q_head = (q_head + 1) % MAX_CONNS;
         q_len--;
+        if (tucai_metrics) {
+            metrics_observe(&tucai_metrics->queue_wait,
+                            mono_us() - conns[c].queued_us);
+        }
         close(conns[c].fd);     /* already out of epoll (queued) */
         conns[c].fd = -1;
         conns[c].state = C_LENT;
@@ -451,6 +493,7 @@ static pid_t spawn(tucai_config_t *cfg, int no)
         kids[k].conn = -1;
         kids[k].last = 0;
         kids[k].termed = 0;
+        kids[k].jobs = no == nslots;
         slots[no].kid = k;
         ep_add(sv[0], EV_KID, k);
         return pid;
@@ -486,6 +529,16 @@ static pid_t spawn(tucai_config_t *cfg, int no)
         /* the slots and leases of a child that died (mine or another
          * pool's on this host) are free again */
         (void) db_lease_reap(&ctx);
+    }
+    if (no == nslots) {
+        /* periodic work (WeChat calls of seconds) where no request can
+         * wait on it; its own name tells it apart in ps and the tests */
+        prctl(PR_SET_NAME, "tucai-jobs");
+        tlog_info("jobs process started");
+        conn_jobs_loop(&ctx, sv[1], &child_stop);
+        db_close(&ctx);
+        tlog_info("jobs process exiting");
+        _exit(0);
     }
     tlog_info("child %d started", no);
     conn_child_loop(&ctx, sv[1], &child_stop);
@@ -562,8 +615,12 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     for (i = 0; i < MAX_KIDS; i++) { kids[i].sp = -1; kids[i].conn = -1; }
     nslots = cfg->children > MAX_CHILDREN ? MAX_CHILDREN : cfg->children;
     memset(slots, 0, sizeof(slots));
-    for (i = 0; i < MAX_CHILDREN; i++) slots[i].kid = -1;
+    for (i = 0; i <= MAX_CHILDREN; i++) slots[i].kid = -1;
     ep_add(sig_pipe[0], EV_SIG, 0);
+    /* before the first fork: every child shares it */
+    if (metrics_init() != 0) {
+        tlog_warn("pool: no shared memory for metrics: %s", strerror(errno));
+    }
     tlog_info("pool %s: master %d, %d children on %d socket(s)",
               TUCAI_POOL_VERSION, (int) getpid(), nslots, nlfds);
 
@@ -572,8 +629,9 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
         pid_t   pid;
         int     status;
 
-        /* spawn what is missing (not while stopping) */
-        for (i = 0; i < nslots && !stopping; i++) {
+        /* spawn what is missing (not while stopping); slot nslots is the
+         * jobs process */
+        for (i = 0; i < nslots + (app->tick != NULL) && !stopping; i++) {
             if (slots[i].kid < 0 && now >= slots[i].next_spawn_ms) {
                 pid = spawn(cfg, i);
                 if (pid > 0) {
@@ -590,6 +648,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
             for (k = 0; k < MAX_KIDS && kids[k].pid != pid; k++) { }
             if (k == MAX_KIDS) continue;
             kid_t *x = &kids[k];
+            if (tucai_metrics) tucai_metrics->child_exits_total++;
             kid_close_sp(x);
             if (x->conn >= 0) {
                 /* died mid-exchange: its copy was the connection's last */
@@ -675,6 +734,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
             }
         }
         dispatch_queue(stopping);
+        metrics_master();
 
         time_t t = time(NULL);
         if (t != last_sweep) {
@@ -737,8 +797,9 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
                 tlog_open(cfgs[nxt].log_file);
                 /* old children keep pointers into the config they were
                  * forked with (their own copy); the master switches over.
-                 * An idle one goes now, a busy one after its exchange. */
-                for (i = 0; i < nslots; i++) {
+                 * An idle one goes now, a busy one after its exchange; the
+                 * jobs process after its tick. */
+                for (i = 0; i <= nslots; i++) {
                     int k = slots[i].kid;
                     if (k >= 0) {
                         kids[k].slot = -1;
@@ -755,7 +816,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
                 cur = nxt;
                 cfg = &cfgs[cur];
                 nslots = cfg->children > MAX_CHILDREN ? MAX_CHILDREN : cfg->children;
-                for (i = 0; i < MAX_CHILDREN; i++) slots[i].kid = -1;
+                for (i = 0; i <= MAX_CHILDREN; i++) slots[i].kid = -1;
                 tlog_info("pool: reloaded, %d children", nslots);
             }
         }

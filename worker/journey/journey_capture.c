@@ -32,6 +32,7 @@
 #include "handlers.h"
 #include "journey.h"
 #include "lease.h"
+#include "metrics.h"
 #include "multipart.h"
 #include "outbox.h"
 #include "pay.h"
@@ -619,6 +620,17 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         goto out;
     }
     have_res = 1;
+    {
+        /* the pool's photo stage histograms (metrics.h) */
+        int64_t us[METRICS_NSTAGES];
+        int     k;
+
+        _Static_assert(METRICS_NSTAGES == PHOTO_NSTAGES, "photo stages");
+        for (k = 0; k < METRICS_NSTAGES; k++) {
+            us[k] = res.stage_ms[k] < 0 ? -1 : (int64_t) (res.stage_ms[k] * 1000);
+        }
+        metrics_stages(us);
+    }
 
     if (res.decode_failed) {
         /* Not an attempt: no row, no cooldown, nothing kept. */

@@ -63,6 +63,9 @@ typedef struct {
     photo_meta_t         meta;
 } photo_input_t;
 
+enum { PHOTO_STAGE_DECODE, PHOTO_STAGE_DETECT, PHOTO_STAGE_CHECKS,
+       PHOTO_STAGE_LIVENESS, PHOTO_STAGE_PRODUCE, PHOTO_NSTAGES };
+
 typedef struct {
     json_t        *verdict;          /* API.md verdict object (owned) */
     int            pass;
@@ -75,6 +78,9 @@ typedef struct {
      * for operators and the eval contact sheet; never a deliverable */
     unsigned char *rejected_jpeg;
     size_t         rejected_len;
+    /* time per stage in ms (PHOTO_STAGE_*), -1 for a stage not run; the
+     * pool's metrics histogram them */
+    double         stage_ms[PHOTO_NSTAGES];
 } photo_result_t;
 
 /* Call once per process (VIPS_INIT, cascade tables). 0 or -1. */

@@ -238,6 +238,11 @@ int photo_process(const photo_input_t *in, const photo_spec_t *spec,
             t4 = now_ms();
         }
     }
+    res->stage_ms[PHOTO_STAGE_DECODE] = (have_img ? t1 : now_ms()) - t0;
+    res->stage_ms[PHOTO_STAGE_DETECT] = have_img ? t2 - t1 : -1;
+    res->stage_ms[PHOTO_STAGE_CHECKS] = have_img ? t3 - t2 - tliv : -1;
+    res->stage_ms[PHOTO_STAGE_LIVENESS] = have_img && in->judge_liveness ? tliv : -1;
+    res->stage_ms[PHOTO_STAGE_PRODUCE] = t4 > t3 ? t4 - t3 : -1;
     for (size_t i = 0; i < json_array_size(r.reasons); i++) {
         const char *c = json_string_value(json_object_get(json_array_get(r.reasons, i), "code"));
         if (c && !strcmp(c, "LIVENESS_FAILED")) res->liveness_failed = 1;
