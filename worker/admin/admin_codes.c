@@ -50,8 +50,8 @@ adm_code_store(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
     adm_code_hash(code, h);
     return adm_exec(ctx, NULL,
         "INSERT INTO codes (school_id, student_id, code_hash, status, created_at)"
-        " VALUES (%u, %U, %x, 'active', %D)",
-        school_id, student_id, h, sizeof(h), (int64_t) time(NULL));
+        " VALUES (%u, %lu, %*s, 'active', %ld)",
+        school_id, student_id, (int) sizeof(h), h, (int64_t) time(NULL));
 }
 
 int
@@ -61,8 +61,8 @@ adm_code_issue(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
     char rnd[ADM_CODE_RANDOM + 1];
 
     if (adm_exec(ctx, NULL,
-            "UPDATE codes SET status = 'revoked', revoked_at = %D"
-            " WHERE student_id = %U AND status = 'active'",
+            "UPDATE codes SET status = 'revoked', revoked_at = %ld"
+            " WHERE student_id = %lu AND status = 'active'",
             (int64_t) time(NULL), student_id) != 0)
     {
         return -1;
@@ -168,7 +168,7 @@ admin_codes(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     } else {
         MYSQL_RES *res = adm_query(ctx,
             "SELECT s.id, s.student_no, s.name FROM students s"
-            " WHERE s.school_id = %u %r ORDER BY s.student_no LIMIT %d"
+            " WHERE s.school_id = %u %-s ORDER BY s.student_no LIMIT %d"
             " FOR UPDATE", who.school_id,
             reissue ? "" : "AND NOT EXISTS (SELECT 1 FROM codes c WHERE"
                            " c.student_id = s.id AND c.status = 'active')",
@@ -249,8 +249,8 @@ admin_revoke(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_t *d = NULL;
     if (rc < 0
         || adm_exec(ctx, &n,
-               "UPDATE codes SET status = 'revoked', revoked_at = %D"
-               " WHERE student_id = %U AND status = 'active'",
+               "UPDATE codes SET status = 'revoked', revoked_at = %ld"
+               " WHERE student_id = %lu AND status = 'active'",
                (int64_t) time(NULL), sid) != 0
         || (d = json_pack("{s:I}", "revoked", (json_int_t) n)) == NULL
         || adm_audit(ctx, req, &who, "code.revoke", no, d) != 0

@@ -76,7 +76,7 @@ admin_progress(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     res = adm_query(ctx,
         "SELECT COALESCE(SUM(lock_kind = 1), 0),"
-        " COALESCE(SUM(lock_kind = 2 AND lock_until > %D), 0),"
+        " COALESCE(SUM(lock_kind = 2 AND lock_until > %ld), 0),"
         " COALESCE(SUM(account_id IS NOT NULL), 0),"
         " (SELECT COUNT(*) FROM photos p JOIN students s2 ON s2.id = p.student_id"
         "   WHERE s2.school_id = %u),"

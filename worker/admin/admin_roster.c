@@ -251,7 +251,7 @@ do_row(roster_t *r)
     int64_t now = (int64_t) time(NULL);
     if (adm_exec(r->ctx, &n,
             "INSERT INTO students (school_id, student_no, name, phone,"
-            " created_at, updated_at) VALUES (%u, %s, %s, %s, %D, %D)"
+            " created_at, updated_at) VALUES (%u, %s, %s, %s, %ld, %ld)"
             " ON DUPLICATE KEY UPDATE"
             " updated_at = IF(name <=> VALUES(name)"
             "   AND phone <=> COALESCE(VALUES(phone), phone),"

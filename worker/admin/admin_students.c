@@ -90,14 +90,13 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     /* The lock a student is under right now: liveness until unlocked,
      * quality until its end. */
-    const char *lock_expr =
+    char *lock_sql = db_fmt(ctx,
         "(CASE WHEN s.lock_kind = 1 THEN 1"
-        " WHEN s.lock_kind = 2 AND s.lock_until > %D THEN 2 ELSE 0 END)";
-    char *lock_sql = adm_sql(ctx->db, lock_expr, now);
-    char *where = adm_sql(ctx->db,
+        " WHEN s.lock_kind = 2 AND s.lock_until > %ld THEN 2 ELSE 0 END)", now);
+    char *where = db_fmt(ctx,
         "s.school_id = %u AND (%s = '' OR s.step = %s)"
         " AND (%s = '%%%%' OR s.student_no LIKE %s OR s.name LIKE %s)"
-        " AND (%d = 0 OR (%d = 1) = (%r > 0))",
+        " AND (%d = 0 OR (%d = 1) = (%-s > 0))",
         who.school_id, step, step, pat, pat, pat,
         locked[0] ? 1 : 0, locked[0] == '1' || locked[0] == 't' ? 1 : 0,
         lock_sql ? lock_sql : "0");
@@ -109,16 +108,16 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     uint64_t total = 0;
     MYSQL_RES *res = NULL;
-    if (adm_query_u64(ctx, &total, "SELECT COUNT(*) FROM students s WHERE %r",
+    if (adm_query_u64(ctx, &total, "SELECT COUNT(*) FROM students s WHERE %-s",
                       where) >= 0)
     {
         res = adm_query(ctx,
-            "SELECT s.student_no, s.name, s.phone, s.step, %r, s.lock_until,"
+            "SELECT s.student_no, s.name, s.phone, s.step, %-s, s.lock_until,"
             " s.cooldown_until, s.attempts, s.liveness_fails, s.quality_fails,"
             " s.account_id IS NOT NULL,"
             " (SELECT MAX(c.status = 'active') FROM codes c WHERE c.student_id = s.id),"
             " EXISTS (SELECT 1 FROM photos p WHERE p.student_id = s.id)"
-            " FROM students s WHERE %r ORDER BY s.student_no LIMIT %U OFFSET %U",
+            " FROM students s WHERE %-s ORDER BY s.student_no LIMIT %lu OFFSET %lu",
             lock_sql, where, limit, offset);
     }
     free(lock_sql);
@@ -192,7 +191,7 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (adm_exec(ctx, NULL,
             "UPDATE students SET lock_kind = 0, lock_until = 0,"
             " liveness_fails = 0, quality_fails = 0, cooldown_until = 0,"
-            " updated_at = %D WHERE id = %U", (int64_t) time(NULL), sid) != 0
+            " updated_at = %ld WHERE id = %lu", (int64_t) time(NULL), sid) != 0
         || adm_audit(ctx, req, &who, "student.unlock", no, d) != 0
         || adm_commit(ctx) != 0)
     {
