@@ -42,6 +42,17 @@ adm_sb_add(sbuf *b, const char *s, size_t n)
  * transaction flag, reconnects, error tracking, conflict retries.  These
  * wrappers only keep admin's call shapes. */
 
+char *
+adm_sql(MYSQL *db, const char *fmt, ...)
+{
+    tucai_ctx_t c = { .db = db };
+    va_list     ap;
+    va_start(ap, fmt);
+    char *s = db_vfmt(&c, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 int
 adm_exec(tucai_ctx_t *ctx, uint64_t *affected, const char *fmt, ...)
 {

@@ -287,6 +287,13 @@ fail:
     return NULL;
 }
 
+char *db_vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    return vfmt(ctx, fmt, ap, &n);
+}
+
 char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...)
 {
     va_list ap;

@@ -53,6 +53,8 @@ void db_close(tucai_ctx_t *ctx);
 
 /* Builds SQL into a malloc'ed string (caller frees).  NULL on error. */
 char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...) DB_FMT(2);
+char *db_vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Runs a statement that returns no rows.  Returns affected rows (>= 0) or
  * -1 on error. */
