@@ -3,12 +3,12 @@
 # need. Idempotent: a machine that has them all runs no apt at all.
 set -e
 PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev
- libpcre2-dev zlib1g-dev
+ libpcre2-dev zlib1g-dev galera-4 rsync iproute2 lsof
  libvips-dev libvips-tools libheif-dev libmariadb-dev mariadb-server mariadb-client
  libcurl4-openssl-dev libssl-dev libjansson-dev libcsv-dev libinih-dev
  libzbar-dev libqrencode-dev libzip-dev libargon2-dev libcmocka-dev
  opencv-data wrk curl procps psmisc time bc
- clang libclang-rt-14-dev
+ clang libclang-rt-14-dev clang-format
  perl libjson-pp-perl libhttp-tiny-perl
  prometheus debhelper fakeroot lintian
  python3 python3-cryptography python3-opencv python3-numpy
