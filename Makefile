@@ -71,7 +71,7 @@ test: deps
 	prove -r -I t/lib t/
 
 run: deps
-	$(MAKE) all
+	$(MAKE) all www
 	bash tools/run.sh
 
 bench: deps

@@ -17,6 +17,9 @@ missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# npm vendors the browser libraries (mk/www.mk); a nodejs that already
+# brings its own npm (e.g. NodeSource's) must not get Debian's on top.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive

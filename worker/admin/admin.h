@@ -24,6 +24,35 @@
 #define ADM_MAX_STUDENTS    20000   /* per roster import / per school batch */
 #define ADM_MAX_LIST        1000    /* rows in one list answer */
 
+/* One code of a generation batch (admin_codes.c, admin_batch.c). */
+typedef struct {
+    uint64_t  student_id;
+    char      no[33];
+    char      name[257];
+    char      cls[257];                 /* "" = no class */
+    char      code[ADM_CODE_MAX];
+} adm_code_row_t;
+
+#define ADM_SHEET_PER_PAGE  40          /* cards per printed page, default */
+#define ADM_INLINE_CODES    200         /* larger batches: CSV and sheets only */
+
+/* admin_sheet.c: one printable page (one class) of a batch. */
+char *adm_sheet_page(const char *school_name, const char *cls, int page,
+    int pages_of_class, const adm_code_row_t *rows, size_t n);
+
+/* admin_batch.c: writes a batch's files (sheets by class, paged; the CSV)
+ * into a new directory under [storage] dir/codes/<school>/ and records the
+ * batch, inside the caller's transaction.  *sheets gets the answer's list.
+ * 0, or -1 with nothing left on disk (*storage_err says whether the disk or
+ * the database failed).  adm_batch_discard removes the files again when the
+ * commit fails. */
+int adm_batch_write(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
+    const char *school_name, adm_code_row_t *rows, size_t n, int per_page,
+    uint64_t *batch_id, json_t **sheets, char *dir, size_t dirn,
+    int *storage_err);
+void adm_batch_discard(tucai_ctx_t *ctx, const char *dir);
+void adm_batch_expire(tucai_ctx_t *ctx, uint32_t school_id);
+
 /* The authenticated teacher of a request. */
 typedef struct {
     uint32_t  teacher_id;
@@ -77,6 +106,10 @@ int adm_query_param(tstr q, const char *key, char *buf, size_t n);
 int adm_param_student_no(const tucai_req_t *req, tucai_resp_t *resp,
     char *buf, size_t n);
 int adm_valid_student_no(const char *s, size_t len);
+/* The optional {"reason"} body of unlock/revoke (at most ADM_REASON_MAX-1
+ * bytes) into buf ("" when absent).  0, or -1 with a 400 written. */
+#define ADM_REASON_MAX 201
+int adm_reason(const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n);
 int adm_not_found(tucai_resp_t *resp);
 
 /* ---- admin_audit.c ---- */
@@ -87,6 +120,13 @@ int adm_audit(tucai_ctx_t *ctx, const tucai_req_t *req, const adm_who_t *who,
     const char *action, const char *target, json_t *detail);
 int adm_audit_raw(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
     const char *rid, const char *action, const char *target, json_t *detail);
+
+/* ---- admin_students.c ---- */
+
+/* Queues a photo_status subscribe message about a teacher's action (the
+ * student gets it only where they consented). */
+void adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
+    const char *text, const char *state);
 
 /* ---- admin_codes.c ---- */
 

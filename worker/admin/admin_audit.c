@@ -39,12 +39,14 @@ adm_audit(tucai_ctx_t *ctx, const tucai_req_t *req, const adm_who_t *who,
                          action, target, detail);
 }
 
-/* GET /admin/api/v1/audit?limit=&before= -> {"entries":[...],"next_before"} */
+/* GET /admin/api/v1/audit?limit=&before=&action=&target=
+ * -> {"entries":[...],"next_before"}; action filters by exact action or,
+ * ending in ".", by prefix ("code." = every code action). */
 int
 admin_audit(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     adm_who_t who;
-    char buf[32];
+    char buf[32], action[40] = "", target[72] = "";
     uint64_t limit = 100, before = 0;
 
     if (adm_auth(ctx, req, resp, &who) != 0) {
@@ -60,13 +62,30 @@ admin_audit(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         before = strtoull(buf, NULL, 10);
     }
 
+    adm_query_param(req->query, "action", action, sizeof(action));
+    adm_query_param(req->query, "target", target, sizeof(target));
+    if (strlen(action) > 32 || strlen(target) > 64 || strchr(action, '%')
+        || strchr(action, '_'))
+    {
+        return resp_error(resp, 400, "BAD_REQUEST", "筛选条件过长或无效",
+                          "filter too long or invalid", json_pack("{s:s}",
+                          "field", strlen(target) > 64 ? "target" : "action"));
+    }
+    size_t al = strlen(action);
+    char action_pat[48];
+    snprintf(action_pat, sizeof(action_pat), "%s%s", action,
+             al && action[al - 1] == '.' ? "%" : "");
+
     /* no "before" = from the newest row */
     MYSQL_RES *res = adm_query(ctx,
         "SELECT a.id, a.action, a.target, a.detail, a.request_id, a.created_at,"
         " a.teacher_id, t.username FROM audit_log a"
         " LEFT JOIN teachers t ON t.id = a.teacher_id"
-        " WHERE a.school_id = %u AND a.id < %U ORDER BY a.id DESC LIMIT %U",
-        who.school_id, before ? before : UINT64_MAX, limit);
+        " WHERE a.school_id = %u AND a.id < %U"
+        " AND (%s = '' OR a.action LIKE %s) AND (%s = '' OR a.target = %s)"
+        " ORDER BY a.id DESC LIMIT %U",
+        who.school_id, before ? before : UINT64_MAX, action, action_pat,
+        target, target, limit);
     if (res == NULL) {
         return resp_db_unavailable(resp);
     }

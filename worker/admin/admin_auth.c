@@ -4,6 +4,7 @@
  * request parsers every back-office handler shares.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,35 @@ adm_json_body(const tucai_req_t *req, tucai_resp_t *resp, json_t **out)
         return -1;
     }
     *out = j;
+    return 0;
+}
+
+int
+adm_reason(const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n)
+{
+    json_t *j, *r;
+
+    buf[0] = '\0';
+    if (req->body_len == 0) {
+        return 0;       /* the reason is optional for API clients */
+    }
+    if (adm_json_body(req, resp, &j) != 0) {
+        return -1;
+    }
+    r = json_object_get(j, "reason");
+    if (r != NULL && !json_is_null(r)
+        && (!json_is_string(r) || json_string_length(r) >= n))
+    {
+        json_decref(j);
+        resp_error(resp, 400, "BAD_REQUEST", "原因应为不超过 200 字节的文字",
+                   "reason must be text of at most 200 bytes",
+                   json_pack("{s:s}", "field", "reason"));
+        return -1;
+    }
+    if (json_is_string(r)) {
+        snprintf(buf, n, "%s", json_string_value(r));
+    }
+    json_decref(j);
     return 0;
 }
 

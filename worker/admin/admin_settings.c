@@ -53,6 +53,40 @@ settings_json(tucai_ctx_t *ctx, uint32_t school)
     return out;
 }
 
+/* A value for the audit log: long texts (the notice) are cut. */
+static json_t *
+audit_value(json_t *v)
+{
+    if (json_is_string(v) && json_string_length(v) > 120) {
+        char buf[128];
+        const char *p = json_string_value(v);
+        size_t n = 117;
+        while (n > 0 && ((unsigned char) p[n] & 0xc0) == 0x80) n--;   /* whole UTF-8 */
+        snprintf(buf, sizeof(buf), "%.*s...", (int) n, p);
+        return json_string(buf);
+    }
+    return json_incref(v);
+}
+
+/* changes["a.b"] = [old, new] for every leaf that differs. */
+static void
+diff_settings(json_t *changes, const char *prefix, json_t *a, json_t *b)
+{
+    const char *key;
+    json_t *va;
+    json_object_foreach(a, key, va) {
+        json_t *vb = json_object_get(b, key);
+        char path[96];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (json_is_object(va) && json_is_object(vb)) {
+            diff_settings(changes, path, va, vb);
+        } else if (vb && !json_equal(va, vb)) {
+            json_object_set_new(changes, path,
+                json_pack("[o,o]", audit_value(va), audit_value(vb)));
+        }
+    }
+}
+
 int
 admin_settings_get(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
@@ -218,6 +252,7 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     int fail = adm_begin(ctx) != 0;
     uint64_t sid = who.school_id;
+    json_t *before = fail ? NULL : settings_json(ctx, who.school_id);
     if (!fail && contact)
         fail = adm_exec(ctx, NULL, "UPDATE schools SET contact = %s WHERE id = %U", contact, sid);
     if (!fail && fee)
@@ -248,10 +283,17 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (!fail) {
         json_t *keys = json_array();
         json_object_foreach(b, key, val) json_array_append_new(keys, json_string(key));
-        json_t *d = json_pack("{s:o}", "changed", keys);
+        json_t *after = settings_json(ctx, who.school_id);
+        json_t *changes = json_object();
+        if (before && after) {
+            diff_settings(changes, "", before, after);
+        }
+        json_decref(after);
+        json_t *d = json_pack("{s:o,s:o}", "changed", keys, "changes", changes);
         fail = adm_audit(ctx, req, &who, "settings.update", "", d) != 0;
         json_decref(d);
     }
+    json_decref(before);
     json_decref(b);
     if (fail || adm_commit(ctx) != 0) {
         adm_rollback(ctx);

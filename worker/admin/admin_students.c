@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "handlers.h"
+#include "outbox.h"
 
 static const char *steps[] = {
     "code", "phone", "confirm", "notice", "subscribe", "video", "shoot",
@@ -47,15 +48,49 @@ time_or_null(int64_t t)
     return t > 0 ? json_string(tucai_rfc3339(buf, sizeof(buf), t)) : json_null();
 }
 
-/* GET /admin/api/v1/students?step=&q=&locked=&limit=&offset=
- * -> {"students":[...],"total","limit","offset"} */
+/* A yes/no filter: "" (absent) -1, "1"/"true" 1, "0"/"false" 0, else -2. */
+static int
+flag_param(const tucai_req_t *req, const char *key)
+{
+    char v[8];
+    if (!adm_query_param(req->query, key, v, sizeof(v)) || v[0] == '\0') {
+        return -1;
+    }
+    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) return 1;
+    if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0) return 0;
+    return -2;
+}
+
+/* Sort keys of the list; the student number breaks ties so pages are
+ * stable. */
+static const struct {
+    const char *key, *sql;
+} sorts[] = {
+    { "student_no", "s.student_no" },
+    { "name", "CONVERT(s.name USING gb18030)" },   /* pinyin order of GB */
+    { "class", "s.class" },
+    { "step", "FIELD(s.step, 'code', 'phone', 'confirm', 'notice', 'subscribe',"
+              " 'video', 'shoot', 'submit', 'pay', 'producing', 'done')" },
+    { "attempts", "s.attempts" },
+    { "updated", "s.updated_at" },
+    { NULL, NULL }
+};
+
+/* GET /admin/api/v1/students?q=&step=&class=&locked=&paid=&photo=&sort=
+ *     &dir=&limit=&offset=
+ * -> {"students":[...],"total","limit","offset"}
+ * class=- selects students without a class; paid=1 those whose order is
+ * paid (or free); photo=1 those whose final photo is produced. */
 int
 admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     adm_who_t who;
-    char step[24] = "", q[72] = "", locked[8] = "", num[24], pat[160];
+    char step[24] = "", q[72] = "", cls[40] = "", num[24], pat[160];
+    char sort[16] = "student_no", dir[8] = "asc";
     uint64_t limit = 200, offset = 0;
     int64_t now = (int64_t) time(NULL);
+    int has_class, locked, paid, photo;
+    const char *sort_sql = NULL;
 
     if (adm_auth(ctx, req, resp, &who) != 0) {
         return 0;
@@ -70,13 +105,28 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_error(resp, 400, "BAD_REQUEST", "搜索词过长",
                           "search text too long", json_pack("{s:s}", "field", "q"));
     }
-    if (adm_query_param(req->query, "locked", locked, sizeof(locked))
-        && locked[0] && strcmp(locked, "1") && strcmp(locked, "0")
-        && strcmp(locked, "true") && strcmp(locked, "false"))
-    {
-        return resp_error(resp, 400, "BAD_REQUEST", "locked 应为 1 或 0",
-                          "locked must be 1 or 0",
-                          json_pack("{s:s}", "field", "locked"));
+    has_class = adm_query_param(req->query, "class", cls, sizeof(cls)) && cls[0];
+    if (has_class && strlen(cls) > 32) {
+        return resp_error(resp, 400, "BAD_REQUEST", "班级名称过长",
+                          "class too long", json_pack("{s:s}", "field", "class"));
+    }
+    locked = flag_param(req, "locked");
+    paid = flag_param(req, "paid");
+    photo = flag_param(req, "photo");
+    if (locked == -2 || paid == -2 || photo == -2) {
+        const char *f = locked == -2 ? "locked" : paid == -2 ? "paid" : "photo";
+        return resp_error(resp, 400, "BAD_REQUEST", "筛选条件应为 1 或 0",
+                          "filter must be 1 or 0", json_pack("{s:s}", "field", f));
+    }
+    adm_query_param(req->query, "sort", sort, sizeof(sort));
+    for (int i = 0; sorts[i].key; i++) {
+        if (strcmp(sort, sorts[i].key) == 0) sort_sql = sorts[i].sql;
+    }
+    adm_query_param(req->query, "dir", dir, sizeof(dir));
+    if (sort_sql == NULL || (strcmp(dir, "asc") && strcmp(dir, "desc"))) {
+        return resp_error(resp, 400, "BAD_REQUEST", "不支持的排序方式",
+                          "unknown sort order",
+                          json_pack("{s:s}", "field", sort_sql ? "dir" : "sort"));
     }
     if (adm_query_param(req->query, "limit", num, sizeof(num))) {
         limit = strtoull(num, NULL, 10);
@@ -93,14 +143,24 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     const char *lock_expr =
         "(CASE WHEN s.lock_kind = 1 THEN 1"
         " WHEN s.lock_kind = 2 AND s.lock_until > %D THEN 2 ELSE 0 END)";
+    const char *paid_expr =
+        "EXISTS (SELECT 1 FROM orders o WHERE o.student_id = s.id"
+        " AND o.status IN ('PAID', 'FREE'))";
+    const char *photo_expr =
+        "EXISTS (SELECT 1 FROM photos p WHERE p.student_id = s.id)";
     char *lock_sql = adm_sql(ctx->db, lock_expr, now);
     char *where = adm_sql(ctx->db,
         "s.school_id = %u AND (%s = '' OR s.step = %s)"
         " AND (%s = '%%%%' OR s.student_no LIKE %s OR s.name LIKE %s)"
-        " AND (%d = 0 OR (%d = 1) = (%r > 0))",
+        " AND (%d = 0 OR (%d = 1) = (%r > 0))"
+        " AND (%d = 0 OR (%s = '-' AND COALESCE(s.class, '') = '')"
+        "   OR s.class = %s)"
+        " AND (%d < 0 OR %d = %r) AND (%d < 0 OR %d = %r)",
         who.school_id, step, step, pat, pat, pat,
-        locked[0] ? 1 : 0, locked[0] == '1' || locked[0] == 't' ? 1 : 0,
-        lock_sql ? lock_sql : "0");
+        locked >= 0 ? 1 : 0, locked == 1 ? 1 : 0,
+        lock_sql ? lock_sql : "0",
+        has_class, cls, cls,
+        paid, paid, paid_expr, photo, photo, photo_expr);
     if (lock_sql == NULL || where == NULL) {
         free(lock_sql);
         free(where);
@@ -117,9 +177,12 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
             " s.cooldown_until, s.attempts, s.liveness_fails, s.quality_fails,"
             " s.account_id IS NOT NULL,"
             " (SELECT MAX(c.status = 'active') FROM codes c WHERE c.student_id = s.id),"
-            " EXISTS (SELECT 1 FROM photos p WHERE p.student_id = s.id)"
-            " FROM students s WHERE %r ORDER BY s.student_no LIMIT %U OFFSET %U",
-            lock_sql, where, limit, offset);
+            " %r, s.class,"
+            " (SELECT o.status FROM orders o WHERE o.student_id = s.id"
+            "   ORDER BY o.live IS NULL, o.id DESC LIMIT 1), s.updated_at"
+            " FROM students s WHERE %r ORDER BY %r %r, s.student_no %r"
+            " LIMIT %U OFFSET %U",
+            lock_sql, photo_expr, where, sort_sql, dir, dir, limit, offset);
     }
     free(lock_sql);
     free(where);
@@ -132,8 +195,10 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     while ((row = mysql_fetch_row(res)) != NULL) {
         int lock = atoi(row[4]);
         int64_t cool = strtoll(row[6], NULL, 10);
+        const char *ost = row[14];
         json_array_append_new(arr, json_pack(
-            "{s:s,s:s,s:s?,s:s,s:s?,s:o,s:o,s:i,s:i,s:i,s:b,s:s,s:b}",
+            "{s:s,s:s,s:s?,s:s,s:s?,s:o,s:o,s:i,s:i,s:i,s:b,s:s,s:b,s:s?,"
+            "s:s?,s:b,s:o}",
             "student_no", row[0], "name", row[1], "phone", row[2],
             "step", row[3],
             "lock", lock == 1 ? "liveness" : lock == 2 ? "quality" : NULL,
@@ -143,7 +208,11 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
             "attempts", atoi(row[7]), "liveness_fails", atoi(row[8]),
             "quality_fails", atoi(row[9]), "bound", atoi(row[10]),
             "code", row[11] == NULL ? "none" : atoi(row[11]) ? "active" : "revoked",
-            "photo_ready", atoi(row[12])));
+            "photo_ready", atoi(row[12]),
+            "class", row[13] && row[13][0] ? row[13] : NULL,
+            "order_status", ost,
+            "paid", ost && (strcmp(ost, "PAID") == 0 || strcmp(ost, "FREE") == 0),
+            "updated_at", time_or_null(strtoll(row[15], NULL, 10))));
     }
     mysql_free_result(res);
     return resp_json(resp, 200, json_pack("{s:o,s:I,s:I,s:I}", "students", arr,
@@ -158,10 +227,11 @@ int
 admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     adm_who_t who;
-    char no[40];
+    char no[40], reason[ADM_REASON_MAX];
 
     if (adm_auth(ctx, req, resp, &who) != 0
-        || adm_param_student_no(req, resp, no, sizeof(no)) != 0)
+        || adm_param_student_no(req, resp, no, sizeof(no)) != 0
+        || adm_reason(req, resp, reason, sizeof(reason)) != 0)
     {
         return 0;
     }
@@ -184,11 +254,16 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     }
     uint64_t sid = strtoull(row[0], NULL, 10);
     uint64_t account = row[1] ? strtoull(row[1], NULL, 10) : 0;
-    json_t *d = json_pack("{s:i,s:I,s:i,s:i}", "lock_kind", atoi(row[2]),
+    int was_locked = atoi(row[2]) != 0;
+    json_t *d = json_pack("{s:i,s:I,s:i,s:i,s:s}", "lock_kind", atoi(row[2]),
         "lock_until", (json_int_t) strtoll(row[3], NULL, 10),
-        "liveness_fails", atoi(row[4]), "quality_fails", atoi(row[5]));
+        "liveness_fails", atoi(row[4]), "quality_fails", atoi(row[5]),
+        "reason", reason);
     mysql_free_result(res);
 
+    if (was_locked) {
+        adm_tell_student(ctx, sid, "unlock", "老师已解锁，可以重新拍摄", "已解锁");
+    }
     if (adm_exec(ctx, NULL,
             "UPDATE students SET lock_kind = 0, lock_until = 0,"
             " liveness_fails = 0, quality_fails = 0, cooldown_until = 0,"
@@ -203,4 +278,26 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_decref(d);
     resp->clear_subject = account;
     return resp_empty(resp, 204);
+}
+
+/* A photo_status subscribe message about a teacher's action, queued in the
+ * caller's transaction; outbox_enqueue sends nothing to a student who did
+ * not accept that template.  Best effort: the action stands without it. */
+void
+adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
+    const char *text, const char *state)
+{
+    char key[64], num[24];
+    int64_t now = (int64_t) time(NULL);
+
+    snprintf(key, sizeof(key), "teacher_%s:%llu:%lld", what,
+             (unsigned long long) sid, (long long) now);
+    snprintf(num, sizeof(num), "%llu", (unsigned long long) sid);
+    json_t *data = json_pack("{s:{s:s},s:{s:s},s:{s:s}}",
+        "thing1", "value", text, "phrase2", "value", state,
+        "character_string3", "value", num);
+    if (data != NULL) {
+        (void) outbox_enqueue(ctx, sid, "photo_status", key, data);
+        json_decref(data);
+    }
 }

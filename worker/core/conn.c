@@ -13,14 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "handler.h"
 #include "log.h"
 #include "pool.h"
 #include "proto.h"
 
 #define KEEP_BUF        (1u << 20)  /* larger scratch buffers are freed */
-#define TICK_BUDGET_MS  200
-#define TICK_BUSY_MS    5000
+#define JOBS_EVERY_MS   1000
+#define JOBS_BUDGET_MS  2000        /* nobody waits on the jobs process */
 
 static int64_t now_ms(void)
 {
@@ -257,7 +258,6 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
     tbuf          in = { 0 }, head = { 0 };
     tucai_resp_t  resp;
     uint64_t      served = 0, accepts = 0;
-    int64_t       last_tick = 0;
     int           draining = 0, fd, r;
 
     memset(&resp, 0, sizeof(resp));
@@ -277,12 +277,6 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
                 break;
             }
             if (n <= 0) {
-                if (!*stop && now_ms() - last_tick >= 1000) {
-                    if (pool_app->tick != NULL) {
-                        pool_app->tick(ctx, TICK_BUDGET_MS);
-                    }
-                    last_tick = now_ms();
-                }
                 continue;
             }
         }
@@ -312,17 +306,27 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
                       (unsigned long long) served);
             break;
         }
-        /* ticks belong to idle time, but a child kept busy without a
-         * second's pause still ticks now and then */
-        if (!*stop && now_ms() - last_tick >= TICK_BUSY_MS) {
-            if (pool_app->tick != NULL) {
-                pool_app->tick(ctx, TICK_BUDGET_MS);
-            }
-            last_tick = now_ms();
-        }
     }
 
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);
+}
+
+void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
+{
+    while (!*stop) {
+        struct pollfd p = { sp, POLLIN, 0 };
+        int n = poll(&p, 1, JOBS_EVERY_MS);
+        if (n < 0 && errno != EINTR) {
+            tlog_error("jobs: poll: %s", strerror(errno));
+            break;
+        }
+        if (n > 0) {
+            break;          /* the master never writes: it closed or died */
+        }
+        if (n == 0 && !*stop && db_ensure(ctx) == 0) {
+            pool_app->tick(ctx, JOBS_BUDGET_MS);
+        }
+    }
 }

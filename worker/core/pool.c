@@ -18,6 +18,8 @@
  *        the master unlinks its sockets and pid file.
  * A child that dies is respawned; one that dies soon after starting delays
  * the next spawn (doubling up to MAX_BACKOFF_MS) so a crash loop can't spin.
+ * One more slot (index nslots) is the jobs process: the program's periodic
+ * work, supervised the same way, never lent a connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +49,7 @@
 #define STOP_GRACE_S     35     /* > request_timeout default, then KILL */
 
 #define MAX_CONNS        512    /* beyond: left in the listen backlog */
-#define MAX_KIDS         (MAX_CHILDREN * 2)     /* current + retiring */
+#define MAX_KIDS         (MAX_CHILDREN * 2 + 2) /* current + retiring */
 #define IDLE_CLOSE_S     300    /* nginx's keepalive_timeout closes first */
 
 /* epoll tags: kind in the high 32 bits, index in the low */
@@ -73,6 +75,7 @@ typedef struct {
     int     conn;               /* connection lent to it, -1 = idle */
     int     last;               /* said POOL_LAST or cannot take more */
     int     termed;
+    int     jobs;               /* the jobs process: never lent anything */
 } kid_t;
 
 /* A connection: idle (in epoll), queued (nginx wrote, waiting for a
@@ -88,7 +91,7 @@ typedef struct {
 
 static int                   sig_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t child_stop;
-static slot_t                slots[MAX_CHILDREN];
+static slot_t                slots[MAX_CHILDREN + 1];  /* + jobs */
 static int                   nslots;
 static kid_t                 kids[MAX_KIDS];
 static conn_t                conns[MAX_CONNS];
@@ -291,7 +294,7 @@ static void dispatch_queue(int stopping)
         for (i = 0; i < MAX_KIDS; i++) {
             kid_t *x = &kids[(rr + i) % MAX_KIDS];
             if (x->pid > 0 && x->sp >= 0 && x->slot >= 0 && x->conn < 0
-                && !x->last)
+                && !x->last && !x->jobs)
             {
                 k = (rr + i) % MAX_KIDS;
                 break;
@@ -490,6 +493,7 @@ static pid_t spawn(tucai_config_t *cfg, int no)
         kids[k].conn = -1;
         kids[k].last = 0;
         kids[k].termed = 0;
+        kids[k].jobs = no == nslots;
         slots[no].kid = k;
         ep_add(sv[0], EV_KID, k);
         return pid;
@@ -525,6 +529,16 @@ static pid_t spawn(tucai_config_t *cfg, int no)
         /* the slots and leases of a child that died (mine or another
          * pool's on this host) are free again */
         (void) db_lease_reap(&ctx);
+    }
+    if (no == nslots) {
+        /* periodic work (WeChat calls of seconds) where no request can
+         * wait on it; its own name tells it apart in ps and the tests */
+        prctl(PR_SET_NAME, "tucai-jobs");
+        tlog_info("jobs process started");
+        conn_jobs_loop(&ctx, sv[1], &child_stop);
+        db_close(&ctx);
+        tlog_info("jobs process exiting");
+        _exit(0);
     }
     tlog_info("child %d started", no);
     conn_child_loop(&ctx, sv[1], &child_stop);
@@ -601,7 +615,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     for (i = 0; i < MAX_KIDS; i++) { kids[i].sp = -1; kids[i].conn = -1; }
     nslots = cfg->children > MAX_CHILDREN ? MAX_CHILDREN : cfg->children;
     memset(slots, 0, sizeof(slots));
-    for (i = 0; i < MAX_CHILDREN; i++) slots[i].kid = -1;
+    for (i = 0; i <= MAX_CHILDREN; i++) slots[i].kid = -1;
     ep_add(sig_pipe[0], EV_SIG, 0);
     /* before the first fork: every child shares it */
     if (metrics_init() != 0) {
@@ -615,8 +629,9 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
         pid_t   pid;
         int     status;
 
-        /* spawn what is missing (not while stopping) */
-        for (i = 0; i < nslots && !stopping; i++) {
+        /* spawn what is missing (not while stopping); slot nslots is the
+         * jobs process */
+        for (i = 0; i < nslots + (app->tick != NULL) && !stopping; i++) {
             if (slots[i].kid < 0 && now >= slots[i].next_spawn_ms) {
                 pid = spawn(cfg, i);
                 if (pid > 0) {
@@ -782,8 +797,9 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
                 tlog_open(cfgs[nxt].log_file);
                 /* old children keep pointers into the config they were
                  * forked with (their own copy); the master switches over.
-                 * An idle one goes now, a busy one after its exchange. */
-                for (i = 0; i < nslots; i++) {
+                 * An idle one goes now, a busy one after its exchange; the
+                 * jobs process after its tick. */
+                for (i = 0; i <= nslots; i++) {
                     int k = slots[i].kid;
                     if (k >= 0) {
                         kids[k].slot = -1;
@@ -800,7 +816,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
                 cur = nxt;
                 cfg = &cfgs[cur];
                 nslots = cfg->children > MAX_CHILDREN ? MAX_CHILDREN : cfg->children;
-                for (i = 0; i < MAX_CHILDREN; i++) slots[i].kid = -1;
+                for (i = 0; i <= MAX_CHILDREN; i++) slots[i].kid = -1;
                 tlog_info("pool: reloaded, %d children", nslots);
             }
         }

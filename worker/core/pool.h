@@ -44,6 +44,11 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg, int foreground,
  * over), or when max_requests is hit. */
 void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop);
 
+/* conn.c: the jobs process's life: the program's periodic work
+ * (tucai_app_t.tick) about once a second; it never takes a connection.
+ * Returns when the master closes `sp` or *stop is set. */
+void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop);
+
 /* dispatch.c: runs the handler for req, always leaving an answer in resp. */
 void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
 

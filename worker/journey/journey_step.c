@@ -153,9 +153,11 @@ journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st)
     memset(st, 0, sizeof(*st));
     rc = jdb_row(ctx, &res, &row,
                   "SELECT pending_student_id, pending_phone, pending_code_id"
-                  " FROM accounts WHERE id = %U", account_id);
+                  " FROM accounts WHERE id = %U AND unbound_at IS NULL",
+                  account_id);
     if (rc <= 0) {
-        return rc == 0 ? 1 : -1;       /* 1: no such account */
+        /* 1: no such account, or one a teacher unbound (its tokens die) */
+        return rc == 0 ? 1 : -1;
     }
     st->account_id = account_id;
     st->pending_student_id = jsql_u64(row[0]);

@@ -68,10 +68,12 @@ json_t *pay_order_obj(const pay_order_t *o)
 {
     char t[32];
 
-    return json_pack("{s:I,s:s,s:s,s:i,s:s}", "id", (json_int_t) o->id,
+    /* draft_id: the H5 payment page shows the chosen photo */
+    return json_pack("{s:I,s:s,s:s,s:i,s:s,s:I}", "id", (json_int_t) o->id,
                      "out_trade_no", o->out_trade_no, "status", o->status,
                      "amount_fen", (int) o->amount_fen, "expires_at",
-                     tucai_rfc3339(t, sizeof(t), o->expires_at));
+                     tucai_rfc3339(t, sizeof(t), o->expires_at),
+                     "draft_id", (json_int_t) o->draft_id);
 }
 
 void pay_event(tucai_ctx_t *ctx, const char *out_trade_no, const char *source,

@@ -47,7 +47,11 @@ returns (and removes) the first one called C<$name>, waiting up to
 C<$timeout> seconds (15).  C<< $c->js($code) >> runs C<$code> as the body of
 an async function in the page (it may C<await>) and returns its value by
 value; a thrown exception dies.  C<< $c->session >> and C<< $c->log_path >> give
-the session id and the log path.
+the session id and the log path.  C<args> (new) adds command-line flags
+(e.g. Chromium's fake camera).  C<< $c->viewport($w, $h, $mobile) >> resizes;
+C<< $c->screenshot($path, $full) >> writes a PNG (the whole page when
+C<$full>); C<< $c->axe($axe_min_js) >> runs axe-core and returns the serious
+and critical violations.
 
 The process group is killed when the object goes away or, at the latest, in
 END.
@@ -69,6 +73,7 @@ sub new {
         next_id => 0,
         rbuf    => '',
         events  => [],
+        args    => $o{args} // [],
     }, $class;
     $self->_launch;
     my $target = $self->browser_cdp('Target.createTarget', { url => 'about:blank' })->{targetId};
@@ -103,7 +108,7 @@ sub _launch {
             '--no-first-run', '--disable-background-networking', '--disable-component-update',
             '--disable-sync', '--disable-dev-shm-usage', "--user-data-dir=$self->{profile}",
             '--remote-debugging-pipe', "--window-size=$self->{width},$self->{height}",
-            'about:blank' };
+            @{ $self->{args} }, 'about:blank' };
         POSIX::_exit(127);
     }
     close $to_chrome_r; close $from_chrome_w;
@@ -173,6 +178,48 @@ sub js {
         awaitPromise => JSON::PP::true, returnByValue => JSON::PP::true });
     die "js: " . $J->encode($r->{exceptionDetails}) . "\n" if $r->{exceptionDetails};
     return $r->{result}{value};
+}
+
+# Sets the page's size: (width, height, mobile), scale 1 on a desktop, 2 on
+# a phone.
+sub viewport {
+    my ($self, $w, $h, $mobile) = @_;
+    @$self{qw(width height mobile)} = ($w, $h, $mobile ? 1 : 0);
+    $self->cdp('Emulation.setDeviceMetricsOverride',
+        { width => $w, height => $h, deviceScaleFactor => $mobile ? 2 : 1,
+          mobile => $mobile ? JSON::PP::true : JSON::PP::false });
+}
+
+# Saves a PNG of the page (the whole page when $full) and returns its path.
+sub screenshot {
+    my ($self, $path, $full) = @_;
+    my %p = (format => 'png');
+    $p{captureBeyondViewport} = JSON::PP::true if $full;
+    if ($full) {
+        my $m = $self->cdp('Page.getLayoutMetrics', {});
+        my $cs = $m->{cssContentSize} || $m->{contentSize};
+        my $hgt = $cs->{height} > 4000 ? 4000 : $cs->{height};
+        $p{clip} = { x => 0, y => 0, width => $self->{width}, height => $hgt, scale => 1 };
+    }
+    my $shot = $self->cdp('Page.captureScreenshot', \%p);
+    require MIME::Base64;
+    open my $fh, '>:raw', $path or die "$path: $!";
+    print $fh MIME::Base64::decode_base64($shot->{data});
+    close $fh;
+    return $path;
+}
+
+# Runs axe-core (the file given, from npm) on the page; returns the
+# violations of impact serious or critical as [id, impact, help, nodes].
+sub axe {
+    my ($self, $file) = @_;
+    open my $fh, '<', $file or die "$file: $!";
+    my $src = do { local $/; <$fh> };
+    close $fh;
+    $self->cdp('Runtime.evaluate', { expression => $src }) unless $self->js('return !!window.axe');
+    return $self->js(q{const r = await axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+          .map(v => [v.id, v.impact, v.help, v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')]);});
 }
 
 sub _kill {

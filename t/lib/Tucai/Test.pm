@@ -91,7 +91,8 @@ means the connection failed (HTTP::Tiny's convention).
     $t->proto                       a Tucai::Proto connection to pool socket 1
     $t->stop_pool / $t->start_pool / $t->reload_pool (HUP)
     $t->kill_child($signal)         kills one pool child, returns its pid
-    $t->pool_pids                   pids of the current pool children
+    $t->pool_pids                   pids of the current pool children (serving)
+    $t->jobs_pid                    pid of the pool's jobs process (periodic work)
     $t->pool_master_pid
     $t->restart_db / $t->stop_db / $t->start_db
     $t->reload_nginx($instance)     HUP, waits until only new workers run
@@ -412,7 +413,21 @@ sub reload_pool {
 
 sub pool_master_pid { $_[0]{pool_pid} }
 
+# The pool's serving children (not the jobs process: jobs_pid).
 sub pool_pids {
+    my ($self) = @_;
+    my @s = sort { $a <=> $b } map { $_->[0] } grep { $_->[1] ne 'tucai-jobs' } $self->_pool_kids;
+    return @s;
+}
+
+# The pool's jobs process (periodic work; it takes no connection), or undef.
+sub jobs_pid {
+    my ($self) = @_;
+    my ($j) = grep { $_->[1] eq 'tucai-jobs' } $self->_pool_kids;
+    return $j ? $j->[0] : undef;
+}
+
+sub _pool_kids {
     my ($self) = @_;
     my $m = $self->{pool_pid} or return;
     my @kids;
@@ -420,12 +435,11 @@ sub pool_pids {
         open my $f, '<', $st or next;
         my $l = <$f> // next;
         close $f;
-        # pid (comm) state ppid: comm may hold spaces, so anchor on the ')'
-        my ($pid, $state, $ppid) = $l =~ /^(\d+) \(.*\) (\S) (\d+)/ or next;
-        push @kids, $pid if $ppid == $m && $state ne 'Z';
+        # pid (comm) state ppid: comm may hold spaces, so anchor on the last ')'
+        my ($pid, $comm, $state, $ppid) = $l =~ /^(\d+) \((.*)\) (\S) (\d+)/ or next;
+        push @kids, [$pid, $comm] if $ppid == $m && $state ne 'Z';
     }
-    my @s = sort { $a <=> $b } @kids;
-    return @s;
+    return @kids;
 }
 
 sub kill_child {
