@@ -65,7 +65,10 @@ static int is_lost(unsigned e)
     return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST
         || e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR
         || e == CR_SERVER_LOST_EXTENDED || e == 1927 /* ER_CONNECTION_KILLED */
-        || e == 1053 /* ER_SERVER_SHUTDOWN */;
+        || e == 1053 /* ER_SERVER_SHUTDOWN */
+        /* a Galera node out of the primary component (or still joining):
+         * reconnect, possibly to the next server of [db] socket/host */
+        || e == 1047 /* ER_UNKNOWN_COM_ERROR: WSREP not ready */;
 }
 
 void db_set_multi_statements(int on)
@@ -82,7 +85,52 @@ void db_close(tucai_ctx_t *ctx)
     in_txn = 0;
 }
 
+/* The next item of a comma-separated list ("a,b,c") into out; *pos moves
+ * past it.  0 when the list is exhausted. */
+static int next_item(const char *list, size_t *pos, char *out, size_t n)
+{
+    const char *p = list + *pos, *e;
+    size_t      len;
+
+    while (*p == ',' || *p == ' ') p++;
+    if (*p == '\0') return 0;
+    e = strchr(p, ',');
+    len = e ? (size_t) (e - p) : strlen(p);
+    while (len > 0 && p[len - 1] == ' ') len--;
+    snprintf(out, n, "%.*s", (int) len, p);
+    *pos = (size_t) ((e ? e : p + strlen(p)) - list);
+    return 1;
+}
+
+static int connect_one(tucai_ctx_t *ctx, const char *host, const char *sock);
+
+/*
+ * [db] socket (or host) may list several servers, e.g. the local Galera
+ * node first and others after it: the first that accepts a connection is
+ * used until that connection is lost.
+ */
 int db_connect(tucai_ctx_t *ctx)
+{
+    const tucai_config_t *c = ctx->cfg;
+    const char           *list = c->db_socket[0] ? c->db_socket : c->db_host;
+    char                  item[TUCAI_PATH_MAX];
+    size_t                pos = 0;
+    int                   tried = 0;
+
+    while (next_item(list, &pos, item, sizeof(item))) {
+        tried++;
+        if (connect_one(ctx, c->db_socket[0] ? NULL : item,
+                        c->db_socket[0] ? item : NULL) == 0) {
+            return 0;
+        }
+    }
+    if (!tried) {
+        return connect_one(ctx, c->db_host, NULL);
+    }
+    return -1;
+}
+
+static int connect_one(tucai_ctx_t *ctx, const char *host, const char *sock)
 {
     const tucai_config_t *c = ctx->cfg;
     unsigned int          to = (unsigned) c->db_connect_timeout_s;
@@ -102,10 +150,9 @@ int db_connect(tucai_ctx_t *ctx)
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
     mysql_options(m, MYSQL_OPT_RECONNECT, &off);   /* we reconnect ourselves */
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(m, c->db_socket[0] ? NULL : c->db_host, c->db_user,
+    if (mysql_real_connect(m, host, c->db_user,
                            c->db_password, c->db_name,
-                           (unsigned) c->db_port,
-                           c->db_socket[0] ? c->db_socket : NULL,
+                           (unsigned) c->db_port, sock,
                            multi_statements ? CLIENT_MULTI_STATEMENTS : 0) == NULL)
     {
         set_err(mysql_errno(m), mysql_error(m));
@@ -120,6 +167,19 @@ int db_connect(tucai_ctx_t *ctx)
         set_err(mysql_errno(m), mysql_error(m));
         db_close(ctx);
         return -1;
+    }
+    /* a Galera node that is not ready accepts connections but refuses
+     * queries: try the next server instead */
+    if (mysql_query(m, "SELECT 1") != 0) {
+        set_err(mysql_errno(m), mysql_error(m));
+        tlog_warn("db: %s not ready: %s", sock ? sock : host, mysql_error(m));
+        db_close(ctx);
+        return -1;
+    }
+    {
+        MYSQL_RES *r = mysql_store_result(m);
+
+        if (r) mysql_free_result(r);
     }
     return 0;
 }
