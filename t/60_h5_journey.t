@@ -17,9 +17,9 @@ use Tucai::Test;
 use Tucai::Chromium;
 
 my $CHROME = '/usr/bin/chromium';
-plan skip_all => 'no chromium (sh tools/deps.sh)' unless -x $CHROME;
+die "missing prerequisite: no chromium (sh tools/deps.sh)\n" unless -x $CHROME;
 my $TD = "$Tucai::Test::ROOT/build/testdata";
-plan skip_all => 'no test data (make testdata)' unless -e "$TD/.done";
+die "missing prerequisite: no test data (make testdata)\n" unless -e "$TD/.done";
 
 # A short cooldown so the page's countdown runs out within the test; the
 # sandbox's pay endpoint is proxied the way tools/run.sh does it (its port
@@ -28,7 +28,7 @@ my $t = Tucai::Test->new(worker_children => 2,
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\n",
     nginx_extra_server => "        tucai_cooldown 2s;\n"
         . "        location = /sandbox/pay { proxy_pass http://127.0.0.1:9/sandbox/pay; }\n");
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 my $J = JSON::PP->new->utf8->canonical;
 {
     my $conf = $t->dir . '/nginx/nginx.conf';

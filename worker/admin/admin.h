@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <mysql.h>
 
+#include "db.h"
 #include "handler.h"
 
 #define ADM_CODE_ALPHABET   "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   /* no 0/O/1/I */
@@ -71,22 +72,22 @@ typedef struct {
 
 void adm_sb_add(adm_sbuf *b, const char *s, size_t n);
 
-/*
- * Formats SQL: %s C string (quoted, escaped; NULL -> NULL), %q tstr * (quoted,
- * escaped), %x (const void *, size_t) as X'hex', %d int, %u unsigned,
- * %D int64_t, %U uint64_t, %r raw trusted text, %% a percent.
- * Returns a malloc'ed string or NULL.
- */
-char *adm_sql(MYSQL *db, const char *fmt, ...);
-char *adm_vsql(MYSQL *db, const char *fmt, va_list ap);
+/* A SQL fragment (malloc'ed, NULL on error) escaped for connection db. */
+char *adm_sql(MYSQL *db, const char *fmt, ...) DB_FMT(2);
 
-/* Runs a statement; *affected (may be NULL) gets the affected rows.
- * 0 or -1 (logged). */
-int adm_exec(tucai_ctx_t *ctx, uint64_t *affected, const char *fmt, ...);
+/*
+ * SQL through db/ (db.h has the format: printf's syntax, checked by the
+ * compiler; %s %.*s escaped, %*s binary, %-s raw, %d %u %ld %lu numbers).
+ * Runs a statement; *affected (may be NULL) gets the affected rows.
+ * 0 or -1 (logged).
+ */
+int adm_exec(tucai_ctx_t *ctx, uint64_t *affected, const char *fmt, ...)
+    DB_FMT(3);
 /* Runs a query; returns a stored result (mysql_free_result) or NULL. */
-MYSQL_RES *adm_query(tucai_ctx_t *ctx, const char *fmt, ...);
+MYSQL_RES *adm_query(tucai_ctx_t *ctx, const char *fmt, ...) DB_FMT(2);
 /* First column of the first row as integer: 1 found, 0 no row, -1 error. */
-int adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...);
+int adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...)
+    DB_FMT(3);
 int adm_begin(tucai_ctx_t *ctx);
 int adm_commit(tucai_ctx_t *ctx);
 void adm_rollback(tucai_ctx_t *ctx);

@@ -210,7 +210,7 @@ adm_batch_write(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
         || adm_exec(ctx, NULL,
                "INSERT INTO code_batches (school_id, teacher_id, dir, count,"
                " sheets, created_at, expires_at) VALUES (%u, %u, %s, %u, %s,"
-               " %D, %D)", school_id, teacher_id, dir, (unsigned) n, sj, now,
+               " %ld, %ld)", school_id, teacher_id, dir, (unsigned) n, sj, now,
                now + cfg->codes_sheet_retention_s) != 0)
     {
         free(sj);
@@ -237,13 +237,13 @@ adm_batch_expire(tucai_ctx_t *ctx, uint32_t school_id)
 {
     MYSQL_RES *res = adm_query(ctx,
         "SELECT id, dir FROM code_batches WHERE school_id = %u"
-        " AND expires_at <= %D LIMIT 20", school_id, (int64_t) time(NULL));
+        " AND expires_at <= %ld LIMIT 20", school_id, (int64_t) time(NULL));
     MYSQL_ROW row;
 
     if (res == NULL) return;
     while ((row = mysql_fetch_row(res)) != NULL) {
         adm_batch_discard(ctx, row[1]);
-        (void) adm_exec(ctx, NULL, "DELETE FROM code_batches WHERE id = %r",
+        (void) adm_exec(ctx, NULL, "DELETE FROM code_batches WHERE id = %-s",
                         row[0]);
     }
     mysql_free_result(res);
@@ -291,7 +291,7 @@ admin_code_batch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     adm_batch_expire(ctx, who.school_id);
     MYSQL_RES *res = adm_query(ctx,
         "SELECT created_at, count, sheets, csv_taken_at IS NULL FROM"
-        " code_batches WHERE id = %U AND school_id = %u", id, who.school_id);
+        " code_batches WHERE id = %lu AND school_id = %u", id, who.school_id);
     if (res == NULL) return resp_db_unavailable(resp);
     MYSQL_ROW row = mysql_fetch_row(res);
     if (row == NULL) {
@@ -329,8 +329,8 @@ admin_code_csv(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (param_u64(req, &id, NULL) != 0) return adm_not_found(resp);
     if (adm_begin(ctx) != 0) return resp_db_unavailable(resp);
     MYSQL_RES *res = adm_query(ctx,
-        "SELECT dir, csv_taken_at IS NULL AND expires_at > %D FROM code_batches"
-        " WHERE id = %U AND school_id = %u FOR UPDATE", (int64_t) time(NULL),
+        "SELECT dir, csv_taken_at IS NULL AND expires_at > %ld FROM code_batches"
+        " WHERE id = %lu AND school_id = %u FOR UPDATE", (int64_t) time(NULL),
         id, who.school_id);
     if (res == NULL) {
         adm_rollback(ctx);
@@ -364,8 +364,8 @@ admin_code_csv(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     close(fd);
     json_t *d = json_pack("{s:I}", "batch", (json_int_t) id);
     if (r < 0
-        || adm_exec(ctx, &n, "UPDATE code_batches SET csv_taken_at = %D"
-                    " WHERE id = %U AND csv_taken_at IS NULL",
+        || adm_exec(ctx, &n, "UPDATE code_batches SET csv_taken_at = %ld"
+                    " WHERE id = %lu AND csv_taken_at IS NULL",
                     (int64_t) time(NULL), id) != 0 || n != 1
         || adm_audit(ctx, req, &who, "codes.csv", "", d) != 0
         || adm_commit(ctx) != 0)
@@ -399,8 +399,8 @@ admin_code_sheet_page(tucai_ctx_t *ctx, const tucai_req_t *req,
     if (adm_auth(ctx, req, resp, &who) != 0) return 0;
     if (param_u64(req, &id, &page) != 0) return adm_not_found(resp);
     MYSQL_RES *res = adm_query(ctx,
-        "SELECT dir, expires_at > %D, JSON_LENGTH(sheets) FROM code_batches"
-        " WHERE id = %U AND school_id = %u", (int64_t) time(NULL), id,
+        "SELECT dir, expires_at > %ld, JSON_LENGTH(sheets) FROM code_batches"
+        " WHERE id = %lu AND school_id = %u", (int64_t) time(NULL), id,
         who.school_id);
     if (res == NULL) return resp_db_unavailable(resp);
     MYSQL_ROW row = mysql_fetch_row(res);

@@ -51,8 +51,8 @@ adm_code_store(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
     adm_code_hash(code, h);
     return adm_exec(ctx, NULL,
         "INSERT INTO codes (school_id, student_id, code_hash, status, created_at)"
-        " VALUES (%u, %U, %x, 'active', %D)",
-        school_id, student_id, h, sizeof(h), (int64_t) time(NULL));
+        " VALUES (%u, %lu, %*s, 'active', %ld)",
+        school_id, student_id, (int) sizeof(h), h, (int64_t) time(NULL));
 }
 
 int
@@ -62,8 +62,8 @@ adm_code_issue(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
     char rnd[ADM_CODE_RANDOM + 1];
 
     if (adm_exec(ctx, NULL,
-            "UPDATE codes SET status = 'revoked', revoked_at = %D"
-            " WHERE student_id = %U AND status = 'active'",
+            "UPDATE codes SET status = 'revoked', revoked_at = %ld"
+            " WHERE student_id = %lu AND status = 'active'",
             (int64_t) time(NULL), student_id) != 0)
     {
         return -1;
@@ -127,9 +127,9 @@ issue_all(tucai_ctx_t *ctx, uint32_t school_id, adm_code_row_t *rows,
             snprintf(num, sizeof(num), "%s%llu", j > i ? "," : "",
                      (unsigned long long) rows[j].student_id);
             adm_sb_add(&rev, num, strlen(num));
-            char *t = adm_sql(ctx->db, "%r(%u, %U, %x, 'active', %D)",
+            char *t = adm_sql(ctx->db, "%-s(%u, %lu, %*s, 'active', %ld)",
                               j > i ? "," : "", school_id, rows[j].student_id,
-                              h, sizeof(h), now);
+                              (int) sizeof(h), h, now);
             if (t == NULL) {
                 free(rev.p); free(ins.p);
                 return -1;
@@ -139,8 +139,8 @@ issue_all(tucai_ctx_t *ctx, uint32_t school_id, adm_code_row_t *rows,
         }
         adm_sb_add(&rev, ")", 1);
         rc = rev.oom || ins.oom
-             || adm_exec(ctx, NULL, "%r", rev.p) != 0
-             || adm_exec(ctx, NULL, "%r", ins.p) != 0;
+             || adm_exec(ctx, NULL, "%-s", rev.p) != 0
+             || adm_exec(ctx, NULL, "%-s", ins.p) != 0;
         free(rev.p);
         free(ins.p);
         if (rc) return -1;
@@ -269,7 +269,7 @@ admin_codes(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     } else if (!failed) {
         res = adm_query(ctx,
             "SELECT s.id, s.student_no, s.name, s.class FROM students s"
-            " WHERE s.school_id = %u %r ORDER BY s.student_no LIMIT %d"
+            " WHERE s.school_id = %u %-s ORDER BY s.student_no LIMIT %d"
             " FOR UPDATE", who.school_id,
             reissue ? "" : "AND NOT EXISTS (SELECT 1 FROM codes c WHERE"
                            " c.student_id = s.id AND c.status = 'active')",
@@ -397,8 +397,8 @@ admin_revoke(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_t *d = NULL;
     if (rc < 0
         || adm_exec(ctx, &n,
-               "UPDATE codes SET status = 'revoked', revoked_at = %D"
-               " WHERE student_id = %U AND status = 'active'",
+               "UPDATE codes SET status = 'revoked', revoked_at = %ld"
+               " WHERE student_id = %lu AND status = 'active'",
                (int64_t) time(NULL), sid) != 0
         || (n > 0 && (adm_tell_student(ctx, sid, "revoke",
                           "采集码已作废，请联系学校老师", "已作废"), 0))

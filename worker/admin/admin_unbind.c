@@ -87,15 +87,15 @@ admin_unbind(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                           "account", (json_int_t) account);
     if (d == NULL
         || adm_exec(ctx, NULL,
-               "UPDATE students SET account_id = NULL, updated_at = %D"
-               " WHERE id = %U", now, sid) != 0
+               "UPDATE students SET account_id = NULL, updated_at = %ld"
+               " WHERE id = %lu", now, sid) != 0
         || adm_exec(ctx, NULL,
-               "UPDATE accounts SET unbound_at = %D, openid = %s,"
+               "UPDATE accounts SET unbound_at = %ld, openid = %s,"
                " pending_student_id = NULL, pending_phone = NULL,"
-               " pending_code_id = NULL WHERE id = %U", now, openid, account) != 0
+               " pending_code_id = NULL WHERE id = %lu", now, openid, account) != 0
         || adm_exec(ctx, &revoked,
-               "UPDATE codes SET status = 'revoked', revoked_at = %D"
-               " WHERE student_id = %U AND status = 'active'", now, sid) != 0
+               "UPDATE codes SET status = 'revoked', revoked_at = %ld"
+               " WHERE student_id = %lu AND status = 'active'", now, sid) != 0
         || json_object_set_new(d, "codes_revoked", json_integer((json_int_t) revoked)) != 0
         || adm_audit(ctx, req, &who, "student.unbind", no, d) != 0
         || adm_commit(ctx) != 0)

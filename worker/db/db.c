@@ -286,47 +286,54 @@ static char *vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap, size_t *outlen)
             continue;
         }
         p++;
+        /* printf's syntax, so the compiler checks every call (db.h):
+         * "-" raw, "*" binary, ".*" counted, "l"/"ll" 64-bit */
+        int raw = 0, star = 0, prec = 0, lng = 0;
+        if (*p == '-') { raw = 1; p++; }
+        if (*p == '*') { star = 1; p++; }
+        else if (p[0] == '.' && p[1] == '*') { prec = 1; p += 2; }
+        while (*p == 'l' && lng < 2) { lng++; p++; }
+        if ((raw || star || prec) && (*p != 's' || lng || raw + star + prec > 1)) {
+            goto bad;
+        }
         switch (*p) {
         case '%':
             if (put(&b, "%", 1)) goto fail;
             break;
         case 's': {
+            int         n = star || prec ? va_arg(ap, int) : 0;
             const char *s = va_arg(ap, const char *);
-            if (s == NULL ? put(&b, "NULL", 4) : put_quoted(ctx, &b, s, strlen(s)))
+            if (raw) {
+                if (s == NULL || put(&b, s, strlen(s))) goto fail;
+            } else if (star) {
+                const unsigned char *d = (const unsigned char *) s;
+                if (n < 0 || (n > 0 && d == NULL) || put(&b, "X'", 2)) goto fail;
+                for (int i = 0; i < n; i++) {
+                    snprintf(num, sizeof(num), "%02x", d[i]);
+                    if (put(&b, num, 2)) goto fail;
+                }
+                if (put(&b, "'", 1)) goto fail;
+            } else if (s == NULL) {
+                if (put(&b, "NULL", 4)) goto fail;
+            } else if (put_quoted(ctx, &b, s, prec ? (n < 0 ? 0 : (size_t) n) : strlen(s))) {
                 goto fail;
-            break;
-        }
-        case 'S': {
-            const tstr *t = va_arg(ap, const tstr *);
-            if (t == NULL || t->p == NULL ? put(&b, "NULL", 4)
-                                          : put_quoted(ctx, &b, t->p, t->len))
-                goto fail;
-            break;
-        }
-        case 'b': {
-            const unsigned char *d = va_arg(ap, const unsigned char *);
-            size_t               n = va_arg(ap, size_t), i;
-            if (put(&b, "X'", 2)) goto fail;
-            for (i = 0; i < n; i++) {
-                snprintf(num, sizeof(num), "%02x", d[i]);
-                if (put(&b, num, 2)) goto fail;
             }
-            if (put(&b, "'", 1)) goto fail;
             break;
         }
-        case 'd': snprintf(num, sizeof(num), "%d", va_arg(ap, int)); goto num;
-        case 'u': snprintf(num, sizeof(num), "%u", va_arg(ap, unsigned)); goto num;
-        case 'I': snprintf(num, sizeof(num), "%" PRId64, va_arg(ap, int64_t)); goto num;
-        case 'U': snprintf(num, sizeof(num), "%" PRIu64, va_arg(ap, uint64_t)); goto num;
+        case 'd':
+            if (lng == 2) snprintf(num, sizeof(num), "%lld", va_arg(ap, long long));
+            else if (lng) snprintf(num, sizeof(num), "%ld", va_arg(ap, long));
+            else snprintf(num, sizeof(num), "%d", va_arg(ap, int));
+            goto num;
+        case 'u':
+            if (lng == 2) snprintf(num, sizeof(num), "%llu", va_arg(ap, unsigned long long));
+            else if (lng) snprintf(num, sizeof(num), "%lu", va_arg(ap, unsigned long));
+            else snprintf(num, sizeof(num), "%u", va_arg(ap, unsigned));
         num:
             if (put(&b, num, strlen(num))) goto fail;
             break;
-        case 'r': {
-            const char *s = va_arg(ap, const char *);
-            if (put(&b, s, strlen(s))) goto fail;
-            break;
-        }
         default:
+        bad:
             tlog_error("db: bad format directive in \"%s\"", fmt);
             goto fail;
         }
@@ -338,6 +345,13 @@ fail:
     tbuf_free(&b);
     set_err(CR_UNKNOWN_ERROR, "cannot build query");
     return NULL;
+}
+
+char *db_vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    return vfmt(ctx, fmt, ap, &n);
 }
 
 char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...)
@@ -377,12 +391,17 @@ static int vrun(tucai_ctx_t *ctx, const char *fmt, va_list ap)
 int64_t db_exec(tucai_ctx_t *ctx, const char *fmt, ...)
 {
     va_list ap;
-    int     rc;
+    int64_t n;
 
     va_start(ap, fmt);
-    rc = vrun(ctx, fmt, ap);
+    n = db_vexec(ctx, fmt, ap);
     va_end(ap);
-    if (rc != 0) {
+    return n;
+}
+
+int64_t db_vexec(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    if (vrun(ctx, fmt, ap) != 0) {
         return -1;
     }
     /* drain a stray result so the connection stays usable */
@@ -408,6 +427,11 @@ static MYSQL_RES *vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
         }
     }
     return r;
+}
+
+MYSQL_RES *db_vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    return vquery(ctx, fmt, ap);
 }
 
 MYSQL_RES *db_query(tucai_ctx_t *ctx, const char *fmt, ...)

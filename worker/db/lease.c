@@ -39,12 +39,12 @@ int db_lease_take(tucai_ctx_t *ctx, const char *name, int ttl_s)
     int64_t now = (int64_t) time(NULL), n;
 
     /* a lapsed lease is anybody's */
-    if (db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %I",
+    if (db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %ld",
                 name, now) < 0) {
         return -1;
     }
     n = db_exec(ctx, "INSERT IGNORE INTO tucai_leases (name, host, pid, expires_at)"
-                     " VALUES (%s, %s, %u, %I)", name, host_name(),
+                     " VALUES (%s, %s, %u, %ld)", name, host_name(),
                 (unsigned) getpid(), now + ttl_s);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
