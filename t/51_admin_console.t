@@ -91,7 +91,7 @@ my $axe_pages = 0;
 sub axe_ok {
     my ($where) = @_;
     my $v = $c->axe($AXE);
-    is_deeply($v, [], "$where: axe-core finds no serious or critical violations");
+    is_deeply($v, [], "$where: axe-core finds no serious or critical violations") or diag explain $v;
 }
 
 # ---- login ----
