@@ -6,4 +6,10 @@ load: deps
 	$(MAKE) all testdata
 	perl -I t/lib tools/load.pl $(LOAD_ARGS)
 
-.PHONY: load
+# The cluster test (t/cluster/*.tc, not part of `make test`: ~3-4 min).
+# TUCAI_SOAK=600 makes it the 10-minute soak.
+test-cluster: deps
+	$(MAKE) all testdata
+	prove -v --ext .tc -I t/lib t/cluster/
+
+.PHONY: load test-cluster

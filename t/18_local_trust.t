@@ -47,7 +47,8 @@ sub as_outsider {
         vec($rin, fileno($c), 1) = 1;
         POSIX::_exit(92) unless select(my $rout = $rin, undef, undef, 10);
         my $n = sysread($c, my $buf, 100);
-        POSIX::_exit(defined $n && $n == 0 ? 0 : 93);   # closed: refused
+        # closed (EOF, or a reset as our bytes were left unread): refused
+        POSIX::_exit(defined $n && $n > 0 ? 93 : 0);
     }
     waitpid($pid, 0);
     return $? >> 8;

@@ -3,7 +3,7 @@
 # need. Idempotent: a machine that has them all runs no apt at all.
 set -e
 PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-mod-http-ndk-dev
- libpcre2-dev zlib1g-dev
+ libpcre2-dev zlib1g-dev galera-4 rsync iproute2 lsof
  libvips-dev libvips-tools libheif-dev libmariadb-dev mariadb-server mariadb-client
  libcurl4-openssl-dev libssl-dev libjansson-dev libcsv-dev libinih-dev
  libzbar-dev libqrencode-dev libzip-dev libargon2-dev libcmocka-dev

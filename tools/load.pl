@@ -20,7 +20,6 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
-use Digest::SHA qw(sha256_hex);
 use Getopt::Long;
 use JSON::PP;
 use Tucai::Test;
@@ -47,7 +46,7 @@ my $t = Tucai::Test->new(worker_children => $o{children},
     worker_ini_extra => "[pay]\nreconcile = 5\n[outbox]\ninterval = 1\n");
 die "no nginx module built: make\n" unless $t->has_nginx;
 
-my @students = seed($t, $o{students}, fee => 1500, video_s => $o{'video-s'});
+my @students = Tucai::Load::seed($t, $o{students}, fee => 1500, video_s => $o{'video-s'});
 my $l = Tucai::Load->new(
     hosts => [ $t->url('') ], sandbox => $t->sandbox_url, students => \@students,
     concurrency => $o{concurrency}, rate => $o{rate}, duration => $o{duration},
@@ -137,36 +136,3 @@ sub procs {
     };
 }
 
-# A school (fee, short video) and n students with active collection codes,
-# in a few statements; returns ([student_id, code], ...).
-sub seed {
-    my ($t, $n, %s) = @_;
-    $t->sql_do(sprintf("INSERT INTO schools (name, contact, fee_fen, notice_version,"
-        . " notice_title, notice_body, video_url, video_duration_s, tpl_photo_status,"
-        . " tpl_payment_result, created_at) VALUES ('压测中学 %d', '图像采集办', %d, 1,"
-        . " '须知', '请按要求拍摄', 'https://video.example/guide.mp4', %d, 'TPL_PHOTO',"
-        . " 'TPL_PAY', UNIX_TIMESTAMP())", $$, $s{fee}, $s{video_s}));
-    my $school = $t->sql_one("SELECT MAX(id) FROM schools");
-    my @out;
-    for (my $i = 0; $i < $n; $i += 500) {
-        my $hi = $i + 500 < $n ? $i + 500 : $n;
-        $t->sql_do("INSERT INTO students (school_id, student_no, name, created_at) VALUES "
-            . join(',', map { sprintf("($school, 'L%06d', '考生%d', UNIX_TIMESTAMP())", $_, $_) }
-                   $i .. $hi - 1));
-    }
-    my %sid = map { $_->[1] => $_->[0] }
-        $t->sql("SELECT id, student_no FROM students WHERE school_id = $school");
-    my @codes;
-    for my $i (0 .. $n - 1) {
-        my $no = sprintf('L%06d', $i);
-        my $code = sprintf('%d-L%06dABCDEFGHJ', $school, $i);
-        push @out, [$sid{$no}, $code];
-        push @codes, "($school, $sid{$no}, UNHEX('" . sha256_hex($code)
-            . "'), 'active', UNIX_TIMESTAMP(), 0)";
-    }
-    while (my @c = splice @codes, 0, 500) {
-        $t->sql_do("INSERT INTO codes (school_id, student_id, code_hash, status, created_at,"
-            . " expires_at) VALUES " . join(',', @c));
-    }
-    return @out;
-}

@@ -15,7 +15,7 @@ Keys (written by tools/gen-secrets.sh, pay section) read from DIR:
     pay_platform.id      its id, "PUB_KEY_ID_" + 32 digits (Wechatpay-Serial)
 
 Test controls (not part of WeChat):
-    GET  /sandbox/stats                 {"calls":{api:n}}
+    GET  /sandbox/stats                 {"calls":{api:n},"fails_left":{api:n}}
     GET  /sandbox/messages              {"messages":[subscribe/send bodies]}
     GET  /sandbox/orders                {"orders":{out_trade_no:{...}}}
     POST /sandbox/reset                 clear stats, messages, failures, refusals
@@ -566,7 +566,8 @@ class Handler(BaseHTTPRequestHandler):
             d = {}
         if p == "/sandbox/stats":
             with LOCK:
-                return self.send_json(200, {"calls": dict(STATE.calls)})
+                return self.send_json(200, {"calls": dict(STATE.calls),
+                                            "fails_left": {a: f[0] for a, f in STATE.fails.items()}})
         if p == "/sandbox/messages":
             with LOCK:
                 return self.send_json(200, {"messages": list(STATE.messages)})

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <mysql.h>
 
+#include "db.h"
 #include "handler.h"
 
 #define ADM_CODE_ALPHABET   "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   /* no 0/O/1/I */
@@ -23,6 +24,35 @@
 
 #define ADM_MAX_STUDENTS    20000   /* per roster import / per school batch */
 #define ADM_MAX_LIST        1000    /* rows in one list answer */
+
+/* One code of a generation batch (admin_codes.c, admin_batch.c). */
+typedef struct {
+    uint64_t  student_id;
+    char      no[33];
+    char      name[257];
+    char      cls[257];                 /* "" = no class */
+    char      code[ADM_CODE_MAX];
+} adm_code_row_t;
+
+#define ADM_SHEET_PER_PAGE  40          /* cards per printed page, default */
+#define ADM_INLINE_CODES    200         /* larger batches: CSV and sheets only */
+
+/* admin_sheet.c: one printable page (one class) of a batch. */
+char *adm_sheet_page(const char *school_name, const char *cls, int page,
+    int pages_of_class, const adm_code_row_t *rows, size_t n);
+
+/* admin_batch.c: writes a batch's files (sheets by class, paged; the CSV)
+ * into a new directory under [storage] dir/codes/<school>/ and records the
+ * batch, inside the caller's transaction.  *sheets gets the answer's list.
+ * 0, or -1 with nothing left on disk (*storage_err says whether the disk or
+ * the database failed).  adm_batch_discard removes the files again when the
+ * commit fails. */
+int adm_batch_write(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
+    const char *school_name, adm_code_row_t *rows, size_t n, int per_page,
+    uint64_t *batch_id, json_t **sheets, char *dir, size_t dirn,
+    int *storage_err);
+void adm_batch_discard(tucai_ctx_t *ctx, const char *dir);
+void adm_batch_expire(tucai_ctx_t *ctx, uint32_t school_id);
 
 /* The authenticated teacher of a request. */
 typedef struct {
@@ -42,22 +72,22 @@ typedef struct {
 
 void adm_sb_add(adm_sbuf *b, const char *s, size_t n);
 
-/*
- * Formats SQL: %s C string (quoted, escaped; NULL -> NULL), %q tstr * (quoted,
- * escaped), %x (const void *, size_t) as X'hex', %d int, %u unsigned,
- * %D int64_t, %U uint64_t, %r raw trusted text, %% a percent.
- * Returns a malloc'ed string or NULL.
- */
-char *adm_sql(MYSQL *db, const char *fmt, ...);
-char *adm_vsql(MYSQL *db, const char *fmt, va_list ap);
+/* A SQL fragment (malloc'ed, NULL on error) escaped for connection db. */
+char *adm_sql(MYSQL *db, const char *fmt, ...) DB_FMT(2);
 
-/* Runs a statement; *affected (may be NULL) gets the affected rows.
- * 0 or -1 (logged). */
-int adm_exec(tucai_ctx_t *ctx, uint64_t *affected, const char *fmt, ...);
+/*
+ * SQL through db/ (db.h has the format: printf's syntax, checked by the
+ * compiler; %s %.*s escaped, %*s binary, %-s raw, %d %u %ld %lu numbers).
+ * Runs a statement; *affected (may be NULL) gets the affected rows.
+ * 0 or -1 (logged).
+ */
+int adm_exec(tucai_ctx_t *ctx, uint64_t *affected, const char *fmt, ...)
+    DB_FMT(3);
 /* Runs a query; returns a stored result (mysql_free_result) or NULL. */
-MYSQL_RES *adm_query(tucai_ctx_t *ctx, const char *fmt, ...);
+MYSQL_RES *adm_query(tucai_ctx_t *ctx, const char *fmt, ...) DB_FMT(2);
 /* First column of the first row as integer: 1 found, 0 no row, -1 error. */
-int adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...);
+int adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...)
+    DB_FMT(3);
 int adm_begin(tucai_ctx_t *ctx);
 int adm_commit(tucai_ctx_t *ctx);
 void adm_rollback(tucai_ctx_t *ctx);

@@ -24,7 +24,7 @@ adm_audit_raw(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
     }
     int rc = adm_exec(ctx, NULL,
         "INSERT INTO audit_log (school_id, teacher_id, action, target, detail,"
-        " request_id, created_at) VALUES (%u, %u, %s, %s, %s, %s, %D)",
+        " request_id, created_at) VALUES (%u, %u, %s, %s, %s, %s, %ld)",
         school_id, teacher_id, action, tgt, d, rid ? rid : "",
         (int64_t) time(NULL));
     free(d);
@@ -81,9 +81,9 @@ admin_audit(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         "SELECT a.id, a.action, a.target, a.detail, a.request_id, a.created_at,"
         " a.teacher_id, t.username FROM audit_log a"
         " LEFT JOIN teachers t ON t.id = a.teacher_id"
-        " WHERE a.school_id = %u AND a.id < %U"
+        " WHERE a.school_id = %u AND a.id < %lu"
         " AND (%s = '' OR a.action LIKE %s) AND (%s = '' OR a.target = %s)"
-        " ORDER BY a.id DESC LIMIT %U",
+        " ORDER BY a.id DESC LIMIT %lu",
         who.school_id, before ? before : UINT64_MAX, action, action_pat,
         target, target, limit);
     if (res == NULL) {

@@ -33,7 +33,7 @@ adm_auth(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     }
     uint64_t school;
     int rc = adm_query_u64(ctx, &school,
-                           "SELECT school_id FROM teachers WHERE id = %U",
+                           "SELECT school_id FROM teachers WHERE id = %lu",
                            req->hdr.subject);
     if (rc < 0) {
         resp_db_unavailable(resp);

@@ -93,7 +93,7 @@ cmd_school_add(tucai_ctx_t *ctx, int argc, char **argv)
     }
     if (adm_exec(ctx, NULL,
             "INSERT INTO schools (name, contact, fee_fen, notice_body, video_url,"
-            " video_duration_s, created_at) VALUES (%s, %s, %u, '', %s, %u, %D)",
+            " video_duration_s, created_at) VALUES (%s, %s, %u, '', %s, %u, %ld)",
             name, contact ? contact : "", (unsigned) fee, url ? url : "",
             (unsigned) video_s, (int64_t) time(NULL)) != 0)
     {
@@ -141,7 +141,7 @@ teacher_upsert(tucai_ctx_t *ctx, uint32_t school, const char *user,
     /* An existing username gets the new password (and school). */
     if (adm_exec(ctx, NULL,
             "INSERT INTO teachers (school_id, username, pwd_hash, created_at)"
-            " VALUES (%u, %s, %s, %D) ON DUPLICATE KEY UPDATE"
+            " VALUES (%u, %s, %s, %ld) ON DUPLICATE KEY UPDATE"
             " school_id = VALUES(school_id), pwd_hash = VALUES(pwd_hash),"
             " id = LAST_INSERT_ID(id)",
             school, user, enc, (int64_t) time(NULL)) != 0)
@@ -219,20 +219,20 @@ demo_keep_code(tucai_ctx_t *ctx, uint32_t school, uint64_t sid,
 
     adm_code_hash(code, h);
     int rc = adm_query_u64(ctx, &owner,
-        "SELECT student_id FROM codes WHERE code_hash = %x", h, sizeof(h));
+        "SELECT student_id FROM codes WHERE code_hash = %*s", (int) sizeof(h), h);
     if (rc < 0) return -1;
     if (rc == 1 && owner != sid) return 1;
     if (adm_exec(ctx, NULL,
-            "UPDATE codes SET status = 'revoked', revoked_at = %D"
-            " WHERE student_id = %U AND status = 'active' AND code_hash <> %x",
-            (int64_t) time(NULL), sid, h, sizeof(h)) != 0)
+            "UPDATE codes SET status = 'revoked', revoked_at = %ld"
+            " WHERE student_id = %lu AND status = 'active' AND code_hash <> %*s",
+            (int64_t) time(NULL), sid, (int) sizeof(h), h) != 0)
     {
         return -1;
     }
     if (rc == 1) {
         return adm_exec(ctx, NULL,
             "UPDATE codes SET status = 'active', revoked_at = NULL, expires_at = 0"
-            " WHERE code_hash = %x", h, sizeof(h));
+            " WHERE code_hash = %*s", (int) sizeof(h), h);
     }
     return adm_code_store(ctx, school, sid, code);
 }
@@ -280,7 +280,7 @@ demo_seed(tucai_ctx_t *ctx, json_t *old, const char *base_url,
     if (rc == 0) {
         if (adm_exec(ctx, NULL,
                 "INSERT INTO schools (name, notice_body, created_at)"
-                " VALUES (%s, '', %D)", DEMO_SCHOOL, now) != 0)
+                " VALUES (%s, '', %ld)", DEMO_SCHOOL, now) != 0)
         {
             return -1;
         }
@@ -294,7 +294,7 @@ demo_seed(tucai_ctx_t *ctx, json_t *old, const char *base_url,
             " notice_body = IF(notice_body = '', %s, notice_body),"
             " tpl_photo_status = IF(tpl_photo_status = '', 'demo-tpl-photo-status', tpl_photo_status),"
             " tpl_payment_result = IF(tpl_payment_result = '', 'demo-tpl-payment-result', tpl_payment_result)"
-            " WHERE id = %U",
+            " WHERE id = %lu",
             DEMO_CONTACT, DEMO_FEE_FEN, video_url, DEMO_VIDEO_S,
             "拍摄须知 / Before you shoot",
             "请穿深色有领上衣，摘下眼镜，露出双耳和眉毛，在浅色背景前用后置摄像头拍摄。"
@@ -335,7 +335,7 @@ demo_seed(tucai_ctx_t *ctx, json_t *old, const char *base_url,
         snprintf(phone, sizeof(phone), "1380013%04d", i + 1);
         if (adm_exec(ctx, NULL,
                 "INSERT INTO students (school_id, student_no, name, phone,"
-                " created_at, updated_at) VALUES (%U, %s, %s, %s, %D, %D)"
+                " created_at, updated_at) VALUES (%lu, %s, %s, %s, %ld, %ld)"
                 " ON DUPLICATE KEY UPDATE name = VALUES(name),"
                 " id = LAST_INSERT_ID(id)",
                 school, no, demo_names[i], i % 2 ? phone : NULL, now, now) != 0)

@@ -78,7 +78,7 @@ throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
 
     if (adm_query_u64(ctx, &failures,
             "SELECT failures FROM login_throttle WHERE username = %s"
-            " AND last_failure_at > %D", user, now - ADM_LOGIN_FORGET) != 1
+            " AND last_failure_at > %ld", user, now - ADM_LOGIN_FORGET) != 1
         || failures < ADM_LOGIN_FREE
         || adm_query_u64(ctx, &last,
             "SELECT last_failure_at FROM login_throttle WHERE username = %s",
@@ -99,11 +99,11 @@ throttle_failed(tucai_ctx_t *ctx, const char *user, int64_t now)
 {
     (void) adm_exec(ctx, NULL,
         "INSERT INTO login_throttle (username, failures, last_failure_at)"
-        " VALUES (%s, 1, %D) ON DUPLICATE KEY UPDATE failures ="
-        " IF(last_failure_at > %D, failures + 1, 1), last_failure_at = %D",
+        " VALUES (%s, 1, %ld) ON DUPLICATE KEY UPDATE failures ="
+        " IF(last_failure_at > %ld, failures + 1, 1), last_failure_at = %ld",
         user, now, now - ADM_LOGIN_FORGET, now);
     (void) adm_exec(ctx, NULL,
-        "DELETE FROM login_throttle WHERE last_failure_at < %D LIMIT 100",
+        "DELETE FROM login_throttle WHERE last_failure_at < %ld LIMIT 100",
         now - ADM_LOGIN_FORGET);
 }
 

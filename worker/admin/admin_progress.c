@@ -94,7 +94,7 @@ progress_more(tucai_ctx_t *ctx, const adm_who_t *who, json_t *out, int64_t now)
         " COALESCE(SUM(EXISTS (SELECT 1 FROM orders o WHERE o.student_id = s.id"
         "   AND o.status IN ('PAID', 'FREE'))), 0),"
         " COALESCE(SUM(EXISTS (SELECT 1 FROM photos p WHERE p.student_id = s.id)), 0),"
-        " COALESCE(SUM(s.lock_kind = 1 OR (s.lock_kind = 2 AND s.lock_until > %D)), 0)"
+        " COALESCE(SUM(s.lock_kind = 1 OR (s.lock_kind = 2 AND s.lock_until > %ld)), 0)"
         " FROM students s WHERE s.school_id = %u GROUP BY NULLIF(s.class, '')"
         " ORDER BY NULLIF(s.class, '') IS NULL, NULLIF(s.class, '') LIMIT 2000",
         now, who->school_id);
@@ -120,12 +120,12 @@ progress_more(tucai_ctx_t *ctx, const adm_who_t *who, json_t *out, int64_t now)
     res = adm_query(ctx,
         "SELECT FLOOR((c.created_at + %d) / 86400), COUNT(*), COALESCE(SUM(c.pass = 1), 0)"
         " FROM captures c JOIN students s ON s.id = c.student_id"
-        " WHERE s.school_id = %u AND c.created_at >= %D GROUP BY 1"
+        " WHERE s.school_id = %u AND c.created_at >= %ld GROUP BY 1"
         " UNION ALL SELECT FLOOR((paid_at + %d) / 86400), -COUNT(*), 0 FROM orders"
-        " WHERE school_id = %u AND status = 'PAID' AND paid_at >= %D GROUP BY 1"
+        " WHERE school_id = %u AND status = 'PAID' AND paid_at >= %ld GROUP BY 1"
         " UNION ALL SELECT FLOOR((p.produced_at + %d) / 86400), 0, -COUNT(*)"
         " FROM photos p JOIN students s ON s.id = p.student_id"
-        " WHERE s.school_id = %u AND p.produced_at >= %D GROUP BY 1",
+        " WHERE s.school_id = %u AND p.produced_at >= %ld GROUP BY 1",
         BEIJING_OFFSET, who->school_id, since, BEIJING_OFFSET, who->school_id,
         since, BEIJING_OFFSET, who->school_id, since);
     if (res == NULL) return -1;
@@ -187,7 +187,7 @@ admin_progress(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     res = adm_query(ctx,
         "SELECT COALESCE(SUM(lock_kind = 1), 0),"
-        " COALESCE(SUM(lock_kind = 2 AND lock_until > %D), 0),"
+        " COALESCE(SUM(lock_kind = 2 AND lock_until > %ld), 0),"
         " COALESCE(SUM(account_id IS NOT NULL), 0),"
         " (SELECT COUNT(*) FROM photos p JOIN students s2 ON s2.id = p.student_id"
         "   WHERE s2.school_id = %u),"

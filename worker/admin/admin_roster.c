@@ -305,7 +305,7 @@ do_row(roster_t *r)
      * empty cell clears it. */
     if (adm_exec(r->ctx, &n,
             "INSERT INTO students (school_id, student_no, name, phone, class,"
-            " created_at, updated_at) VALUES (%u, %s, %s, %s, %s, %D, %D)"
+            " created_at, updated_at) VALUES (%u, %s, %s, %s, %s, %ld, %ld)"
             " ON DUPLICATE KEY UPDATE"
             " updated_at = IF(name <=> VALUES(name)"
             "   AND phone <=> COALESCE(VALUES(phone), phone)"

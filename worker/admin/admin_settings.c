@@ -254,9 +254,9 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     uint64_t sid = who.school_id;
     json_t *before = fail ? NULL : settings_json(ctx, who.school_id);
     if (!fail && contact)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET contact = %s WHERE id = %U", contact, sid);
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET contact = %s WHERE id = %lu", contact, sid);
     if (!fail && fee)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET fee_fen = %d WHERE id = %U",
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET fee_fen = %d WHERE id = %lu",
                         (int) json_integer_value(fee), sid);
     if (!fail && (ntitle || nbody))
         /* The version moves only when the text really changes. */
@@ -265,19 +265,19 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
             " IF(notice_title <=> COALESCE(%s, notice_title)"
             "    AND notice_body <=> COALESCE(%s, notice_body), 0, 1),"
             " notice_title = COALESCE(%s, notice_title),"
-            " notice_body = COALESCE(%s, notice_body) WHERE id = %U",
+            " notice_body = COALESCE(%s, notice_body) WHERE id = %lu",
             ntitle, nbody, ntitle, nbody, sid);
     if (!fail && vurl)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET video_url = %s WHERE id = %U", vurl, sid);
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET video_url = %s WHERE id = %lu", vurl, sid);
     if (!fail && vdur)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET video_duration_s = %d WHERE id = %U",
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET video_duration_s = %d WHERE id = %lu",
                         (int) json_integer_value(vdur), sid);
     if (!fail && tps)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET tpl_photo_status = %s WHERE id = %U", tps, sid);
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET tpl_photo_status = %s WHERE id = %lu", tps, sid);
     if (!fail && tpr)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET tpl_payment_result = %s WHERE id = %U", tpr, sid);
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET tpl_payment_result = %s WHERE id = %lu", tpr, sid);
     if (!fail && has_spec)
-        fail = adm_exec(ctx, NULL, "UPDATE schools SET spec_json = %s WHERE id = %U", spec_text, sid);
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET spec_json = %s WHERE id = %lu", spec_text, sid);
     free(spec_text);
 
     if (!fail) {

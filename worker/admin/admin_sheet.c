@@ -117,6 +117,65 @@ adm_sheet_html(const char *school_name, json_t *codes)
     return b.p;
 }
 
+/*
+ * One page of a generation batch: one class, up to per_page cards, each
+ * with the school, the student's name, number and class, the QR code, the
+ * code in text and one line saying what to do with it.
+ */
+char *
+adm_sheet_page(const char *school_name, const char *cls, int page,
+    int pages_of_class, const adm_code_row_t *rows, size_t n)
+{
+    hbuf b = {0};
+    char num[64];
+
+    hb_str(&b, "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+               "<title>采集码 ");
+    hb_esc(&b, cls[0] ? cls : "未分班");
+    hb_str(&b, "</title><style>"
+               "body{font-family:sans-serif;margin:8mm}"
+               "h1{font-size:15pt;margin:0 0 3mm}"
+               ".grid{display:flex;flex-wrap:wrap;gap:4mm}"
+               ".card{width:58mm;border:1px dashed #888;padding:3mm;"
+               "page-break-inside:avoid;text-align:center}"
+               ".school{font-size:9pt;color:#333}"
+               ".qr{width:36mm;height:36mm}"
+               ".code{font-family:monospace;font-size:10pt;letter-spacing:1px}"
+               ".name{font-size:12pt;font-weight:bold}"
+               ".how{font-size:8pt;color:#333}"
+               "</style></head><body><h1>");
+    hb_esc(&b, school_name);
+    hb_str(&b, " · ");
+    hb_esc(&b, cls[0] ? cls : "未分班");
+    snprintf(num, sizeof(num), " · 第 %d/%d 页</h1><div class=\"grid\">",
+             page, pages_of_class);
+    hb_str(&b, num);
+    for (size_t i = 0; i < n; i++) {
+        hb_str(&b, "<div class=\"card\"><div class=\"school\">");
+        hb_esc(&b, school_name);
+        hb_str(&b, "</div><div class=\"name\">");
+        hb_esc(&b, rows[i].name);
+        hb_str(&b, "</div><div>学号 ");
+        hb_esc(&b, rows[i].no);
+        if (rows[i].cls[0]) {
+            hb_str(&b, " · ");
+            hb_esc(&b, rows[i].cls);
+        }
+        hb_str(&b, "</div>");
+        hb_qr_svg(&b, rows[i].code);
+        hb_str(&b, "<div class=\"code\">");
+        hb_esc(&b, rows[i].code);
+        hb_str(&b, "</div><div class=\"how\">在微信中打开图像采集小程序，扫描二维码或输入采集码；"
+                   "请勿转交他人</div></div>");
+    }
+    hb_str(&b, "</div></body></html>");
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
 /* GET /admin/api/v1/codes/sheet */
 int
 admin_code_sheet(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)

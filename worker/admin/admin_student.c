@@ -33,7 +33,7 @@ capture_list(tucai_ctx_t *ctx, uint64_t sid)
         "SELECT c.id, c.created_at, c.pass, c.reasons, c.verdict_json,"
         " c.camera, c.source, c.original_path <> '' OR d.id IS NOT NULL"
         " FROM captures c LEFT JOIN drafts d ON d.capture_id = c.id"
-        " WHERE c.student_id = %U ORDER BY c.id DESC LIMIT %d",
+        " WHERE c.student_id = %lu ORDER BY c.id DESC LIMIT %d",
         sid, STU_MAX_CAPTURES);
     if (res == NULL) return NULL;
     json_t *arr = json_array();
@@ -117,7 +117,7 @@ admin_student(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_t *codes = json_array();
     json_object_set_new(out, "codes", codes);
     res = adm_query(ctx, "SELECT status, created_at, revoked_at, expires_at"
-                         " FROM codes WHERE student_id = %U ORDER BY id DESC"
+                         " FROM codes WHERE student_id = %lu ORDER BY id DESC"
                          " LIMIT 20", sid);
     if (res == NULL) goto fail;
     while ((row = mysql_fetch_row(res)) != NULL) {
@@ -134,7 +134,7 @@ admin_student(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_t *drafts = json_array();
     json_object_set_new(out, "drafts", drafts);
     res = adm_query(ctx, "SELECT id, capture_id, created_at, status, deleted_at"
-                         " FROM drafts WHERE student_id = %U ORDER BY id DESC"
+                         " FROM drafts WHERE student_id = %lu ORDER BY id DESC"
                          " LIMIT 50", sid);
     if (res == NULL) goto fail;
     while ((row = mysql_fetch_row(res)) != NULL) {
@@ -150,7 +150,7 @@ admin_student(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     res = adm_query(ctx, "SELECT out_trade_no, status, amount_fen, draft_id,"
                          " created_at, paid_at, expires_at FROM orders"
-                         " WHERE student_id = %U ORDER BY live IS NULL, id DESC"
+                         " WHERE student_id = %lu ORDER BY live IS NULL, id DESC"
                          " LIMIT 1", sid);
     if (res == NULL) goto fail;
     row = mysql_fetch_row(res);
@@ -162,7 +162,7 @@ admin_student(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         "expires_at", time_or_null(row[6])));
     mysql_free_result(res);
 
-    res = adm_query(ctx, "SELECT produced_at FROM photos WHERE student_id = %U",
+    res = adm_query(ctx, "SELECT produced_at FROM photos WHERE student_id = %lu",
                     sid);
     if (res == NULL) goto fail;
     row = mysql_fetch_row(res);
@@ -223,7 +223,7 @@ admin_capture_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp
         "SELECT d.photo_path, c.original_path FROM captures c"
         " JOIN students s ON s.id = c.student_id"
         " LEFT JOIN drafts d ON d.capture_id = c.id"
-        " WHERE c.id = %U AND s.school_id = %u LIMIT 1",
+        " WHERE c.id = %lu AND s.school_id = %u LIMIT 1",
         (uint64_t) strtoull(id, NULL, 10), who.school_id);
     if (res == NULL) {
         return resp_db_unavailable(resp);

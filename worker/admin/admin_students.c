@@ -142,7 +142,7 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
      * quality until its end. */
     const char *lock_expr =
         "(CASE WHEN s.lock_kind = 1 THEN 1"
-        " WHEN s.lock_kind = 2 AND s.lock_until > %D THEN 2 ELSE 0 END)";
+        " WHEN s.lock_kind = 2 AND s.lock_until > %ld THEN 2 ELSE 0 END)";
     const char *paid_expr =
         "EXISTS (SELECT 1 FROM orders o WHERE o.student_id = s.id"
         " AND o.status IN ('PAID', 'FREE'))";
@@ -152,10 +152,10 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     char *where = adm_sql(ctx->db,
         "s.school_id = %u AND (%s = '' OR s.step = %s)"
         " AND (%s = '%%%%' OR s.student_no LIKE %s OR s.name LIKE %s)"
-        " AND (%d = 0 OR (%d = 1) = (%r > 0))"
+        " AND (%d = 0 OR (%d = 1) = (%-s > 0))"
         " AND (%d = 0 OR (%s = '-' AND COALESCE(s.class, '') = '')"
         "   OR s.class = %s)"
-        " AND (%d < 0 OR %d = %r) AND (%d < 0 OR %d = %r)",
+        " AND (%d < 0 OR %d = %-s) AND (%d < 0 OR %d = %-s)",
         who.school_id, step, step, pat, pat, pat,
         locked >= 0 ? 1 : 0, locked == 1 ? 1 : 0,
         lock_sql ? lock_sql : "0",
@@ -169,19 +169,19 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     uint64_t total = 0;
     MYSQL_RES *res = NULL;
-    if (adm_query_u64(ctx, &total, "SELECT COUNT(*) FROM students s WHERE %r",
+    if (adm_query_u64(ctx, &total, "SELECT COUNT(*) FROM students s WHERE %-s",
                       where) >= 0)
     {
         res = adm_query(ctx,
-            "SELECT s.student_no, s.name, s.phone, s.step, %r, s.lock_until,"
+            "SELECT s.student_no, s.name, s.phone, s.step, %-s, s.lock_until,"
             " s.cooldown_until, s.attempts, s.liveness_fails, s.quality_fails,"
             " s.account_id IS NOT NULL,"
             " (SELECT MAX(c.status = 'active') FROM codes c WHERE c.student_id = s.id),"
-            " %r, s.class,"
+            " %-s, s.class,"
             " (SELECT o.status FROM orders o WHERE o.student_id = s.id"
             "   ORDER BY o.live IS NULL, o.id DESC LIMIT 1), s.updated_at"
-            " FROM students s WHERE %r ORDER BY %r %r, s.student_no %r"
-            " LIMIT %U OFFSET %U",
+            " FROM students s WHERE %-s ORDER BY %-s %-s, s.student_no %-s"
+            " LIMIT %lu OFFSET %lu",
             lock_sql, photo_expr, where, sort_sql, dir, dir, limit, offset);
     }
     free(lock_sql);
@@ -267,7 +267,7 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (adm_exec(ctx, NULL,
             "UPDATE students SET lock_kind = 0, lock_until = 0,"
             " liveness_fails = 0, quality_fails = 0, cooldown_until = 0,"
-            " updated_at = %D WHERE id = %U", (int64_t) time(NULL), sid) != 0
+            " updated_at = %ld WHERE id = %lu", (int64_t) time(NULL), sid) != 0
         || adm_audit(ctx, req, &who, "student.unlock", no, d) != 0
         || adm_commit(ctx) != 0)
     {

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
@@ -59,6 +60,11 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
     {
         resp_db_unavailable(resp);
         return;
+    }
+
+    /* leases whose release was lost with the connection go back first */
+    if (db_lease_pending()) {
+        (void) db_lease_flush(ctx);
     }
 
     /* The one place a request lost to a conflict with another transaction

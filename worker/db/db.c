@@ -65,7 +65,10 @@ static int is_lost(unsigned e)
     return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST
         || e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR
         || e == CR_SERVER_LOST_EXTENDED || e == 1927 /* ER_CONNECTION_KILLED */
-        || e == 1053 /* ER_SERVER_SHUTDOWN */;
+        || e == 1053 /* ER_SERVER_SHUTDOWN */
+        /* a Galera node out of the primary component (or still joining):
+         * reconnect, possibly to the next server of [db] socket/host */
+        || e == 1047 /* ER_UNKNOWN_COM_ERROR: WSREP not ready */;
 }
 
 void db_set_multi_statements(int on)
@@ -82,7 +85,52 @@ void db_close(tucai_ctx_t *ctx)
     in_txn = 0;
 }
 
+/* The next item of a comma-separated list ("a,b,c") into out; *pos moves
+ * past it.  0 when the list is exhausted. */
+static int next_item(const char *list, size_t *pos, char *out, size_t n)
+{
+    const char *p = list + *pos, *e;
+    size_t      len;
+
+    while (*p == ',' || *p == ' ') p++;
+    if (*p == '\0') return 0;
+    e = strchr(p, ',');
+    len = e ? (size_t) (e - p) : strlen(p);
+    while (len > 0 && p[len - 1] == ' ') len--;
+    snprintf(out, n, "%.*s", (int) len, p);
+    *pos = (size_t) ((e ? e : p + strlen(p)) - list);
+    return 1;
+}
+
+static int connect_one(tucai_ctx_t *ctx, const char *host, const char *sock);
+
+/*
+ * [db] socket (or host) may list several servers, e.g. the local Galera
+ * node first and others after it: the first that accepts a connection is
+ * used until that connection is lost.
+ */
 int db_connect(tucai_ctx_t *ctx)
+{
+    const tucai_config_t *c = ctx->cfg;
+    const char           *list = c->db_socket[0] ? c->db_socket : c->db_host;
+    char                  item[TUCAI_PATH_MAX];
+    size_t                pos = 0;
+    int                   tried = 0;
+
+    while (next_item(list, &pos, item, sizeof(item))) {
+        tried++;
+        if (connect_one(ctx, c->db_socket[0] ? NULL : item,
+                        c->db_socket[0] ? item : NULL) == 0) {
+            return 0;
+        }
+    }
+    if (!tried) {
+        return connect_one(ctx, c->db_host, NULL);
+    }
+    return -1;
+}
+
+static int connect_one(tucai_ctx_t *ctx, const char *host, const char *sock)
 {
     const tucai_config_t *c = ctx->cfg;
     unsigned int          to = (unsigned) c->db_connect_timeout_s;
@@ -102,10 +150,9 @@ int db_connect(tucai_ctx_t *ctx)
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw);
     mysql_options(m, MYSQL_OPT_RECONNECT, &off);   /* we reconnect ourselves */
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(m, c->db_socket[0] ? NULL : c->db_host, c->db_user,
+    if (mysql_real_connect(m, host, c->db_user,
                            c->db_password, c->db_name,
-                           (unsigned) c->db_port,
-                           c->db_socket[0] ? c->db_socket : NULL,
+                           (unsigned) c->db_port, sock,
                            multi_statements ? CLIENT_MULTI_STATEMENTS : 0) == NULL)
     {
         set_err(mysql_errno(m), mysql_error(m));
@@ -120,6 +167,19 @@ int db_connect(tucai_ctx_t *ctx)
         set_err(mysql_errno(m), mysql_error(m));
         db_close(ctx);
         return -1;
+    }
+    /* a Galera node that is not ready accepts connections but refuses
+     * queries: try the next server instead */
+    if (mysql_query(m, "SELECT 1") != 0) {
+        set_err(mysql_errno(m), mysql_error(m));
+        tlog_warn("db: %s not ready: %s", sock ? sock : host, mysql_error(m));
+        db_close(ctx);
+        return -1;
+    }
+    {
+        MYSQL_RES *r = mysql_store_result(m);
+
+        if (r) mysql_free_result(r);
     }
     return 0;
 }
@@ -226,47 +286,54 @@ static char *vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap, size_t *outlen)
             continue;
         }
         p++;
+        /* printf's syntax, so the compiler checks every call (db.h):
+         * "-" raw, "*" binary, ".*" counted, "l"/"ll" 64-bit */
+        int raw = 0, star = 0, prec = 0, lng = 0;
+        if (*p == '-') { raw = 1; p++; }
+        if (*p == '*') { star = 1; p++; }
+        else if (p[0] == '.' && p[1] == '*') { prec = 1; p += 2; }
+        while (*p == 'l' && lng < 2) { lng++; p++; }
+        if ((raw || star || prec) && (*p != 's' || lng || raw + star + prec > 1)) {
+            goto bad;
+        }
         switch (*p) {
         case '%':
             if (put(&b, "%", 1)) goto fail;
             break;
         case 's': {
+            int         n = star || prec ? va_arg(ap, int) : 0;
             const char *s = va_arg(ap, const char *);
-            if (s == NULL ? put(&b, "NULL", 4) : put_quoted(ctx, &b, s, strlen(s)))
+            if (raw) {
+                if (s == NULL || put(&b, s, strlen(s))) goto fail;
+            } else if (star) {
+                const unsigned char *d = (const unsigned char *) s;
+                if (n < 0 || (n > 0 && d == NULL) || put(&b, "X'", 2)) goto fail;
+                for (int i = 0; i < n; i++) {
+                    snprintf(num, sizeof(num), "%02x", d[i]);
+                    if (put(&b, num, 2)) goto fail;
+                }
+                if (put(&b, "'", 1)) goto fail;
+            } else if (s == NULL) {
+                if (put(&b, "NULL", 4)) goto fail;
+            } else if (put_quoted(ctx, &b, s, prec ? (n < 0 ? 0 : (size_t) n) : strlen(s))) {
                 goto fail;
-            break;
-        }
-        case 'S': {
-            const tstr *t = va_arg(ap, const tstr *);
-            if (t == NULL || t->p == NULL ? put(&b, "NULL", 4)
-                                          : put_quoted(ctx, &b, t->p, t->len))
-                goto fail;
-            break;
-        }
-        case 'b': {
-            const unsigned char *d = va_arg(ap, const unsigned char *);
-            size_t               n = va_arg(ap, size_t), i;
-            if (put(&b, "X'", 2)) goto fail;
-            for (i = 0; i < n; i++) {
-                snprintf(num, sizeof(num), "%02x", d[i]);
-                if (put(&b, num, 2)) goto fail;
             }
-            if (put(&b, "'", 1)) goto fail;
             break;
         }
-        case 'd': snprintf(num, sizeof(num), "%d", va_arg(ap, int)); goto num;
-        case 'u': snprintf(num, sizeof(num), "%u", va_arg(ap, unsigned)); goto num;
-        case 'I': snprintf(num, sizeof(num), "%" PRId64, va_arg(ap, int64_t)); goto num;
-        case 'U': snprintf(num, sizeof(num), "%" PRIu64, va_arg(ap, uint64_t)); goto num;
+        case 'd':
+            if (lng == 2) snprintf(num, sizeof(num), "%lld", va_arg(ap, long long));
+            else if (lng) snprintf(num, sizeof(num), "%ld", va_arg(ap, long));
+            else snprintf(num, sizeof(num), "%d", va_arg(ap, int));
+            goto num;
+        case 'u':
+            if (lng == 2) snprintf(num, sizeof(num), "%llu", va_arg(ap, unsigned long long));
+            else if (lng) snprintf(num, sizeof(num), "%lu", va_arg(ap, unsigned long));
+            else snprintf(num, sizeof(num), "%u", va_arg(ap, unsigned));
         num:
             if (put(&b, num, strlen(num))) goto fail;
             break;
-        case 'r': {
-            const char *s = va_arg(ap, const char *);
-            if (put(&b, s, strlen(s))) goto fail;
-            break;
-        }
         default:
+        bad:
             tlog_error("db: bad format directive in \"%s\"", fmt);
             goto fail;
         }
@@ -278,6 +345,13 @@ fail:
     tbuf_free(&b);
     set_err(CR_UNKNOWN_ERROR, "cannot build query");
     return NULL;
+}
+
+char *db_vfmt(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    return vfmt(ctx, fmt, ap, &n);
 }
 
 char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...)
@@ -317,12 +391,17 @@ static int vrun(tucai_ctx_t *ctx, const char *fmt, va_list ap)
 int64_t db_exec(tucai_ctx_t *ctx, const char *fmt, ...)
 {
     va_list ap;
-    int     rc;
+    int64_t n;
 
     va_start(ap, fmt);
-    rc = vrun(ctx, fmt, ap);
+    n = db_vexec(ctx, fmt, ap);
     va_end(ap);
-    if (rc != 0) {
+    return n;
+}
+
+int64_t db_vexec(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    if (vrun(ctx, fmt, ap) != 0) {
         return -1;
     }
     /* drain a stray result so the connection stays usable */
@@ -348,6 +427,11 @@ static MYSQL_RES *vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
         }
     }
     return r;
+}
+
+MYSQL_RES *db_vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
+{
+    return vquery(ctx, fmt, ap);
 }
 
 MYSQL_RES *db_query(tucai_ctx_t *ctx, const char *fmt, ...)

@@ -39,12 +39,12 @@ int db_lease_take(tucai_ctx_t *ctx, const char *name, int ttl_s)
     int64_t now = (int64_t) time(NULL), n;
 
     /* a lapsed lease is anybody's */
-    if (db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %I",
+    if (db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %ld",
                 name, now) < 0) {
         return -1;
     }
     n = db_exec(ctx, "INSERT IGNORE INTO tucai_leases (name, host, pid, expires_at)"
-                     " VALUES (%s, %s, %u, %I)", name, host_name(),
+                     " VALUES (%s, %s, %u, %ld)", name, host_name(),
                 (unsigned) getpid(), now + ttl_s);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
@@ -64,11 +64,47 @@ int db_lease_wait(tucai_ctx_t *ctx, const char *name, int ttl_s, int wait_ms)
     }
 }
 
-int db_lease_release(tucai_ctx_t *ctx, const char *name)
+/* Releases that failed (the connection or the node was lost after the
+ * lease was taken): given back as soon as the database answers again,
+ * rather than holding a student's upload slot until it lapses. */
+#define PENDING_MAX 16
+static char pending[PENDING_MAX][96];
+static int  npending;
+
+static int release(tucai_ctx_t *ctx, const char *name)
 {
     return db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND host = %s"
                         " AND pid = %u", name, host_name(), (unsigned) getpid()) < 0
            ? -1 : 0;
+}
+
+int db_lease_release(tucai_ctx_t *ctx, const char *name)
+{
+    if (release(ctx, name) == 0) {
+        return 0;
+    }
+    if (npending < PENDING_MAX) {
+        snprintf(pending[npending++], sizeof(pending[0]), "%s", name);
+    }
+    return -1;
+}
+
+int db_lease_flush(tucai_ctx_t *ctx)
+{
+    int i, left = 0;
+
+    for (i = 0; i < npending; i++) {
+        if (release(ctx, pending[i]) != 0) {
+            memmove(pending[left++], pending[i], sizeof(pending[0]));
+        }
+    }
+    npending = left;
+    return left ? -1 : 0;
+}
+
+int db_lease_pending(void)
+{
+    return npending;
 }
 
 int db_lease_reap(tucai_ctx_t *ctx)

@@ -23,8 +23,13 @@ int db_lease_setup(tucai_ctx_t *ctx);
 int db_lease_take(tucai_ctx_t *ctx, const char *name, int ttl_s);
 /* The same, trying again every 50 ms for up to wait_ms. */
 int db_lease_wait(tucai_ctx_t *ctx, const char *name, int ttl_s, int wait_ms);
-/* Gives back a lease this process holds.  0 or -1. */
+/* Gives back a lease this process holds.  0 or -1 (then it is kept and
+ * given back by db_lease_flush). */
 int db_lease_release(tucai_ctx_t *ctx, const char *name);
+/* Gives back the leases whose release failed (db_lease_release keeps up
+ * to 16 of them).  0 when none is left, -1. */
+int db_lease_flush(tucai_ctx_t *ctx);
+int db_lease_pending(void);
 /* Removes leases held by processes of this host that are gone.  Returns
  * how many, or -1. */
 int db_lease_reap(tucai_ctx_t *ctx);

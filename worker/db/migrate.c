@@ -132,7 +132,7 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
             tlog_error("migrate: %s failed: %s", names[i], mysql_error(ctx->db));
             rc = -1;
         } else if (db_exec(ctx, "INSERT INTO schema_migrations (version, applied_at)"
-                           " VALUES (%s, %I)", names[i], (int64_t) time(NULL)) < 0) {
+                           " VALUES (%s, %ld)", names[i], (int64_t) time(NULL)) < 0) {
             rc = -1;
         } else {
             tlog_info("migrate: applied %s", names[i]);

@@ -190,9 +190,9 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     } else {
         return -1;
     }
-    res = db_query(ctx, "SELECT %r, %r, a.openid FROM students s"
+    res = db_query(ctx, "SELECT %-s, %-s, a.openid FROM students s"
                         " JOIN schools sc ON sc.id = s.school_id"
-                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %U",
+                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %lu",
                    sub_col, tpl_col, student_id);
     if (res == NULL) {
         return -1;
@@ -232,7 +232,7 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     }
     n = db_exec(ctx, "INSERT INTO outbox (student_id, kind, dedupe_key, payload_json,"
                      " status, attempts, next_at, created_at)"
-                     " VALUES (%U, %s, %s, %s, 'pending', 0, %I, %I)"
+                     " VALUES (%lu, %s, %s, %s, 'pending', 0, %ld, %ld)"
                      " ON DUPLICATE KEY UPDATE id = id",
                 student_id, kind, dedupe_key, body, now, now);
     free(body);
@@ -253,7 +253,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     for (i = 0; i < RUN_MAX && tucai_now_ms() < deadline_ms; i++) {
         now = (int64_t) time(NULL);
         res = db_query(ctx, "SELECT id, payload_json, attempts, created_at FROM outbox"
-                            " WHERE status = 'pending' AND next_at <= %I"
+                            " WHERE status = 'pending' AND next_at <= %ld"
                             " ORDER BY next_at, id LIMIT 1", now);
         if (res == NULL) {
             return;
@@ -272,9 +272,9 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
             return;
         }
         /* Claim: only the child whose UPDATE matched sends it. */
-        if (db_exec(ctx, "UPDATE outbox SET attempts = attempts + 1, next_at = %I"
-                         " WHERE id = %U AND status = 'pending' AND attempts = %I"
-                         " AND next_at <= %I", now + LEASE_S, id, attempts, now) != 1)
+        if (db_exec(ctx, "UPDATE outbox SET attempts = attempts + 1, next_at = %ld"
+                         " WHERE id = %lu AND status = 'pending' AND attempts = %ld"
+                         " AND next_at <= %ld", now + LEASE_S, id, attempts, now) != 1)
         {
             free(payload);
             continue;
@@ -284,23 +284,23 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
         free(payload);
         now = (int64_t) time(NULL);
         if (st == WX_OK) {
-            (void) db_exec(ctx, "UPDATE outbox SET status = 'sent', sent_at = %I,"
-                                " last_error = '' WHERE id = %U", now, id);
+            (void) db_exec(ctx, "UPDATE outbox SET status = 'sent', sent_at = %ld,"
+                                " last_error = '' WHERE id = %lu", now, id);
         } else if (st == WX_REFUSED || st == WX_BAD_REQUEST
                    || (attempts >= cfg->outbox_max_attempts && now - created >= MAX_AGE_S))
         {
             tlog_warn("outbox: message %llu dead after %lld attempts: %s",
                       (unsigned long long) id, (long long) attempts, errmsg);
             (void) db_exec(ctx, "UPDATE outbox SET status = 'dead', last_error = %s"
-                                " WHERE id = %U", errmsg, id);
+                                " WHERE id = %lu", errmsg, id);
         } else {
             delay = (int64_t) (cfg->outbox_interval_s > 0 ? cfg->outbox_interval_s : 5)
                     << (attempts > 10 ? 10 : attempts - 1);
             if (delay > MAX_BACKOFF) {
                 delay = MAX_BACKOFF;
             }
-            (void) db_exec(ctx, "UPDATE outbox SET next_at = %I, last_error = %s"
-                                " WHERE id = %U", now + delay, errmsg, id);
+            (void) db_exec(ctx, "UPDATE outbox SET next_at = %ld, last_error = %s"
+                                " WHERE id = %lu", now + delay, errmsg, id);
         }
     }
 }

@@ -95,7 +95,7 @@ school_spec(tucai_ctx_t *ctx, uint32_t school_id, photo_spec_t *spec)
 
     *spec = base_spec;
     rc = db_query_str(ctx, buf, sizeof(buf),
-                      "SELECT spec_json FROM schools WHERE id = %U",
+                      "SELECT spec_json FROM schools WHERE id = %lu",
                       (uint64_t) school_id);
     if (rc < 0) {
         return -1;
@@ -339,7 +339,7 @@ insert_capture(tucai_ctx_t *ctx, const jst_t *st, int64_t now, int pass,
 {
     if (db_exec(ctx, "INSERT INTO captures (student_id, created_at, pass,"
                 " reasons, verdict_json, original_path, camera, source) VALUES"
-                " (%U, %I, %d, %s, %s, %s, %s, %s)", st->student_id, now, pass,
+                " (%lu, %ld, %d, %s, %s, %s, %s, %s)", st->student_id, now, pass,
                 reasons, verdict_text, orig, meta->camera, meta->source) != 1)
     {
         return -1;
@@ -377,7 +377,7 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         goto fail;
     }
     if (db_exec(ctx, "INSERT INTO drafts (student_id, capture_id, created_at,"
-                " photo_path, original_path) VALUES (%U, %U, %I, %s, %s)",
+                " photo_path, original_path) VALUES (%lu, %lu, %ld, %s, %s)",
                 st->student_id, capture_id, now, rel, orig) != 1)
     {
         goto fail;
@@ -387,8 +387,8 @@ store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
      * first, so lock_until sees its new value). */
     n = db_exec(ctx, "UPDATE students SET liveness_fails = 0, quality_fails = 0,"
                 " attempts = attempts + 1, lock_kind = IF(lock_kind = 2 AND"
-                " lock_until <= %I, 0, lock_kind), lock_until ="
-                " IF(lock_kind = 0, 0, lock_until), updated_at = %I WHERE id = %U",
+                " lock_until <= %ld, 0, lock_kind), lock_until ="
+                " IF(lock_kind = 0, 0, lock_until), updated_at = %ld WHERE id = %lu",
                 now, now, st->student_id);
     if (n < 0) {
         goto fail;
@@ -435,7 +435,7 @@ store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         return -1;
     }
     rc = jdb_row(ctx, &r, &row, "SELECT liveness_fails, quality_fails"
-                 " FROM students WHERE id = %U FOR UPDATE", st->student_id);
+                 " FROM students WHERE id = %lu FOR UPDATE", st->student_id);
     if (rc <= 0) {
         goto fail;
     }
@@ -464,11 +464,11 @@ store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     }
     if (db_exec(ctx, "UPDATE students SET liveness_fails = %u,"
                 " quality_fails = %u, attempts = attempts + 1,"
-                " cooldown_until = %I,"
+                " cooldown_until = %ld,"
                 " lock_kind = IF(%d <> 0, %d, IF(lock_kind = 2 AND"
-                " lock_until <= %I, 0, lock_kind)),"
-                " lock_until = IF(%d <> 0, %I, IF(lock_kind = 0, 0, lock_until)),"
-                " updated_at = %I WHERE id = %U", lf, qf, cooldown_until,
+                " lock_until <= %ld, 0, lock_kind)),"
+                " lock_until = IF(%d <> 0, %ld, IF(lock_kind = 0, 0, lock_until)),"
+                " updated_at = %ld WHERE id = %lu", lf, qf, cooldown_until,
                 lock_kind, lock_kind, now, lock_kind, lock_until, now,
                 st->student_id) < 0)
     {

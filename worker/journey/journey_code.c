@@ -70,7 +70,7 @@ unknown(tucai_ctx_t *ctx, const char *code, tucai_resp_t *resp)
     {
         id = strtoul(code, NULL, 10);
         if (db_query_str(ctx, contact, sizeof(contact),
-                         "SELECT contact FROM schools WHERE id = %U",
+                         "SELECT contact FROM schools WHERE id = %lu",
                          (uint64_t) id) == 1)
         {
             extra = contact_extra(contact);
@@ -94,7 +94,7 @@ lookup(tucai_ctx_t *ctx, const char *code, MYSQL_RES **res, MYSQL_ROW *row)
                    " sc.contact FROM codes c"
                    " JOIN students s ON s.id = c.student_id"
                    " JOIN schools sc ON sc.id = s.school_id"
-                   " WHERE c.code_hash = %b", h, sizeof(h));
+                   " WHERE c.code_hash = %*s", (int) sizeof(h), h);
 }
 
 /* The code text from the request, or -1 with the answer in resp. */
@@ -238,8 +238,8 @@ journey_code(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     /* pending_phone first: SET evaluates left to right.  A new student
      * forgets the phone typed for the previous one. */
     if (db_exec(ctx, "UPDATE accounts SET pending_phone ="
-                " IF(pending_student_id <=> %U, pending_phone, NULL),"
-                " pending_student_id = %U, pending_code_id = %U WHERE id = %U",
+                " IF(pending_student_id <=> %lu, pending_phone, NULL),"
+                " pending_student_id = %lu, pending_code_id = %lu WHERE id = %lu",
                 student_id, student_id, code_id, st.account_id) < 0
         || journey_load(ctx, st.account_id, &st) != 0)
     {

@@ -42,7 +42,7 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
     rc = jdb_row(ctx, &res, &row, "SELECT pending_student_id, pending_phone,"
-                 " pending_code_id FROM accounts WHERE id = %U FOR UPDATE",
+                 " pending_code_id FROM accounts WHERE id = %lu FOR UPDATE",
                  st.account_id);
     if (rc <= 0) {
         goto db_fail;
@@ -58,7 +58,7 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     }
 
     rc = jdb_row(ctx, &res, &row, "SELECT account_id FROM students"
-                 " WHERE id = %U FOR UPDATE", sid);
+                 " WHERE id = %lu FOR UPDATE", sid);
     if (rc <= 0) {
         goto db_fail;
     }
@@ -71,7 +71,7 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     if (code_id != 0) {
         rc = jdb_row(ctx, &res, &row, "SELECT status, expires_at FROM codes"
-                     " WHERE id = %U", code_id);
+                     " WHERE id = %lu", code_id);
         if (rc < 0) {
             goto db_fail;
         }
@@ -94,8 +94,8 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         mysql_free_result(res);
     }
 
-    n = db_exec(ctx, "UPDATE students SET account_id = %U, phone = %s,"
-                " updated_at = %I WHERE id = %U AND account_id IS NULL",
+    n = db_exec(ctx, "UPDATE students SET account_id = %lu, phone = %s,"
+                " updated_at = %ld WHERE id = %lu AND account_id IS NULL",
                 st.account_id, phone, now, sid);
     if (n < 0 && db_errno(ctx) == ER_DUP_ENTRY_) {
         /* This account is already bound to another student. */
@@ -106,7 +106,7 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         goto db_fail;
     }
     if (db_exec(ctx, "UPDATE accounts SET pending_student_id = NULL,"
-                " pending_phone = NULL, pending_code_id = NULL WHERE id = %U",
+                " pending_phone = NULL, pending_code_id = NULL WHERE id = %lu",
                 st.account_id) < 0
         || db_commit(ctx) != 0)
     {

@@ -81,7 +81,7 @@ journey_draft_photo(tucai_ctx_t *ctx, const tucai_req_t *req,
         return 0;
     }
     rc = db_query_str(ctx, path, sizeof(path), "SELECT photo_path FROM drafts"
-                      " WHERE id = %U AND student_id = %U AND status = 'draft'",
+                      " WHERE id = %lu AND student_id = %lu AND status = 'draft'",
                       id, st.student_id);
     if (rc < 0) {
         return resp_db_unavailable(resp);
@@ -113,7 +113,7 @@ journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
         return resp_db_unavailable(resp);
     }
     rc = jdb_row(ctx, &res, &row, "SELECT created_at FROM drafts"
-                 " WHERE id = %U AND student_id = %U AND status = 'draft'"
+                 " WHERE id = %lu AND student_id = %lu AND status = 'draft'"
                  " FOR UPDATE", id, st.student_id);
     if (rc < 0) {
         goto db_fail;
@@ -125,8 +125,8 @@ journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
     created = jsql_i64(row[0]);
     mysql_free_result(res);
 
-    rc = db_query_int(ctx, &n, "SELECT COUNT(*) FROM orders WHERE draft_id = %U"
-                      " AND student_id = %U AND (live = 1 OR status IN"
+    rc = db_query_int(ctx, &n, "SELECT COUNT(*) FROM orders WHERE draft_id = %lu"
+                      " AND student_id = %lu AND (live = 1 OR status IN"
                       " ('PAID', 'FREE'))", id, st.student_id);
     if (rc < 0) {
         goto db_fail;
@@ -148,8 +148,8 @@ journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
                                     journey_time(deletable), "retry_after",
                                     (json_int_t) (deletable - now)));
     }
-    if (db_exec(ctx, "UPDATE drafts SET status = 'deleted', deleted_at = %I"
-                " WHERE id = %U", now, id) != 1
+    if (db_exec(ctx, "UPDATE drafts SET status = 'deleted', deleted_at = %ld"
+                " WHERE id = %lu", now, id) != 1
         || db_commit(ctx) != 0)
     {
         goto db_fail;

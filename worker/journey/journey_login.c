@@ -64,7 +64,7 @@ journey_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     /* LAST_INSERT_ID(id) makes the existing row's id readable as well. */
     if (db_exec(ctx, "INSERT INTO accounts (openid, created_at, last_login_at)"
-                " VALUES (%s, %I, %I) ON DUPLICATE KEY UPDATE"
+                " VALUES (%s, %ld, %ld) ON DUPLICATE KEY UPDATE"
                 " last_login_at = VALUES(last_login_at), id = LAST_INSERT_ID(id)",
                 openid, now, now) < 0)
     {

@@ -34,7 +34,7 @@ last_capture(tucai_ctx_t *ctx, const jst_t *st)
         return json_null();
     }
     MYSQL_RES *res = db_query(ctx, "SELECT created_at, pass, verdict_json"
-                              " FROM captures WHERE student_id = %U"
+                              " FROM captures WHERE student_id = %lu"
                               " ORDER BY id DESC LIMIT 1", st->student_id);
     if (res == NULL) {
         return NULL;

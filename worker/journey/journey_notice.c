@@ -21,7 +21,7 @@ journey_notice(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return 0;
     }
     rc = jdb_row(ctx, &res, &row, "SELECT notice_version, notice_title,"
-                 " notice_body FROM schools WHERE id = %U",
+                 " notice_body FROM schools WHERE id = %lu",
                  (uint64_t) st.school_id);
     if (rc <= 0) {
         return resp_db_unavailable(resp);
@@ -60,8 +60,8 @@ journey_notice_ack(tucai_ctx_t *ctx, const tucai_req_t *req,
     /* The school row decides, in the same statement: no race with a
      * teacher publishing a new version meanwhile. */
     n = db_exec(ctx, "UPDATE students s JOIN schools sc ON sc.id = s.school_id"
-                " SET s.notice_ack_version = sc.notice_version, s.updated_at = %I"
-                " WHERE s.id = %U AND sc.notice_version = %I",
+                " SET s.notice_ack_version = sc.notice_version, s.updated_at = %ld"
+                " WHERE s.id = %lu AND sc.notice_version = %ld",
                 (int64_t) time(NULL), st.student_id, version);
     if (n < 0) {
         return resp_db_unavailable(resp);

@@ -81,7 +81,7 @@ journey_phone(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     }
     json_decref(body);
 
-    if (db_exec(ctx, "UPDATE accounts SET pending_phone = %s WHERE id = %U",
+    if (db_exec(ctx, "UPDATE accounts SET pending_phone = %s WHERE id = %lu",
                 phone, st.account_id) < 0
         || journey_load(ctx, st.account_id, &st) != 0)
     {

@@ -153,9 +153,11 @@ journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st)
     memset(st, 0, sizeof(*st));
     rc = jdb_row(ctx, &res, &row,
                   "SELECT pending_student_id, pending_phone, pending_code_id"
-                  " FROM accounts WHERE id = %U", account_id);
+                  " FROM accounts WHERE id = %lu AND unbound_at IS NULL",
+                  account_id);
     if (rc <= 0) {
-        return rc == 0 ? 1 : -1;       /* 1: no such account */
+        /* 1: no such account, or one a teacher unbound (its tokens die) */
+        return rc == 0 ? 1 : -1;
     }
     st->account_id = account_id;
     st->pending_student_id = jsql_u64(row[0]);
@@ -163,10 +165,10 @@ journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st)
     st->pending_code_id = jsql_u64(row[2]);
     mysql_free_result(res);
 
-    rc = jdb_row(ctx, &res, &row, STUDENT_COLS " WHERE s.account_id = %U",
+    rc = jdb_row(ctx, &res, &row, STUDENT_COLS " WHERE s.account_id = %lu",
                   account_id);
     if (rc == 0 && st->pending_student_id != 0) {
-        rc = jdb_row(ctx, &res, &row, STUDENT_COLS " WHERE s.id = %U",
+        rc = jdb_row(ctx, &res, &row, STUDENT_COLS " WHERE s.id = %lu",
                       st->pending_student_id);
     }
     if (rc < 0) {
@@ -235,7 +237,7 @@ journey_step_sync(tucai_ctx_t *ctx, const jst_t *st)
     }
     /* Best effort: a copy for listings, the truth is recomputed anyway. */
     (void) db_exec(ctx,
-                     "UPDATE students SET step = %s WHERE id = %U AND step <> %s",
+                     "UPDATE students SET step = %s WHERE id = %lu AND step <> %s",
                      journey_step_name(st->step), st->student_id,
                      journey_step_name(st->step));
 }

@@ -60,8 +60,8 @@ journey_submission(tucai_ctx_t *ctx, const tucai_req_t *req,
                           "field draft_id is required",
                           json_pack("{s:s}", "field", "draft_id"));
     }
-    rc = db_query_int(ctx, &found, "SELECT COUNT(*) FROM drafts WHERE id = %U"
-                      " AND student_id = %U AND status = 'draft'",
+    rc = db_query_int(ctx, &found, "SELECT COUNT(*) FROM drafts WHERE id = %lu"
+                      " AND student_id = %lu AND status = 'draft'",
                       draft_id, st.student_id);
     if (rc < 0) {
         return resp_db_unavailable(resp);

@@ -60,7 +60,7 @@ journey_subs_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                                     ps < 0 ? "photo_status" : "payment_result"));
     }
     if (db_exec(ctx, "UPDATE students SET subs_set = 1, sub_photo_status = %d,"
-                " sub_payment_result = %d, updated_at = %I WHERE id = %U",
+                " sub_payment_result = %d, updated_at = %ld WHERE id = %lu",
                 ps, pr, (int64_t) time(NULL), st.student_id) < 0)
     {
         return resp_db_unavailable(resp);

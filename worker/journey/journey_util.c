@@ -124,7 +124,7 @@ journey_drafts_json(tucai_ctx_t *ctx, const tucai_req_t *req, const jst_t *st)
         return a;
     }
     res = db_query(ctx, "SELECT id, created_at FROM drafts"
-                     " WHERE student_id = %U AND status = 'draft'"
+                     " WHERE student_id = %lu AND status = 'draft'"
                      " ORDER BY created_at, id LIMIT 100", st->student_id);
     if (res == NULL) {
         json_decref(a);

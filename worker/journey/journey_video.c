@@ -34,8 +34,8 @@ journey_video_start(tucai_ctx_t *ctx, const tucai_req_t *req,
     if (journey_enter(ctx, req, resp, &st, J_FROM(J_VIDEO)) != 0) {
         return 0;
     }
-    if (db_exec(ctx, "UPDATE students SET video_started_at = %I,"
-                " updated_at = %I WHERE id = %U", now, now, st.student_id) < 0)
+    if (db_exec(ctx, "UPDATE students SET video_started_at = %ld,"
+                " updated_at = %ld WHERE id = %lu", now, now, st.student_id) < 0)
     {
         return resp_db_unavailable(resp);
     }
@@ -68,9 +68,9 @@ journey_video_finish(tucai_ctx_t *ctx, const tucai_req_t *req,
         }
         /* The condition is repeated in SQL so a concurrent restart of the
          * clock cannot be finished early. */
-        if (db_exec(ctx, "UPDATE students SET video_finished_at = %I,"
-                    " updated_at = %I WHERE id = %U AND video_started_at"
-                    " IS NOT NULL AND video_started_at + %I <= %I",
+        if (db_exec(ctx, "UPDATE students SET video_finished_at = %ld,"
+                    " updated_at = %ld WHERE id = %lu AND video_started_at"
+                    " IS NOT NULL AND video_started_at + %ld <= %ld",
                     now, now, st.student_id,
                     (int64_t) st.video_duration_s, now) < 0)
         {

@@ -84,7 +84,7 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
     int                   rc;
 
     rc = db_query_str(ctx, draft_path, sizeof(draft_path),
-                      "SELECT photo_path FROM drafts WHERE id = %U AND student_id = %U",
+                      "SELECT photo_path FROM drafts WHERE id = %lu AND student_id = %lu",
                       o->draft_id, o->student_id);
     if (rc < 0) {
         return -1;
@@ -106,11 +106,11 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
         return -2;
     }
     if (db_exec(ctx, "INSERT INTO photos (student_id, order_id, draft_id, path, produced_at)"
-                     " VALUES (%U, %U, %U, %s, %I) ON DUPLICATE KEY UPDATE"
+                     " VALUES (%lu, %lu, %lu, %s, %ld) ON DUPLICATE KEY UPDATE"
                      " order_id = VALUES(order_id), draft_id = VALUES(draft_id),"
                      " path = VALUES(path), produced_at = VALUES(produced_at)",
                 o->student_id, o->id, o->draft_id, rel, now) < 0
-        || db_exec(ctx, "UPDATE students SET step = 'done', updated_at = %I WHERE id = %U",
+        || db_exec(ctx, "UPDATE students SET step = 'done', updated_at = %ld WHERE id = %lu",
                    now, o->student_id) < 0)
     {
         return -1;

@@ -54,7 +54,7 @@ uint64_t pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req)
     if (req->hdr.role != TUCAI_ROLE_STUDENT || req->hdr.subject == 0) {
         return 0;
     }
-    if (db_query_int(ctx, &id, "SELECT id FROM students WHERE account_id = %U",
+    if (db_query_int(ctx, &id, "SELECT id FROM students WHERE account_id = %lu",
                      (uint64_t) req->hdr.subject) != 1)
     {
         return 0;
@@ -159,7 +159,7 @@ static int lock_draft(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
 {
     int64_t found, dummy;
 
-    found = db_query_int(ctx, &dummy, "SELECT id FROM drafts WHERE id = %U AND student_id = %U"
+    found = db_query_int(ctx, &dummy, "SELECT id FROM drafts WHERE id = %lu AND student_id = %lu"
                                       " AND status = 'draft' FOR UPDATE", draft_id, student_id);
     if (found < 0) {
         return -1;
@@ -185,7 +185,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     *order = NULL;
     res = db_query(ctx, "SELECT s.school_id, sc.fee_fen, sc.name, a.openid FROM students s"
                         " JOIN schools sc ON sc.id = s.school_id"
-                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %U",
+                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %lu",
                    student_id);
     if (res == NULL) {
         return db_down(ctx, resp);
@@ -207,7 +207,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
 
     /* An UNPAID order past expiry is settled with WeChat first (paid
      * meanwhile, or closed there and here), outside any transaction. */
-    w = db_fmt(ctx, "student_id = %U AND live = 1", student_id);
+    w = db_fmt(ctx, "student_id = %lu AND live = 1", student_id);
     found = pay_order_find(ctx, &o, w);
     free(w);
     if (found < 0) {
@@ -230,7 +230,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         if (rc <= 0) {
             return rc < 0 ? db_down(ctx, resp) : -1;
         }
-        w = db_fmt(ctx, "student_id = %U AND live = 1 FOR UPDATE", student_id);
+        w = db_fmt(ctx, "student_id = %lu AND live = 1 FOR UPDATE", student_id);
         found = pay_order_find(ctx, &o, w);
         free(w);
         if (found < 0) {
@@ -250,7 +250,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
                 return unavailable(resp);
             }
             /* Switching drafts before payment: same order, same trade no. */
-            if (db_exec(ctx, "UPDATE orders SET draft_id = %U, updated_at = %I WHERE id = %U",
+            if (db_exec(ctx, "UPDATE orders SET draft_id = %lu, updated_at = %ld WHERE id = %lu",
                         draft_id, now, o.id) < 0
                 || db_commit(ctx) != 0)
             {
@@ -266,7 +266,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
             /* Free school: FREE at once, delivered in the same transaction. */
             if (db_exec(ctx, "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
                              " amount_fen, status, expires_at, created_at, updated_at, live)"
-                             " VALUES (%U, %u, %U, %s, 0, 'FREE', %I, %I, %I, 1)",
+                             " VALUES (%lu, %u, %lu, %s, 0, 'FREE', %ld, %ld, %ld, 1)",
                         student_id, school_id, draft_id, no, now, now, now) < 0)
             {
                 if (db_errno(ctx) == ER_DUP_ENTRY) {
@@ -322,13 +322,13 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         if (rc < 0
             || db_exec(ctx, "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
                             " amount_fen, status, prepay_id, prepay_at, expires_at, created_at,"
-                            " updated_at, live, queried_at) VALUES (%U, %u, %U, %s, %u,"
-                            " 'UNPAID', %s, %I, %I, %I, %I, 1, %I)",
+                            " updated_at, live, queried_at) VALUES (%lu, %u, %lu, %s, %u,"
+                            " 'UNPAID', %s, %ld, %ld, %ld, %ld, 1, %ld)",
                        student_id, school_id, draft_id, no, fee, pid, now,
                        o.expires_at, now, now, now) < 0
             || (o.id = db_insert_id(ctx),
-                db_exec(ctx, "UPDATE students SET step = 'pay', updated_at = %I"
-                             " WHERE id = %U", now, student_id) < 0)
+                db_exec(ctx, "UPDATE students SET step = 'pay', updated_at = %ld"
+                             " WHERE id = %lu", now, student_id) < 0)
             || db_commit(ctx) != 0)
         {
             int dup = db_errno(ctx) == ER_DUP_ENTRY;
@@ -362,7 +362,7 @@ json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
     int         found;
 
     /* The live order, else the latest one (CLOSED). */
-    w = db_fmt(ctx, "student_id = %U ORDER BY live IS NULL, id DESC LIMIT 1", student_id);
+    w = db_fmt(ctx, "student_id = %lu ORDER BY live IS NULL, id DESC LIMIT 1", student_id);
     found = pay_order_find(ctx, &o, w);
     if (found == 1 && refresh && strcmp(o.status, "UNPAID") == 0
         && pay_refresh_order(ctx, &o, 1) == 0)
@@ -396,7 +396,7 @@ int pay_handle_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *res
 
     if (sid != 0) {
         rc = db_query_str(ctx, path, sizeof(path),
-                          "SELECT path FROM photos WHERE student_id = %U", sid);
+                          "SELECT path FROM photos WHERE student_id = %lu", sid);
         if (rc < 0) {
             return resp_db_unavailable(resp);
         }

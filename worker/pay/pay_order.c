@@ -51,7 +51,7 @@ int pay_order_find(tucai_ctx_t *ctx, pay_order_t *o, const char *where)
     if (where == NULL) {
         return -1;
     }
-    res = db_query(ctx, "SELECT " PAY_ORDER_COLS " FROM orders WHERE %r", where);
+    res = db_query(ctx, "SELECT " PAY_ORDER_COLS " FROM orders WHERE %-s", where);
     if (res == NULL) {
         return -1;
     }
@@ -83,7 +83,7 @@ void pay_event(tucai_ctx_t *ctx, const char *out_trade_no, const char *source,
 
     snprintf(d, sizeof(d), "%s", detail ? detail : "");
     if (db_exec(ctx, "INSERT INTO pay_events (out_trade_no, source, accepted, detail,"
-                     " created_at) VALUES (%s, %s, %d, %s, %I)",
+                     " created_at) VALUES (%s, %s, %d, %s, %ld)",
                 out_trade_no && out_trade_no[0] ? out_trade_no : NULL, source,
                 accepted, d, (int64_t) time(NULL)) < 0)
     {
@@ -165,7 +165,7 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
         return 0;
     }
     n = db_exec(ctx, "UPDATE orders SET status = 'PAID', transaction_id = %s,"
-                     " paid_at = %I, updated_at = %I WHERE id = %U AND status = 'UNPAID'",
+                     " paid_at = %ld, updated_at = %ld WHERE id = %lu AND status = 'UNPAID'",
                 txid, now, now, o.id);
     if (n < 0) {
         goto fail;
@@ -260,11 +260,11 @@ static void close_local(tucai_ctx_t *ctx, const pay_order_t *o, const char *why)
 {
     int64_t now = (int64_t) time(NULL);
 
-    if (db_exec(ctx, "UPDATE orders SET status = 'CLOSED', live = NULL, updated_at = %I"
-                     " WHERE id = %U AND status = 'UNPAID'", now, o->id) == 1)
+    if (db_exec(ctx, "UPDATE orders SET status = 'CLOSED', live = NULL, updated_at = %ld"
+                     " WHERE id = %lu AND status = 'UNPAID'", now, o->id) == 1)
     {
-        (void) db_exec(ctx, "UPDATE students SET step = 'submit', updated_at = %I"
-                            " WHERE id = %U AND step = 'pay'", now, o->student_id);
+        (void) db_exec(ctx, "UPDATE students SET step = 'submit', updated_at = %ld"
+                            " WHERE id = %lu AND step = 'pay'", now, o->student_id);
         pay_event(ctx, o->out_trade_no, "close", 1, why);
     }
 }
@@ -281,7 +281,7 @@ int pay_refresh_order(tucai_ctx_t *ctx, const pay_order_t *o, int close_expired)
     if (strcmp(o->status, "UNPAID") != 0) {
         return 0;
     }
-    (void) db_exec(ctx, "UPDATE orders SET queried_at = %I WHERE id = %U", now, o->id);
+    (void) db_exec(ctx, "UPDATE orders SET queried_at = %ld WHERE id = %lu", now, o->id);
     snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s?mchid=%s",
              o->out_trade_no, ctx->cfg->pay_mchid);
     if (payc_call(ctx, "GET", path, NULL, &st, &tx) != 0) {

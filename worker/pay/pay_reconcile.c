@@ -27,7 +27,7 @@ void pay_reconcile(tucai_ctx_t *ctx, int64_t deadline_ms)
     int64_t     now = (int64_t) time(NULL);
 
     res = db_query(ctx, "SELECT " PAY_ORDER_COLS " FROM orders"
-                        " WHERE status = 'UNPAID' AND queried_at <= %I"
+                        " WHERE status = 'UNPAID' AND queried_at <= %ld"
                         " ORDER BY queried_at, id LIMIT %d",
                    now - ctx->cfg->pay_reconcile_s, ORDERS_PER_TICK);
     if (res == NULL) {

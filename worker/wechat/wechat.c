@@ -184,7 +184,7 @@ static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t 
         proc_token_exp = exp;
         if (ctx->db != NULL
             && db_exec(ctx, "INSERT INTO wx_tokens (name, token, expires_at) "
-                            "VALUES (%s, %s, %I) ON DUPLICATE KEY UPDATE "
+                            "VALUES (%s, %s, %ld) ON DUPLICATE KEY UPDATE "
                             "token = VALUES(token), expires_at = VALUES(expires_at)",
                        TOKEN_NAME, cur, exp) < 0)
         {

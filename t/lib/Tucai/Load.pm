@@ -178,7 +178,24 @@ sub sample {
 
 # ---- one student ----
 
+# One request; with retries => N (the cluster test), an answer that says
+# "try again" (502/503 with retry_after, or no connection) is logged and
+# retried after min(retry_after, 2) s, as the mini-program does, at most N
+# times.  Every attempt is a line of the log.
 sub _req {
+    my ($self, $w, $step, $method, $path, %o) = @_;
+    my $r;
+    for my $try (0 .. ($self->{retries} // 0)) {
+        $r = $self->_req1($w, $step, $method, $path, %o);
+        last if $r->{ok} || !($r->{status} == 502 || $r->{status} == 503
+                              || $r->{status} == 599);
+        my $ra = $r->{json} && $r->{json}{retry_after} ? $r->{json}{retry_after} : 1;
+        sleep($ra > 2 ? 2 : $ra) if $try < ($self->{retries} // 0);
+    }
+    return $r;
+}
+
+sub _req1 {
     my ($self, $w, $step, $method, $path, %o) = @_;
     my $hosts = $self->{hosts};
     my $host = $o{host} // $hosts->[ $w->{turn}++ % @$hosts ];
@@ -203,10 +220,14 @@ sub _req {
     my $ok = grep { $_ == $res->{status} } @{ $OK{$step} || [200] };
     my $hi = 0;
     for (0 .. $#$hosts) { $hi = $_ + 1 if $hosts->[$_] eq $host }
-    printf { $w->{log} } "R\t%s\t%d\t%s\t%.1f\t%d\t%d\t%.3f\n", $step, $res->{status},
-        $code || '-', $ms, $ok ? 1 : 0, $hi, time;
+    my $json_ok = $res->{status} < 400 || ($js && $js->{error}) ? 1 : 0;
+    printf { $w->{log} } "R\t%s\t%d\t%s\t%.1f\t%d\t%d\t%.3f\t%d\n", $step, $res->{status},
+        $code || '-', $ms, $ok ? 1 : 0, $hi, time, $json_ok;
+    if ($res->{status} == 201 && $js && $js->{draft}) {
+        printf { $w->{log} } "D\t%s\t%d\t%d\n", $w->{sid} // 0, $js->{draft}{id}, $hi;
+    }
     return { status => $res->{status}, json => $js, code => $code, ok => $ok,
-             content => $res->{content}, host => $host };
+             content => $res->{content}, host => $host, ct => $res->{headers}{'content-type'} // '' };
 }
 
 sub _api_part {
@@ -298,8 +319,14 @@ sub _rest_part {
         }
     } else {
         $r = $self->_capture($w, 'capture', $tok, $good);
-        if ($r->{status} == 429) {          # a cooldown still running here
-            sleep(($r->{json}{retry_after} // 1) + 0.2);
+        for (1 .. 5) {
+            if ($r->{status} == 429) {      # a cooldown still running here
+                sleep(($r->{json}{retry_after} // 1) + 0.2);
+            } elsif ($r->{status} == 409 && ($r->{code} // '') eq 'UPLOAD_IN_PROGRESS') {
+                sleep 2;                    # an earlier attempt is still being checked
+            } else {
+                last;
+            }
             $r = $self->_capture($w, 'capture', $tok, $good);
         }
         return 0 unless $r->{ok};
@@ -368,6 +395,7 @@ sub _worker {
         }
         last if time - $t0 > $self->{duration};
         printf $log "S\t%d\tstart\t%.3f\n", $s->{sid}, time;
+        $w{sid} = $s->{sid};
         my $ok = 1;
         $ok = $self->_api_part(\%w, $s) if $phase ne 'rest';
         $ok = $self->_rest_part(\%w, $s) if $ok && $phase ne 'api';
@@ -426,20 +454,22 @@ sub _pct {
 
 sub _collect {
     my ($self, $phase, $before, $after, $wall, $killed) = @_;
-    my (%lat, %count, %err, %status, @reqs, %stu);
+    my (%lat, %count, %err, %status, @reqs, %stu, @drafts);
     for my $f (glob "$self->{dir}/w*.log") {
         open my $fh, '<', $f or next;
         while (<$fh>) {
             chomp;
             my @x = split /\t/;
             if ($x[0] eq 'R') {
-                my (undef, $step, $st, $code, $ms, $ok, $host, $t) = @x;
+                my (undef, $step, $st, $code, $ms, $ok, $host, $t, $jok) = @x;
                 push @{ $lat{$step} }, $ms;
                 $count{$step}++;
                 $status{"$st"}++;
                 $err{"$step $st $code"}++ unless $ok;
                 push @reqs, { step => $step, status => $st, code => $code, ok => $ok,
-                              host => $host, t => $t, ms => $ms };
+                              host => $host, t => $t, ms => $ms, json_ok => $jok // 1 };
+            } elsif ($x[0] eq 'D') {
+                push @drafts, { sid => $x[1], id => $x[2], host => $x[3] };
             } elsif ($x[0] eq 'S' && $x[2] ne 'start') {
                 $stu{ $x[1] } = { ok => $x[2] eq 'ok', t => $x[3], order => $x[4],
                                   draft => $x[5] };
@@ -467,7 +497,7 @@ sub _collect {
     return { phase => $phase, wall => $wall, steps => \%steps, errors => \%err,
              status => \%status, captures => $caps, api => $api, cpu => \%cpu,
              before => $before, after => $after, students => \%stu, requests => \@reqs,
-             killed => $killed,
+             killed => $killed, drafts => \@drafts,
              ok_students => scalar(grep { $_->{ok} } values %stu),
              n_students => scalar(keys %stu) };
 }
@@ -503,6 +533,51 @@ sub report {
     $o .= sprintf(" %s %.2f", $_, $r->{cpu}{$_}) for sort keys %{ $r->{cpu} };
     $o .= "\n";
     return $o;
+}
+
+# A school (fee, short video) and n students with active collection codes,
+# in a few statements; returns ([student_id, code], ...).
+sub seed {
+    my ($t, $n, %s) = @_;
+    $t->sql_do(sprintf("INSERT INTO schools (name, contact, fee_fen, notice_version,"
+        . " notice_title, notice_body, video_url, video_duration_s, tpl_photo_status,"
+        . " tpl_payment_result, created_at) VALUES ('压测中学 %d', '图像采集办', %d, 1,"
+        . " '须知', '请按要求拍摄', 'https://video.example/guide.mp4', %d, 'TPL_PHOTO',"
+        . " 'TPL_PAY', UNIX_TIMESTAMP())", $$, $s{fee}, $s{video_s}));
+    my $school = $t->sql_one("SELECT MAX(id) FROM schools");
+    my @out;
+    for (my $i = 0; $i < $n; $i += 500) {
+        my $hi = $i + 500 < $n ? $i + 500 : $n;
+        $t->sql_do("INSERT INTO students (school_id, student_no, name, created_at) VALUES "
+            . join(',', map { sprintf("($school, 'L%06d', '考生%d', UNIX_TIMESTAMP())", $_, $_) }
+                   $i .. $hi - 1));
+    }
+    my %sid = map { $_->[1] => $_->[0] }
+        $t->sql("SELECT id, student_no FROM students WHERE school_id = $school");
+    my @codes;
+    for my $i (0 .. $n - 1) {
+        my $no = sprintf('L%06d', $i);
+        my $code = sprintf('%d-L%06dABCDEFGHJ', $school, $i);
+        push @out, [$sid{$no}, $code];
+        push @codes, "($school, $sid{$no}, UNHEX('" . Digest::SHA::sha256_hex($code)
+            . "'), 'active', UNIX_TIMESTAMP(), 0)";
+    }
+    while (my @c = splice @codes, 0, 500) {
+        $t->sql_do("INSERT INTO codes (school_id, student_id, code_hash, status, created_at,"
+            . " expires_at) VALUES " . join(',', @c));
+    }
+    return @out;
+}
+
+# sid -> token of the students the last run() walked
+sub tokens {
+    my ($self) = @_;
+    my %t;
+    for my $f (glob "$self->{dir}/w*.state") {
+        my $s = $J->decode(_slurp($f));
+        $t{$_} = $s->{$_}{token} for keys %$s;
+    }
+    return \%t;
 }
 
 1;

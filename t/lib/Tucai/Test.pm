@@ -60,6 +60,12 @@ Options (all optional):
     nginx_extra_server text put at @NGINX_EXTRA_SERVER@
     worker_ini_extra   text appended to the rendered worker.ini
     pool               0: do not start the pool (start_pool later)
+    db_socket          use this (running) MariaDB instead of starting one
+                       (the cluster test: a Galera node)
+    secrets_dir        use these secrets (another instance's) instead of
+                       generating new ones: same token keys, same WeChat keys
+    sandbox_url        use this (running) sandbox instead of starting one
+    files_dir          photo storage shared with another instance
     ndk                0: nginx.conf without ngx_devel_kit's load_module
                        (the module must work without it)
 
@@ -169,16 +175,24 @@ sub new {
     die "no $self->{worker}: run make" . ($opt{asan} ? ' asan' : '') . "\n"
         unless -x $self->{worker};
 
-    $self->_start_db_fresh;
-    my ($rc, $out) = $self->_run("$ROOT/tools/gen-secrets.sh", "$d/secrets");
-    die "gen-secrets: $out" if $rc;
-    # the template's user gets this install's random password
-    ($rc, $out) = $self->_run("$ROOT/tools/mariadb.sh", 'setup', "$d/run/db", 'tucai', 'tucai',
-                              _slurp("$d/secrets/db_password") =~ s/\s+$//r);
-    die "db password: $out" if $rc;
+    $self->_start_db_fresh unless $opt{db_socket};
+    my ($rc, $out);
+    if ($opt{secrets_dir}) {
+        # another instance's secrets: its database user already has them
+        symlink($opt{secrets_dir}, "$d/secrets") or die "secrets: $!";
+    } else {
+        ($rc, $out) = $self->_run("$ROOT/tools/gen-secrets.sh", "$d/secrets");
+        die "gen-secrets: $out" if $rc;
+        # the template's user gets this install's random password
+        ($rc, $out) = $self->_run("$ROOT/tools/mariadb.sh", 'setup', dirname($self->db_socket),
+                                  'tucai', 'tucai', _slurp("$d/secrets/db_password") =~ s/\s+$//r);
+        die "db password: $out" if $rc;
+    }
 
     my $want_sb = $opt{sandbox} // 1;
-    if ($want_sb && -f "$ROOT/tools/wechat-sandbox.py") {
+    if ($opt{sandbox_url}) {
+        $self->{sandbox_url} = $opt{sandbox_url};
+    } elsif ($want_sb && -f "$ROOT/tools/wechat-sandbox.py") {
         $self->_start_sandbox;
     }
     $self->{sandbox_url} //= 'http://127.0.0.1:9';   # nothing listens
@@ -227,7 +241,7 @@ sub _start_db_fresh {
 
 # in a directory of its own, 0700 (tools/mariadb.sh): mariadbd makes its
 # socket 0777
-sub db_socket { "$_[0]{dir}/run/db/mysqld.sock" }
+sub db_socket { $_[0]{opt}{db_socket} // "$_[0]{dir}/run/db/mysqld.sock" }
 
 sub start_db {
     my ($self) = @_;
@@ -328,7 +342,7 @@ sub sandbox_post {
 sub worker_ini  { "$_[0]{dir}/conf/worker.ini" }
 sub pool_socket { "$_[0]{dir}/run/pool" . ($_[1] // 1) . ".sock" }
 sub key_file    { "$_[0]{dir}/secrets/token_keys" }
-sub files_dir   { "$_[0]{dir}/files" }
+sub files_dir   { $_[0]{opt}{files_dir} // "$_[0]{dir}/files" }
 sub root        { $ROOT }
 sub dir         { $_[0]{dir} }
 sub has_nginx   { $_[0]{has_nginx} }
@@ -343,7 +357,7 @@ sub _render_worker_ini {
     my ($rc, $out) = $self->_run("$ROOT/tools/render-conf", "$ROOT/conf/worker.ini.tmpl",
         $self->worker_ini, "POOL_SOCK1=" . $self->pool_socket(1),
         "POOL_SOCK2=" . $self->pool_socket(2), "RUN_DIR=$d/run",
-        "DB_SOCKET=" . $self->db_socket, "FILES_DIR=$d/files",
+        "DB_SOCKET=" . $self->db_socket, "FILES_DIR=" . $self->files_dir,
         "KEY_FILE=" . $self->key_file, "SECRETS_DIR=$d/secrets",
         "SANDBOX_URL=$self->{sandbox_url}", "ROOT=$ROOT",
         "CHILDREN=$self->{children}", "NGINX_URL=http://127.0.0.1:$self->{port}[1]",
