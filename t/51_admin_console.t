@@ -243,6 +243,21 @@ like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.
      qr/班主任核实为本人/, 'audited with the reason');
 ok(until_js("!document.getElementById('st-unlock')"), 'no unlock button once unlocked');
 
+# ---- unbind a bound student (confirmation, reason, audited) ----
+$t->sql_do("INSERT INTO accounts (openid, created_at, last_login_at) VALUES ('o-c001', $now, $now)");
+my $acc = $t->sql_one("SELECT MAX(id) FROM accounts");
+$t->sql_do("UPDATE students SET account_id=$acc, step='notice' WHERE school_id=$sid AND student_no='C001'");
+go('student/C001');
+ok(until_js("document.getElementById('st-unbind')"), 'a bound student can be unbound');
+click('#st-unbind');
+ok(until_js("document.getElementById('confirm-dialog').open"), 'unbind asks first');
+setval('cd-reason', '学生更换了手机微信');
+click('#cd-ok');
+like(msg('解除'), qr/已解除绑定/, 'unbound');
+ok(!defined one("SELECT account_id FROM students WHERE school_id=$sid AND student_no='C001'"), 'unbound in the DB');
+like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.unbind'"), qr/学生更换了手机微信/,
+     'audited with the reason');
+
 # ---- codes per class, the one-time CSV ----
 go('codes');
 ok(until_js("Array.from(document.getElementById('codes-class').options).some(o => o.value === '高三(2)班')"), 'classes for codes');
