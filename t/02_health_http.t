@@ -9,7 +9,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 2, instances => 2);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 my $r = $t->get('/api/v1/health');
 is($r->{status}, 200, 'health 200');

@@ -8,7 +8,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 1, sandbox => 0);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 is($t->get('/api/v1/health')->{status}, 200, 'up');
 

@@ -9,7 +9,7 @@ use Tucai::Test;
 use Time::HiRes ();
 
 my $t = Tucai::Test->new(worker_children => 2, sandbox => 0);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 is($t->get('/api/v1/health')->{status}, 200, 'up');
 my $master = $t->pool_master_pid;

@@ -9,7 +9,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 2, sandbox => 0);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 $t->sql_do("INSERT INTO schools (name, notice_body) VALUES ('A', '')");
 # warm every child's connection

@@ -15,7 +15,7 @@ use Tucai::Test;
 # held until released, however long the requests below take
 my $t = Tucai::Test->new(worker_children => 2,
                          worker_ini_extra => "[wechat]\ntimeout_ms = 30000\n");
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 sub slurp { open my $f, '<', $_[0] or return undef; local $/; my $s = <$f>; close $f; $s }
 

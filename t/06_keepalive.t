@@ -8,7 +8,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 2, sandbox => 0);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 sub accepts { scalar(() = $_[0]->pool_log =~ /accept: connection/g) }
 

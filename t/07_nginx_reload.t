@@ -12,7 +12,7 @@ use HTTP::Tiny;
 use Time::HiRes qw(time sleep);
 
 my $t = Tucai::Test->new(worker_children => 2, sandbox => 0);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 my $out = $t->dir . '/statuses';
 my $reloads = 3;

@@ -10,7 +10,7 @@ use Test::More;
 use Tucai::Test;
 use Tucai::Proto;
 
-plan skip_all => 'no ASan build (make asan)'
+die "missing prerequisite: no ASan build (make asan)\n"
     unless -x (($ENV{TUCAI_BUILD} || 'build') . '/asan/tucai-worker');
 
 my $t = Tucai::Test->new(worker_children => 2, asan => 1, sandbox => 0);

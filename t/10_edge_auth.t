@@ -18,7 +18,7 @@ my $t = Tucai::Test->new(worker_children => 1, nginx_extra_server => q{
             return 200 "s=$sid t=$tid school=$sch status=$st";
         }
 });
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 sub err_is {
     my ($r, $status, $code, $name) = @_;

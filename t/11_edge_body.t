@@ -10,7 +10,7 @@ use Tucai::Test;
 my $t = Tucai::Test->new(worker_children => 1,
     nginx_extra_server => "tucai_max_upload 64k; tucai_json_max 1k; tucai_roster_max 64k;\n"
         . "client_max_body_size 100k;");
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 sub err_is {
     my ($r, $status, $code, $name) = @_;

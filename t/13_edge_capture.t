@@ -12,13 +12,13 @@ use Time::HiRes qw(sleep);
 use Tucai::Test;
 require "./t/20_journey_lib.pl";
 
-plan skip_all => "no test data (make testdata)"
+die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 my $t = j_harness(instances => 2,
                   knobs => { cooldown => '30s', lock_revalidate => '3s',
                              uploads_in_flight => 1 });
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 my $sch = seed_school($t);
 
 # who answered: "ups=-" in the access log means nginx itself

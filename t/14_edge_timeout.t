@@ -8,7 +8,7 @@ use Test::More;
 use Tucai::Test;
 require "./t/20_journey_lib.pl";
 
-plan skip_all => "no test data (make testdata)"
+die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 my $t = j_harness(nginx_extra_server => q{
@@ -20,7 +20,7 @@ my $t = j_harness(nginx_extra_server => q{
             tucai_pass tucai_pool;
         }
 });
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 my $sch = seed_school($t);
 my ($sid, $code) = seed_student($t, $sch);

@@ -10,7 +10,7 @@ use Digest::SHA qw(hmac_sha256);
 
 my $t = Tucai::Test->new(worker_children => 1, sandbox => 0,
     nginx_extra_server => 'tucai_code_rate 1r/m burst=1000;');
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 # shrink the zone to its minimum (8 pages) and reload
 my $conf = $t->dir . '/nginx/nginx.conf';

@@ -10,7 +10,7 @@ use Test::More;
 use Tucai::Test;
 require "./t/20_journey_lib.pl";
 
-plan skip_all => "no test data (make testdata)"
+die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 my $t = Tucai::Test->new(worker_children => 2, nginx_extra_server => q{

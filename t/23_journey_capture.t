@@ -14,7 +14,7 @@ use Tucai::Test;
 use Tucai::Proto;
 require "./t/20_journey_lib.pl";
 
-plan skip_all => "no test data (make testdata)"
+die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 my $t = j_harness(knobs => { cooldown => '2s', quality_lock_after => 2,

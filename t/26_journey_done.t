@@ -9,7 +9,7 @@ use Test::More;
 use Tucai::Test;
 require "./t/20_journey_lib.pl";
 
-plan skip_all => "no test data (make testdata)"
+die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
 # The sandbox notifies this nginx (worker.ini's notify_url names it);

@@ -13,7 +13,7 @@ use Tucai::PaySeed;
 
 my $t = Tucai::Test->new(worker_children => 2, asan => ($ENV{TUCAI_PAY_ASAN} ? 1 : 0),
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\nmax_attempts = 30\n");
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 sub spew { open my $f, '>', $_[0] or die "$_[0]: $!"; binmode $f; print $f $_[1]; close $f }
 

@@ -10,7 +10,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 1, pool => 0);
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 my $sec = $t->dir . '/secrets';
 my $serial = '5157F09EFDC096DE15EBE81A47057A7232F1B8E1';
 system('openssl', 'req', '-x509', '-new', '-key', "$sec/pay_platform.key", '-subj',

@@ -24,19 +24,19 @@ use Tucai::Test;
 use Tucai::Chromium;
 
 my $CHROME = '/usr/bin/chromium';
-plan skip_all => 'no chromium (sh tools/deps.sh)' unless -x $CHROME;
+die "missing prerequisite: no chromium (sh tools/deps.sh)\n" unless -x $CHROME;
 my $ROOT = $Tucai::Test::ROOT;
 my $B = $ENV{TUCAI_BUILD} || "$ROOT/build";
 my $AXE = "$B/npm/node_modules/axe-core/axe.min.js";
 # the vendored libraries and axe-core are built by `make www` (make test)
 for my $f ("$ROOT/www/admin/vendor/echarts.min.js", "$ROOT/www/admin/vendor/xlsx.full.min.js", $AXE) {
-    BAIL_OUT("$f missing: run make www") unless -e $f;
+    die "missing prerequisite: $f (make www)\n" unless -e $f;
 }
 my $TD = "$B/testdata";
-BAIL_OUT('no test data (make testdata)') unless -e "$TD/.done";
+die "missing prerequisite: no test data (make testdata)\n" unless -e "$TD/.done";
 
 my $t = Tucai::Test->new(worker_children => 2);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 binmode(Test::More->builder->$_, ':utf8') for qw(output failure_output todo_output);
 my $J = JSON::PP->new->utf8->canonical;
 my $SHOTS = "$B/screenshots";

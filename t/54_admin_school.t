@@ -16,7 +16,7 @@ use Encode qw(encode decode_utf8);
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 2);
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 
 my ($rc, $out) = $t->admin_cli('school-add', '--name', '规模测试学校', '--fee', '1500');
 my ($sid) = $out =~ /^(\d+)\s*$/m or BAIL_OUT("school-add: $out");

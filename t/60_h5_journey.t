@@ -20,13 +20,13 @@ use Tucai::Test;
 use Tucai::Chromium;
 
 my $CHROME = '/usr/bin/chromium';
-plan skip_all => 'no chromium (sh tools/deps.sh)' unless -x $CHROME;
+die "missing prerequisite: no chromium (sh tools/deps.sh)\n" unless -x $CHROME;
 my $ROOT = $Tucai::Test::ROOT;
 my $B = $ENV{TUCAI_BUILD} || "$ROOT/build";
 my $TD = "$B/testdata";
-BAIL_OUT('no test data (make testdata)') unless -e "$TD/.done";
+die "missing prerequisite: no test data (make testdata)\n" unless -e "$TD/.done";
 my $AXE = "$B/npm/node_modules/axe-core/axe.min.js";
-BAIL_OUT("$AXE missing: run make www") unless -e $AXE;
+die "missing prerequisite: $AXE (make www)\n" unless -e $AXE;
 
 # A short cooldown so the page's countdown runs out within the test; the
 # sandbox's pay endpoint is proxied the way tools/run.sh does it (its port
@@ -35,7 +35,7 @@ my $t = Tucai::Test->new(worker_children => 2,
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\n",
     nginx_extra_server => "        tucai_cooldown 2s;\n"
         . "        location = /sandbox/pay { proxy_pass http://127.0.0.1:9/sandbox/pay; }\n");
-plan skip_all => 'nginx module not built' unless $t->has_nginx;
+die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 my $J = JSON::PP->new->utf8->canonical;
 {
     my $conf = $t->dir . '/nginx/nginx.conf';

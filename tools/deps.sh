@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-
  libcurl4-openssl-dev libssl-dev libjansson-dev libcsv-dev libinih-dev
  libzbar-dev libqrencode-dev libzip-dev libargon2-dev libcmocka-dev
  opencv-data wrk curl procps psmisc time bc
- clang libclang-rt-14-dev
+ clang libclang-rt-14-dev clang-format
  perl libjson-pp-perl libhttp-tiny-perl
  prometheus debhelper fakeroot lintian
  python3 python3-cryptography python3-opencv python3-numpy

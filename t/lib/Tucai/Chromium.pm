@@ -22,7 +22,7 @@ on fds 3 and 4), so no WebSocket library or npm package is needed.
 =head1 SYNOPSIS
 
     use Tucai::Chromium;
-    plan skip_all => 'no chromium' unless -x $Tucai::Chromium::CHROME;
+    die "missing prerequisite: no chromium\n" unless -x $Tucai::Chromium::CHROME;
 
     my $c = Tucai::Chromium->new(dir => $t->dir, width => 390, height => 844,
                                  mobile => 1, scale => 2, timeout => 30);

@@ -1,0 +1,15 @@
+# format.mk -- one style across worker/ (.clang-format, nginx-like).
+# `make format-check` lists the files whose formatting differs and fails;
+# `make format` rewrites them.  Not part of `make test` yet.
+FORMAT_SRC := $(sort $(wildcard worker/*.c worker/*.h worker/*/*.c worker/*/*.h))
+CLANG_FORMAT ?= clang-format
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+format-check:
+	@$(CLANG_FORMAT) --dry-run -Werror $(FORMAT_SRC) 2>&1 \
+	  | grep -o '^[^:]*\.[ch]' | sort -u | sed 's/^/format: differs: /' \
+	  | { ! grep .; }
+
+.PHONY: format format-check
