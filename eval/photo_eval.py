@@ -8,16 +8,22 @@
    more than 2x its size; both numbers are printed).
 2. Per reason code, the confusion over the labelled set (expected vs got).
 3. Liveness: error rates over the generated bursts.
+4. The booth set (tools/testdata_booth.py, issue 10): per reason, expected
+   vs got; every produced photo measured against the known alpha of the
+   composite (wall left, halo, person lost, alpha error); a contact sheet
+   PNG of every produced photo (build/eval/contact_sheet.png) -- look at it.
 """
-import json, os, subprocess, sys
+import json, os, subprocess, sys, tempfile
 import xml.etree.ElementTree as ET
 
 BIN, TD = sys.argv[1], sys.argv[2]
+EVAL_OUT = os.environ.get("EVAL_OUT", os.path.join(os.path.dirname(os.path.abspath(TD)), "eval"))
 
 
-def run(args):
-    out = subprocess.run([BIN] + args, capture_output=True, text=True, check=True).stdout
-    return [json.loads(l) for l in out.splitlines() if l.strip()]
+def run(args, out=None):
+    cmd = [BIN] + (["--out", out] if out else []) + args
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return [json.loads(l) for l in res.splitlines() if l.strip()]
 
 
 def iou(a, b):
@@ -100,4 +106,105 @@ for name, b in sorted(bursts.items()):
         spoof_n += 1; spoof_ok += failed
 print(f"  false rejects {live_n - live_ok}/{live_n}, false accepts {spoof_n - spoof_ok}/{spoof_n}"
       " (synthetic bursts; see docs/liveness.md)")
-sys.exit(0 if floor_ok and gp == len(good) and noface_pass == 0 else 1)
+
+# ---- 4. booth set ----
+import cv2
+import numpy as np
+
+booth = json.load(open(os.path.join(TD, "booth.json")))
+bnames = sorted(booth)
+os.makedirs(EVAL_OUT, exist_ok=True)
+outdir = tempfile.mkdtemp(prefix="tucai-eval-")
+bv = run([os.path.join(TD, "booth", n) for n in bnames], out=outdir)
+bcodes = sorted({c for l in booth.values() for c in l["expect"]} |
+                {r["code"] for v in bv for r in v["reasons"]})
+print(f"\nbooth set ({len(bnames)} photos): expected vs got")
+print(f"  {'code':24s} {'exp&got':>7s} {'exp,miss':>8s} {'extra':>6s}")
+for c in bcodes:
+    tp = fn_ = fp = 0
+    for n, v in zip(bnames, bv):
+        got = c in [r["code"] for r in v["reasons"]]
+        exp = c in booth[n]["expect"]
+        tp += exp and got; fn_ += exp and not got; fp += got and not exp
+    print(f"  {c:24s} {tp:7d} {fn_:8d} {fp:6d}")
+b_false_rej = [n for n, v in zip(bnames, bv) if booth[n]["pass"] and not v["pass"]]
+b_false_acc = [n for n, v in zip(bnames, bv) if not booth[n]["pass"] and v["pass"]]
+b_wrong = [n for n, v in zip(bnames, bv) if booth[n]["expect"] and not v["pass"] and
+           not set(booth[n]["expect"]) <= {r["code"] for r in v["reasons"]}]
+print(f"  false rejects {len(b_false_rej)}/{sum(l['pass'] for l in booth.values())} {b_false_rej}")
+print(f"  false accepts {len(b_false_acc)}/{sum(not l['pass'] for l in booth.values())} {b_false_acc}")
+print(f"  failed for another reason than expected: {b_wrong}")
+
+# matte measure: the known alpha carried into the output by the composite's
+# affine and the crop's own (metrics: src_eye_centre, out_scale, ...)
+alpha_src = np.load(os.path.join(TD, "booth", "alpha_src.npy"))
+SPEC = np.array([255, 197, 100], np.float32)      # BGR of RGB(100,197,255)
+print("\nmatte on the produced booth photos (known alpha):")
+print(f"  {'photo':28s} {'wall_left':>9s} {'halo':>6s} {'lost':>6s} {'alphaMAE':>8s}")
+agg = []
+sheet = []
+for n, v in zip(bnames, bv):
+    base = n.rsplit(".", 1)[0]
+    path = os.path.join(outdir, base + ".jpg")
+    rej = os.path.join(outdir, base + ".rejected.jpg")
+    p = path if os.path.exists(path) else rej if os.path.exists(rej) else None
+    if not p:
+        continue
+    out = cv2.imread(p).astype(np.float32)
+    sheet.append((n, out, v))
+    t = booth[n].get("truth")
+    m = v["metrics"]
+    if not t or "src_eye_centre" not in m:
+        continue
+    k, ye, th = m["out_scale"], m["out_eye_line"], np.deg2rad(m["out_roll_deg"])
+    ex, ey = m["src_eye_centre"]
+    R = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])   # R(-roll)
+    A = np.eye(3); A[:2, :2] = k * R; A[:2, 2] = k * R @ np.array([-ex, -ey]) + np.array([240, ye])
+    Mf = np.vstack([np.array(t["M"]), [0, 0, 1]])
+    W = (A @ Mf)[:2]
+    at = cv2.warpAffine(alpha_src, W, (480, 640), flags=cv2.INTER_LINEAR, borderValue=0)
+    person = cv2.imread(os.path.join(TD, "booth", t["person"])).astype(np.float32)
+    pt = cv2.warpAffine(person, W, (480, 640), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    l1 = np.abs(out - SPEC).sum(axis=2)
+    fgd = cv2.dilate((at > 0.02).astype(np.uint8), np.ones((9, 9), np.uint8))
+    bg_far = (at < 0.02) & (fgd == 0)
+    ring = (at < 0.02) & (fgd == 1)
+    inner = cv2.erode((at > 0.98).astype(np.uint8), np.ones((5, 5), np.uint8)) == 1
+    wall_left = float((l1[bg_far] > 30).mean()) if bg_far.any() else 0.0
+    halo = float((l1[ring] > 40).mean()) if ring.any() else 0.0
+    lost = float((np.abs(out - pt).sum(axis=2)[inner] > 90).mean()) if inner.any() else 0.0
+    band = (at > 0.02) & (at < 0.98)
+    d = pt - SPEC
+    den = (d * d).sum(axis=2)
+    ok = band & (den > 60 * 60)
+    ae = np.clip(((out - SPEC) * d).sum(axis=2)[ok] / den[ok], 0, 1)
+    mae = float(np.abs(ae - at[ok]).mean()) if ok.any() else 0.0
+    agg.append((wall_left, halo, lost, mae))
+    print(f"  {n:28s} {wall_left:9.4f} {halo:6.3f} {lost:6.3f} {mae:8.3f}")
+if agg:
+    a = np.array(agg)
+    print(f"  {'mean':28s} {a[:, 0].mean():9.4f} {a[:, 1].mean():6.3f} {a[:, 2].mean():6.3f} {a[:, 3].mean():8.3f}")
+    print("  wall_left: share of wall (>4 px from the person) not the spec colour; halo: share of the"
+          " 1-4 px ring outside the person not the spec colour; lost: share of the person's inner"
+          " pixels changed; alphaMAE: alpha error on the true edge band")
+
+# contact sheet: every produced photo, half size, with its file and verdict
+tiles = []
+for n, img, v in sheet:
+    t = cv2.resize(img, (240, 320), interpolation=cv2.INTER_AREA).astype(np.uint8)
+    lab = np.full((44, 240, 3), 255, np.uint8)
+    codes = ",".join(r["code"] for r in v["reasons"]) or "pass"
+    col = (0, 120, 0) if v["pass"] else (0, 0, 200)
+    cv2.putText(lab, n[:34], (3, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(lab, codes[:36], (3, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.42, col, 1, cv2.LINE_AA)
+    tiles.append(np.vstack([t, lab]))
+if tiles:
+    per = 8
+    while len(tiles) % per:
+        tiles.append(np.full_like(tiles[0], 255))
+    rows = [np.hstack(tiles[i:i + per]) for i in range(0, len(tiles), per)]
+    sheet_path = os.path.join(EVAL_OUT, "contact_sheet.png")
+    cv2.imwrite(sheet_path, np.vstack(rows))
+    print(f"\ncontact sheet of {len(sheet)} produced photos: {sheet_path}")
+subprocess.run(["rm", "-rf", outdir])
+sys.exit(0 if floor_ok and gp == len(good) and noface_pass == 0 and not b_false_acc else 1)

@@ -10,7 +10,7 @@ $(B)/cascades.c: tools/cascade2c.py $(CASCADE_FACE) $(CASCADE_EYE)
 	/usr/bin/python3 tools/cascade2c.py $@ face=$(CASCADE_FACE) eye=$(CASCADE_EYE)
 
 # Real photos from Debian packages plus generated variants (idempotent).
-$(B)/testdata/.done: tools/testdata.sh tools/testdata_gen.py
+$(B)/testdata/.done: tools/testdata.sh tools/testdata_gen.py tools/testdata_booth.py
 	bash tools/testdata.sh $(B)/testdata
 testdata: $(B)/testdata/.done
 TEST_PREP += testdata fuzz-build

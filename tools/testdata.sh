@@ -2,12 +2,16 @@
 # tools/testdata.sh DIR -- the photo test set: real photos from Debian
 # packages (dlib's example faces with ground-truth boxes, skimage's sample
 # images), fetched with `apt-get download` and unpacked with `dpkg -x` (no
-# install), then generated variants (tools/testdata_gen.py).  Idempotent:
-# an existing DIR/.done means nothing to do.
+# install), then generated variants (tools/testdata_gen.py) and the booth
+# set (tools/testdata_booth.py).  Idempotent:
+# DIR/.done holding the generators' checksum means nothing to do.
 set -euo pipefail
 DIR=${1:-build/testdata}
 GEN=$(cd "$(dirname "$0")" && pwd)/testdata_gen.py
-[ -e "$DIR/.done" ] && exit 0
+# .done holds the generators' checksum: a changed generator rebuilds the set
+STAMP=$(cat "$GEN" "${GEN%_gen.py}_booth.py" | sha1sum | cut -d' ' -f1)
+[ -e "$DIR/.done" ] && [ "$(cat "$DIR/.done")" = "$STAMP" ] && exit 0
+rm -f "$DIR/.done"
 mkdir -p "$DIR/deb" "$DIR/src"
 DIR=$(cd "$DIR" && pwd)
 cd "$DIR/deb"
@@ -28,4 +32,5 @@ for f in astronaut.png coffee.png chelsea.png rocket.jpg horse.png coins.png \
     cp -f "$sk/$f" "$DIR/src/sk_$f"
 done
 /usr/bin/python3 "$GEN" "$DIR"
-touch "$DIR/.done"
+/usr/bin/python3 "${GEN%_gen.py}_booth.py" "$DIR"
+echo "$STAMP" >"$DIR/.done"

@@ -106,7 +106,12 @@ far = cv2.resize(on_wall(far, np.zeros(far.shape[:2] + (1,), np.float32)), (1950
 small_person = cv2.resize(good, (480, 640), interpolation=cv2.INTER_AREA)
 far[1960:2600, 735:1215] = small_person
 save("face_small.jpg", far, ["FACE_TOO_SMALL"])
-save("face_large.jpg", cv2.resize(good[330:830, 230:730], (900, 900), interpolation=cv2.INTER_CUBIC), ["FACE_TOO_LARGE"])
+# too close: the face fills ~75 % of the width, the head whole (issue 10:
+# a face of 50-60 % whose spec crop fits is no longer "too large")
+fl = cv2.copyMakeBorder(good[100:900, 280:680], 0, 0, 0, 0, cv2.BORDER_REPLICATE)
+save("face_large.jpg", cv2.resize(fl, (600, 1200), interpolation=cv2.INTER_CUBIC), ["FACE_TOO_LARGE"])
+# the head cut by the top edge: no room above the head
+save("no_headroom.jpg", good[250:1250, 80:880], ["NO_ROOM_ABOVE_HEAD"])
 # busy background: the figure in front of the coffee photo
 coffee = cv2.resize(cv2.imread(os.path.join(SRC, "sk_coffee.png")), (512, 512))
 busy = (astro.astype(np.float32) * m + coffee.astype(np.float32) * (1 - m)).astype(np.uint8)

@@ -62,13 +62,16 @@ static void emit(const char *file, photo_result_t *res, const char *outdir)
     json_object_set_new(res->verdict, "file", json_string(file));
     char *s = json_dumps(res->verdict, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (s) { puts(s); free(s); }
-    if (outdir && res->jpeg) {
+    if (outdir && (res->jpeg || res->rejected_jpeg)) {
+        /* a photo that failed its re-check is written as NAME.rejected.jpg */
+        const unsigned char *data = res->jpeg ? res->jpeg : res->rejected_jpeg;
+        size_t len = res->jpeg ? res->jpeg_len : res->rejected_len;
         char *dup = strdup(file), path[4096];
         char *base = basename(dup), *dot = strrchr(base, '.');
         if (dot) *dot = 0;
-        snprintf(path, sizeof path, "%s/%s.jpg", outdir, base);
+        snprintf(path, sizeof path, "%s/%s%s.jpg", outdir, base, res->jpeg ? "" : ".rejected");
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(res->jpeg, 1, res->jpeg_len, f) != res->jpeg_len)
+        if (!f || fwrite(data, 1, len, f) != len)
             fprintf(stderr, "tucai-check: cannot write %s\n", path);
         if (f) fclose(f);
         free(dup);

@@ -74,6 +74,10 @@ typedef struct {
     const char    *decode_code;      /* which of the two, or NULL */
     unsigned char *jpeg;             /* produced photo (malloc), or NULL */
     size_t         jpeg_len;
+    /* a produced photo that failed its re-check (PRODUCTION_FAILED), kept
+     * for operators and the eval contact sheet; never a deliverable */
+    unsigned char *rejected_jpeg;
+    size_t         rejected_len;
     /* time per stage in ms (PHOTO_STAGE_*), -1 for a stage not run; the
      * pool's metrics histogram them */
     double         stage_ms[PHOTO_NSTAGES];

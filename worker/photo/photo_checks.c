@@ -20,39 +20,82 @@ static int clip(const photo_img_t *im, double fx0, double fy0, double fx1, doubl
     return *x1 > *x0 && *y1 > *y0;
 }
 
+/* Solves a 3x3 system (Cramer); 0 or -1 if singular. */
+static int solve3(const double a[3][3], const double b[3], double *x)
+{
+    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+               - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+               + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+    if (fabs(det) < 1e-9) return -1;
+    for (int k = 0; k < 3; k++) {
+        double m[3][3];
+        memcpy(m, a, sizeof m);
+        for (int r = 0; r < 3; r++) m[r][k] = b[r];
+        x[k] = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+              - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+              + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])) / det;
+    }
+    return 0;
+}
+
 double photo_bg_stddev(const photo_img_t *im, const photo_box_t *f, double *mean)
 {
     /* Background = above the hair and beside the head, down to the chin:
-     * the part a plain wall fills in a correct ID photo. */
+     * the part a plain wall fills in a correct ID photo.  What counts is
+     * the spread around a plane fitted per channel (issue 10: a light
+     * gradient or vignetting is a plain wall the matte replaces; texture,
+     * objects and furniture are not). */
     double top = f->y - 0.55 * f->h, bottom = f->y + 0.9 * f->h;
     double left = f->x - 0.3 * f->w, right = f->x + 1.3 * f->w;
-    double s[3] = { 0 }, q[3] = { 0 };
+    double A[3][3] = { { 0 } }, B[3][3] = { { 0 } }, s[3] = { 0 }, q[3] = { 0 };
     long n = 0;
-    for (int y = 0; y < im->h && y < bottom; y += 2)
-        for (int x = 0; x < im->w; x += 2) {
-            if (y >= top && x >= left && x < right) continue;
-            const uint8_t *p = im->px + 3 * ((size_t)y * im->w + x);
-            for (int c = 0; c < 3; c++) { s[c] += p[c]; q[c] += (double)p[c] * p[c]; }
-            n++;
+    for (int pass = 0; pass < 2; pass++) {
+        double coef[3][3] = { { 0 } };
+        if (pass) {
+            for (int c = 0; c < 3; c++)
+                if (solve3(A, B[c], coef[c])) { coef[c][0] = s[c] / n; coef[c][1] = coef[c][2] = 0; }
+            memset(s, 0, sizeof s); memset(q, 0, sizeof q);
         }
-    if (n < 50) { if (mean) mean[0] = mean[1] = mean[2] = 0; return -1; }
+        n = 0;
+        for (int y = 0; y < im->h && y < bottom; y += 2)
+            for (int x = 0; x < im->w; x += 2) {
+                if (y >= top && x >= left && x < right) continue;
+                const uint8_t *p = im->px + 3 * ((size_t)y * im->w + x);
+                double xn = (double)x / im->w - 0.5, yn = (double)y / im->h - 0.5;
+                double fv[3] = { 1, xn, yn };
+                for (int c = 0; c < 3; c++) {
+                    if (!pass) {
+                        s[c] += p[c];
+                        for (int k = 0; k < 3; k++) B[c][k] += fv[k] * p[c];
+                    } else {
+                        double r = p[c] - (coef[c][0] + coef[c][1] * xn + coef[c][2] * yn);
+                        s[c] += r; q[c] += r * r;
+                    }
+                }
+                if (!pass)
+                    for (int a = 0; a < 3; a++)
+                        for (int b = 0; b < 3; b++) A[a][b] += fv[a] * fv[b];
+                n++;
+            }
+        if (n < 50) { if (mean) mean[0] = mean[1] = mean[2] = 0; return -1; }
+        if (!pass && mean)
+            for (int c = 0; c < 3; c++) mean[c] = s[c] / n;
+    }
     double sd = 0;
     for (int c = 0; c < 3; c++) {
-        double m = s[c] / n;
-        if (mean) mean[c] = m;
-        double v = q[c] / n - m * m;
+        double m = s[c] / n, v = q[c] / n - m * m;
         sd += sqrt(v > 0 ? v : 0);
     }
     return sd / 3;
 }
 
-/* Laplacian variance on the face resampled to 128x128: blur relative to
- * the face size, whatever the input resolution. */
-static double sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f)
+/* Laplacian variance on the face resampled to N x N: with N = the face's
+ * width in the produced photo, blur is judged as it will be seen. */
+double photo_sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f, int N)
 {
-    enum { N = 128 };
     static const int lap[3][3] = { { 0, 1, 0 }, { 1, -4, 1 }, { 0, 1, 0 } };
-    uint8_t *b = malloc(N * N);
+    if (N < 16) N = 16;
+    uint8_t *b = malloc((size_t)N * N);
     if (!b) return 0;
     for (int y = 0; y < N; y++)
         for (int x = 0; x < N; x++) {
@@ -83,13 +126,19 @@ static double sharpness(const uint8_t *g, int gw, int gh, const photo_box_t *f)
                 for (int i = -1; i <= 1; i++) v += lap[j + 1][i + 1] * b[(y + j) * N + x + i];
             s += v; q += (double)v * v; n++;
         }
+    /* contrast-normalised: a dark face has weaker edges, not a blurrier
+     * picture (gain capped so noise is not blown up) */
+    double mean = 0;
+    for (int i = 0; i < N * N; i++) mean += b[i];
+    mean /= (double)N * N;
     free(b);
-    double m = s / n;
-    return q / n - m * m;
+    double m = s / n, gain = 128.0 / (mean > 32 ? mean : 32);
+    return (q / n - m * m) * (gain < 1 ? 1 : gain * gain);
 }
 
 int photo_checks_run(const photo_img_t *im, const uint8_t *g,
         const photo_det_t *d, const photo_thresholds_t *th,
+        const photo_spec_t *spec, photo_geom_t *geo,
         const photo_meta_t *meta, photo_report_t *r)
 {
     size_t before = json_array_size(r->reasons);
@@ -123,14 +172,29 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
             photo_reason(r, "MULTIPLE_FACES", json_integer(people), json_integer(1));
         double frac = f->w / im->w;
         json_object_set_new(m, "face_frac", json_real(round3(frac)));
-        if (frac < th->face_min_frac)
-            photo_reason(r, "FACE_TOO_SMALL", json_real(round3(frac)), json_real(th->face_min_frac));
-        if (frac > th->face_max_frac)
-            photo_reason(r, "FACE_TOO_LARGE", json_real(round3(frac)), json_real(th->face_max_frac));
-        double off = fabs(f->x + f->w / 2 - im->w / 2.0) / im->w;
+        double off = (f->x + f->w / 2 - im->w / 2.0) / im->w;
         json_object_set_new(m, "center_off", json_real(round3(off)));
-        if (off > th->center_max_off)
-            photo_reason(r, "FACE_OFF_CENTER", json_real(round3(off)), json_real(th->center_max_off));
+        if (spec && geo && !photo_geom_solve(im, d, spec, geo)) {
+            /* issue 10: the spec crop decides, not fixed fractions */
+            json_object_set_new(m, "face_w_px", json_integer(lround(geo->face_w)));
+            json_object_set_new(m, "hair_top_measured", json_boolean(geo->hair_measured));
+            json_object_set_new(m, "hair_top_y", json_integer(lround(geo->hair_y)));
+            if (geo->ok) {
+                json_object_set_new(m, "out_scale", json_real(round(geo->k * 1e5) / 1e5));
+                json_object_set_new(m, "out_face_w", json_integer(lround(geo->out_face_w)));
+                json_object_set_new(m, "out_eye_line", json_integer(lround(geo->ye_out)));
+                json_object_set_new(m, "out_hair_top", json_integer(lround(geo->out_hair_top)));
+                json_object_set_new(m, "out_fill", json_real(round3(geo->fill)));
+                /* the crop as an affine: output = k R(-roll) (src - eye) + (w/2, eye line) */
+                json_object_set_new(m, "src_eye_centre", json_pack("[ff]",
+                    round(geo->ex * 10) / 10, round(geo->ey * 10) / 10));
+                json_object_set_new(m, "out_roll_deg", json_real(round3(geo->roll_deg)));
+            } else if (!strcmp(geo->code, "FACE_OFF_CENTER")) {
+                photo_reason(r, geo->code, json_real(round3(geo->value)), json_real(round3(geo->limit)));
+            } else {
+                photo_reason(r, geo->code, json_integer(lround(geo->value)), json_integer(lround(geo->limit)));
+            }
+        }
         if (d->eyes_found) {
             json_object_set_new(m, "roll_deg", json_real(round3(d->roll_deg)));
             json_object_set_new(m, "eye_line_y",
@@ -165,10 +229,14 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
             if (ratio > th->max_light_ratio)
                 photo_reason(r, "UNEVEN_LIGHTING", json_real(round3(ratio)), json_real(th->max_light_ratio));
         }
-        double sh = sharpness(g, im->w, im->h, f);
-        json_object_set_new(m, "sharpness", json_real(round3(sh)));
-        if (sh < th->min_sharpness)
-            photo_reason(r, "BLURRY", json_real(round3(sh)), json_real(th->min_sharpness));
+        /* Blur is judged at the output's face scale on the produced crop
+         * (photo_process); here only when there will be no crop. */
+        if (!geo || !geo->ok) {
+            double sh = photo_sharpness(g, im->w, im->h, f, 128);
+            json_object_set_new(m, "sharpness", json_real(round3(sh)));
+            if (sh < th->min_sharpness)
+                photo_reason(r, "BLURRY", json_real(round3(sh)), json_real(th->min_sharpness));
+        }
         double bg = photo_bg_stddev(im, f, NULL);
         if (bg >= 0) {
             json_object_set_new(m, "bg_stddev", json_real(round3(bg)));

@@ -71,6 +71,41 @@ static int header(const char *fmt, const unsigned char *buf, size_t len, VipsIma
     return vips_heifload_buffer((void *)buf, len, out, NULL);
 }
 
+VipsImage *photo_vips_rgb8(VipsImage *in)
+{
+    VipsImage *cur = in, *t1 = NULL, *t2 = NULL;
+    g_object_ref(in);
+    if (vips_image_hasalpha(cur)) {
+        double white[3] = { 255, 255, 255 };
+        VipsArrayDouble *bg = vips_array_double_new(white, 3);
+        int rc = vips_flatten(cur, &t1, "background", bg, NULL);
+        vips_area_unref(VIPS_AREA(bg));
+        if (rc) goto err;
+        g_object_unref(cur);
+        cur = t1;
+    }
+    if (cur->Bands < 3 || cur->Type != VIPS_INTERPRETATION_sRGB ||
+        cur->BandFmt != VIPS_FORMAT_UCHAR) {
+        VipsImage *c;
+        if (vips_colourspace(cur, &c, VIPS_INTERPRETATION_sRGB, NULL)) goto err;
+        int rc = vips_cast_uchar(c, &t2, NULL);
+        g_object_unref(c);
+        if (rc) goto err;
+        g_object_unref(cur);
+        cur = t2;
+    }
+    if (cur->Bands > 3) {
+        VipsImage *e;
+        if (vips_extract_band(cur, &e, 0, "n", 3, NULL)) goto err;
+        g_object_unref(cur);
+        cur = e;
+    }
+    return cur;
+err:
+    g_object_unref(cur);
+    return NULL;
+}
+
 int photo_decode(const unsigned char *buf, size_t len,
         const photo_thresholds_t *th, int max_side, photo_img_t *out,
         const char **code, char *msg, size_t msgn)
@@ -125,30 +160,9 @@ int photo_decode_lim(const unsigned char *buf, size_t len,
         snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
         goto out;
     }
-    VipsImage *cur = thumb;
-    if (vips_image_hasalpha(cur)) {
-        double white[3] = { 255, 255, 255 };
-        VipsArrayDouble *bg = vips_array_double_new(white, 3);
-        int rc = vips_flatten(cur, &t1, "background", bg, NULL);
-        vips_area_unref(VIPS_AREA(bg));
-        if (rc) goto decode_err;
-        cur = t1;
-    }
-    if (cur->Bands < 3 || cur->Type != VIPS_INTERPRETATION_sRGB ||
-        cur->BandFmt != VIPS_FORMAT_UCHAR) {
-        VipsImage *c;
-        if (vips_colourspace(cur, &c, VIPS_INTERPRETATION_sRGB, NULL)) goto decode_err;
-        if (vips_cast_uchar(c, &t2, NULL)) { g_object_unref(c); goto decode_err; }
-        g_object_unref(c);
-        cur = t2;
-    }
-    if (cur->Bands > 3) {
-        VipsImage *e;
-        if (vips_extract_band(cur, &e, 0, "n", 3, NULL)) goto decode_err;
-        if (t2) g_object_unref(t2);
-        t2 = e;
-        cur = e;
-    }
+    VipsImage *cur = photo_vips_rgb8(thumb);
+    if (!cur) goto decode_err;
+    t2 = cur;
     deadline_t dl = { .limit_ms = th->decode_timeout_ms };
     clock_gettime(CLOCK_MONOTONIC, &dl.start);
     vips_image_set_progress(cur, TRUE);

@@ -143,14 +143,20 @@ double photo_recapture_score(const photo_img_t *im, const uint8_t *g,
             double p = patch_periodicity(g, im->w, x0, y0);
             if (p > moire) moire = p;
         }
+        /* glare counts on skin only: the inner face ellipse (cheeks,
+         * forehead, nose), never the wall in the box's corners -- a bright
+         * white wall is not a screen */
         long clipped = 0, n = 0; double sum = 0;
-        for (int y = (int)f->y; y < f->y + f->h && y < im->h; y++)
-            for (int x = (int)f->x; x < f->x + f->w && x < im->w; x++) {
+        double ecx = f->x + f->w / 2, ecy = f->y + 0.5 * f->h, ax = 0.34 * f->w, ay = 0.46 * f->h;
+        for (int y = (int)(ecy - ay); y < ecy + ay && y < im->h; y++)
+            for (int x = (int)(ecx - ax); x < ecx + ax && x < im->w; x++) {
                 if (x < 0 || y < 0) continue;
+                double dx = (x - ecx) / ax, dy = (y - ecy) / ay;
+                if (dx * dx + dy * dy > 1) continue;
                 uint8_t v = g[(size_t)y * im->w + x];
                 clipped += v >= 250; sum += v; n++;
             }
-        if (n && sum / n < 170) glare = (double)clipped / n;
+        if (n && sum / n < 200) glare = (double)clipped / n;
         sides = frame_sides(im, g, f);
     }
     json_object_set_new(metrics, "frame_sides", json_integer(sides));

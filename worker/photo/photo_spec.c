@@ -27,7 +27,7 @@ void photo_thresholds_default(photo_thresholds_t *t)
         .max_roll_deg = 8.0,
         .min_luma = 60, .max_luma = 210,
         .max_light_ratio = 1.5,
-        .min_sharpness = 40.0,
+        .min_sharpness = 15.0,
         .max_bg_stddev = 28.0,
         .recapture_score = 1.0,
         .liveness_min_nonrigid = 1.0,
