@@ -281,7 +281,7 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 }
 
 /* A photo_status subscribe message about a teacher's action, queued in the
- * caller's transaction; outbox_enqueue sends nothing to a student who did
+ * caller's transaction; outbox_photo_status sends nothing to a student who did
  * not accept that template.  Best effort: the action stands without it. */
 void
 adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
