@@ -30,10 +30,10 @@ my $B = $ENV{TUCAI_BUILD} || "$ROOT/build";
 my $AXE = "$B/npm/node_modules/axe-core/axe.min.js";
 # the vendored libraries and axe-core are built by `make www` (make test)
 for my $f ("$ROOT/www/admin/vendor/echarts.min.js", "$ROOT/www/admin/vendor/xlsx.full.min.js", $AXE) {
-    BAIL_OUT("$f missing: run make www") unless -e $f;
+    die "missing prerequisite: $f (make www)\n" unless -e $f;
 }
 my $TD = "$B/testdata";
-BAIL_OUT('no test data (make testdata)') unless -e "$TD/.done";
+die "missing prerequisite: no test data (make testdata)\n" unless -e "$TD/.done";
 
 my $t = Tucai::Test->new(worker_children => 2);
 die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
@@ -91,7 +91,7 @@ my $axe_pages = 0;
 sub axe_ok {
     my ($where) = @_;
     my $v = $c->axe($AXE);
-    is_deeply($v, [], "$where: axe-core finds no serious or critical violations");
+    is_deeply($v, [], "$where: axe-core finds no serious or critical violations") or diag explain $v;
 }
 
 # ---- login ----
@@ -165,7 +165,7 @@ like(until_js("(() => { const e = document.getElementById('roster-summary'); ret
      qr/将新增 60 人/, 'xlsx parsed in the browser');
 is(js("return document.getElementById('roster-summary').className"), 'summary ok', 'all good: green');
 click('#roster-btn');
-ok(until_js("/新增 60/.test(document.getElementById('roster-summary').textContent)"), 'xlsx imported');
+ok(until_js("/导入完成[^]*新增 60/.test(document.getElementById('roster-summary').textContent)"), 'xlsx imported');
 is(one("SELECT COUNT(*) FROM students WHERE school_id=$sid AND class='高三(3)班'"), 60, '60 in the DB');
 
 # ---- data for the lists: a locked student with failed captures ----
@@ -207,6 +207,8 @@ is($cells->[3], '拍摄照片', 'step in words');
 like($cells->[4], qr/活体检测锁定，待老师解锁/, 'lock in words');
 click('button.sort[data-sort=name]');
 ok(until_js("document.querySelector('th[aria-sort=ascending] button[data-sort=name]')"), 'sortable columns');
+ok(until_js("/共 1 人/.test(document.getElementById('students-total').textContent) && document.getElementById('msg').hidden"),
+   'sorted by name without an error');
 no_codes('students');
 axe_ok('students');
 shot('3-students');
@@ -242,6 +244,21 @@ is_deeply([$t->sql("SELECT lock_kind, liveness_fails FROM students WHERE id=$c2"
 like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.unlock' AND target='C002'"),
      qr/班主任核实为本人/, 'audited with the reason');
 ok(until_js("!document.getElementById('st-unlock')"), 'no unlock button once unlocked');
+
+# ---- unbind a bound student (confirmation, reason, audited) ----
+$t->sql_do("INSERT INTO accounts (openid, created_at, last_login_at) VALUES ('o-c001', $now, $now)");
+my $acc = $t->sql_one("SELECT MAX(id) FROM accounts");
+$t->sql_do("UPDATE students SET account_id=$acc, step='notice' WHERE school_id=$sid AND student_no='C001'");
+go('student/C001');
+ok(until_js("document.getElementById('st-unbind')"), 'a bound student can be unbound');
+click('#st-unbind');
+ok(until_js("document.getElementById('confirm-dialog').open"), 'unbind asks first');
+setval('cd-reason', '学生更换了手机微信');
+click('#cd-ok');
+like(msg('解除'), qr/已解除绑定/, 'unbound');
+ok(!defined one("SELECT account_id FROM students WHERE school_id=$sid AND student_no='C001'"), 'unbound in the DB');
+like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.unbind'"), qr/学生更换了手机微信/,
+     'audited with the reason');
 
 # ---- codes per class, the one-time CSV ----
 go('codes');
