@@ -3,6 +3,9 @@
 # so the .so loads into /usr/sbin/nginx.
 
 NGX_SRC_DIR  := $(B)/nginx-src
+# debian/rules passes dpkg-buildflags' hardening flags here
+NGX_CC_OPT   ?= -Werror
+NGX_LD_OPT   ?=
 NGX_MOD_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) include/tucai_proto.h include/tucai_ops.def
 
 ALL += $(B)/ngx_http_tucai_module.so
@@ -13,7 +16,7 @@ $(NGX_SRC_DIR)/objs/Makefile: config mk/module.mk
 	cp -a /usr/share/nginx/src $(NGX_SRC_DIR)
 	cd $(NGX_SRC_DIR) && source ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="-Werror" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
 	    || { tail -30 configure.log; exit 1; }
 

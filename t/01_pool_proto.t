@@ -29,7 +29,7 @@ is_deeply([map { $_->{name} } @{ $r->{json}{schools} }], ['第一中学', 'Secon
 ok($r->{json}{schools}[0]{id} > 0, 'school id');
 
 # unknown op -> 404 NOT_FOUND JSON
-$r = $t->pool_request(op => 120);
+$r = $t->pool_request(op => 126);
 is($r->{status}, 404, 'unknown op 404');
 is($r->{json}{error}, 'NOT_FOUND', 'NOT_FOUND code');
 like($r->{json}{message}, qr{ / }, 'bilingual message');

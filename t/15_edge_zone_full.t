@@ -9,7 +9,7 @@ use MIME::Base64 qw(encode_base64url);
 use Digest::SHA qw(hmac_sha256);
 
 my $t = Tucai::Test->new(worker_children => 1, sandbox => 0,
-    nginx_extra_server => 'tucai_code_rate 1r/m burst=1000;');
+    nginx_extra_server => 'tucai_code_rate 1r/m burst=1000; tucai_code_ip_rate off;');
 die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 # shrink the zone to its minimum (8 pages) and reload

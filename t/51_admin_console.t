@@ -30,10 +30,10 @@ my $B = $ENV{TUCAI_BUILD} || "$ROOT/build";
 my $AXE = "$B/npm/node_modules/axe-core/axe.min.js";
 # the vendored libraries and axe-core are built by `make www` (make test)
 for my $f ("$ROOT/www/admin/vendor/echarts.min.js", "$ROOT/www/admin/vendor/xlsx.full.min.js", $AXE) {
-    BAIL_OUT("$f missing: run make www") unless -e $f;
+    die "missing prerequisite: $f (make www)\n" unless -e $f;
 }
 my $TD = "$B/testdata";
-BAIL_OUT('no test data (make testdata)') unless -e "$TD/.done";
+die "missing prerequisite: no test data (make testdata)\n" unless -e "$TD/.done";
 
 my $t = Tucai::Test->new(worker_children => 2);
 die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
@@ -91,7 +91,7 @@ my $axe_pages = 0;
 sub axe_ok {
     my ($where) = @_;
     my $v = $c->axe($AXE);
-    is_deeply($v, [], "$where: axe-core finds no serious or critical violations");
+    is_deeply($v, [], "$where: axe-core finds no serious or critical violations") or diag explain $v;
 }
 
 # ---- login ----
@@ -242,6 +242,21 @@ is_deeply([$t->sql("SELECT lock_kind, liveness_fails FROM students WHERE id=$c2"
 like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.unlock' AND target='C002'"),
      qr/班主任核实为本人/, 'audited with the reason');
 ok(until_js("!document.getElementById('st-unlock')"), 'no unlock button once unlocked');
+
+# ---- unbind a bound student (confirmation, reason, audited) ----
+$t->sql_do("INSERT INTO accounts (openid, created_at, last_login_at) VALUES ('o-c001', $now, $now)");
+my $acc = $t->sql_one("SELECT MAX(id) FROM accounts");
+$t->sql_do("UPDATE students SET account_id=$acc, step='notice' WHERE school_id=$sid AND student_no='C001'");
+go('student/C001');
+ok(until_js("document.getElementById('st-unbind')"), 'a bound student can be unbound');
+click('#st-unbind');
+ok(until_js("document.getElementById('confirm-dialog').open"), 'unbind asks first');
+setval('cd-reason', '学生更换了手机微信');
+click('#cd-ok');
+like(msg('解除'), qr/已解除绑定/, 'unbound');
+ok(!defined one("SELECT account_id FROM students WHERE school_id=$sid AND student_no='C001'"), 'unbound in the DB');
+like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.unbind'"), qr/学生更换了手机微信/,
+     'audited with the reason');
 
 # ---- codes per class, the one-time CSV ----
 go('codes');

@@ -124,7 +124,10 @@ static void metrics_master(void)
 
     if (tucai_metrics == NULL) return;
     for (i = 0; i < MAX_KIDS; i++) {
-        if (kids[i].pid > 0 && kids[i].slot >= 0 && kids[i].sp >= 0) {
+        /* serving children only: the jobs process is never lent one */
+        if (kids[i].pid > 0 && kids[i].slot >= 0 && kids[i].sp >= 0
+            && !kids[i].jobs)
+        {
             if (kids[i].conn >= 0) busy++; else idle++;
         }
     }

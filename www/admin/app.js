@@ -365,9 +365,6 @@
     'code.revoke': '作废采集码', 'student.unlock': '解锁学生', 'student.unbind': '解除微信绑定',
     'settings.update': '修改设置', 'export': '导出照片', 'demo.seed': '初始化演示数据' };
   var CODE_STATUS = { active: '有效', revoked: '已作废' };
-  /* POST /students/{no}/unbind (README) is the trust issue's; the button
-   * shows once that route is on main */
-  var HAS_UNBIND = false;
 
   function thumb(url, alt) {
     var img = el('img', { alt: alt, 'class': 'thumb', loading: 'lazy' });
@@ -391,7 +388,7 @@
         acts.appendChild(el('button', { type: 'button', 'class': 'revoke', id: 'st-revoke', text: '作废采集码',
           onclick: function () { revoke(s.student_no, s.name, s.bound).then(function (ok) { if (ok) loadStudent(no); }); } }));
       }
-      if (s.bound && HAS_UNBIND) {
+      if (s.bound) {
         acts.appendChild(el('button', { type: 'button', 'class': 'revoke', id: 'st-unbind', text: '解除微信绑定',
           onclick: function () {
             confirmDialog('解除 ' + s.name + ' 的微信绑定', '解除后该微信账号不能再为此学生拍摄，学生需用新的采集码重新绑定。', true, '确认解除')
