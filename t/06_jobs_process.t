@@ -27,7 +27,8 @@ my $calls0 = $calls->();
 
 # a due message, as outbox_enqueue leaves it
 my $body = '{"touser":"o-jobs-held","template_id":"tpl-status","page":"pages/index/index",'
-         . '"data":{"thing1":{"value":"held"},"time3":{"value":"2026-11-29 12:00"}}}';
+         . '"data":{"thing1":{"value":"held"},"phrase2":{"value":"已通过"},'
+         . '"time3":{"value":"2026-11-29 12:00"}}}';
 my $now = time;
 $t->sql_do("INSERT INTO outbox (student_id, kind, dedupe_key, payload_json, status,"
          . " attempts, next_at, created_at) VALUES (1, 'check_passed', 'jobs-held',"

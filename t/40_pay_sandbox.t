@@ -90,9 +90,16 @@ ok($stable->{access_token}, 'stable_token issues a token');
 
 # ---- subscribe ----
 my $msg = { touser => 'oTESTUSER0001', template_id => 'TPL_status', page => 'pages/index/index',
-            data => { thing1 => { value => '照片审核通过' } }, miniprogram_state => 'developer' };
+            data => { thing1 => { value => '照片审核通过' }, phrase2 => { value => "\x{901A}\x{8FC7}" },
+                      time3 => { value => '2026-11-29 12:00' } }, miniprogram_state => 'developer' };
 $r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
 is($J->decode($r->{content})->{errcode}, 0, 'subscribe/send accepted');
+for my $keys ([qw(thing1 phrase2 character_string3)], [qw(thing1 time3)]) {
+    my %d = map { $_ => { value => '1' } } @$keys;
+    $r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok",
+               $J->encode({ %$msg, data => \%d }));
+    is($J->decode($r->{content})->{errcode}, 47003, "keys @$keys are no template's -> 47003");
+}
 $msg->{data}{thing1}{value} = 'x' x 21;
 $r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
 is($J->decode($r->{content})->{errcode}, 47003, 'thing over 20 chars -> 47003');

@@ -253,6 +253,13 @@ for my $m (@{ $msgs || [] }) {
         cmp_ok(length($m->{data}{$k}{value}), '<=', 20, "thing value within 20 chars");
     }
 }
+# one renderer per template: every message carries exactly its keys
+for my $m (@{ $msgs || [] }) {
+    is(join(',', sort keys %{ $m->{data} }),
+       $m->{template_id} eq 'TPL_payment_result' ? 'amount2,character_string1,phrase3,time4'
+                                                 : 'phrase2,thing1,time3',
+       "$m->{template_id}: that template's keys");
+}
 is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"), $want_msgs, 'outbox rows sent');
 my $stats = $t->sandbox_get('/sandbox/stats')->{json}{calls};
 is($stats->{stable_token} // 0, 1, 'one access token fetched for all messages');

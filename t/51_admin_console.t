@@ -165,7 +165,7 @@ like(until_js("(() => { const e = document.getElementById('roster-summary'); ret
      qr/将新增 60 人/, 'xlsx parsed in the browser');
 is(js("return document.getElementById('roster-summary').className"), 'summary ok', 'all good: green');
 click('#roster-btn');
-ok(until_js("/新增 60/.test(document.getElementById('roster-summary').textContent)"), 'xlsx imported');
+ok(until_js("/导入完成[^]*新增 60/.test(document.getElementById('roster-summary').textContent)"), 'xlsx imported');
 is(one("SELECT COUNT(*) FROM students WHERE school_id=$sid AND class='高三(3)班'"), 60, '60 in the DB');
 
 # ---- data for the lists: a locked student with failed captures ----

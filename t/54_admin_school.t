@@ -185,6 +185,32 @@ $r = api('GET', '/audit?target=P0003');
 is_deeply([map { $_->{action} } @{ $r->{json}{entries} }], ['student.unlock'], 'target filter');
 is(api('GET', '/audit?action=a%25b')->{status}, 400, 'wildcards refused');
 
+# ---- the collection window: set as dates, enforced at the code step ----
+require "./t/20_journey_lib.pl";
+my ($wsid, $wcode) = seed_student($t, $sid, student_no => 'W001');
+my @d = gmtime(time + 8 * 3600 - 86400 * 3);
+my $past = sprintf('%04d-%02d-%02d', $d[5] + 1900, $d[4] + 1, $d[3]);
+@d = gmtime(time + 8 * 3600 + 86400 * 3);
+my $future = sprintf('%04d-%02d-%02d', $d[5] + 1900, $d[4] + 1, $d[3]);
+$r = $t->post_json('/admin/api/v1/settings', { window => { start => $past, end => $past } }, token => $tok);
+is($r->{status}, 200, 'window saved');
+is_deeply($r->{json}{window}, { start => $past, end => $past }, 'as the dates given');
+my $stok = login($t, 'window-student');
+$r = $t->post_json('/api/v1/code', { code => $wcode }, token => $stok);
+is($r->{status}, 403, 'after the window: 403');
+is($r->{json}{error}, 'COLLECTION_CLOSED', 'COLLECTION_CLOSED');
+ok($r->{json}{window_end}, 'with the end');
+$t->post_json('/admin/api/v1/settings', { window => { start => $future, end => undef } }, token => $tok);
+$r = $t->post_json('/api/v1/code', { code => $wcode }, token => $stok);
+is($r->{json}{error}, 'COLLECTION_NOT_OPEN', 'before the window: COLLECTION_NOT_OPEN');
+$t->post_json('/admin/api/v1/settings', { window => { start => $past, end => $future } }, token => $tok);
+$r = $t->post_json('/api/v1/code', { code => $wcode }, token => $stok);
+is($r->{status}, 200, 'inside the window the code is accepted');
+is($t->post_json('/admin/api/v1/settings', { window => { start => $future, end => $past } }, token => $tok)->{status},
+   400, 'an end before the start 400');
+is($t->post_json('/admin/api/v1/settings', { window => { start => '2026-02-30' } }, token => $tok)->{status},
+   400, 'not a date 400');
+
 sub uri { my $s = shift; utf8::encode($s); $s =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge; $s }
 
 $t->check_logs;

@@ -158,6 +158,15 @@ KEYS = None
 STATE = None
 
 # Subscribe message value limits (WECHAT.md), by the key's type prefix.
+# The subscribe templates the project uses, by their keys (declared once on
+# our side in worker/jobs/outbox.c, one renderer each): like WeChat, which
+# knows a template's keys, a message whose keys are not exactly one
+# template's is refused (47003).
+TEMPLATE_KEYS = [
+    {"thing1", "phrase2", "time3"},                               # photo_status
+    {"character_string1", "amount2", "phrase3", "time4"},         # payment_result
+]
+
 VALUE_RULES = [
     ("character_string", lambda v: len(v) <= 32 and re.fullmatch(r"[0-9A-Za-z_\-.:#*@ ]*", v)),
     ("thing", lambda v: len(v) <= 20),
@@ -418,6 +427,9 @@ class Handler(BaseHTTPRequestHandler):
         data = d.get("data")
         if not isinstance(data, dict) or not data:
             return self.send_json(200, {"errcode": 47003, "errmsg": "argument invalid! data is empty"})
+        if set(data) not in TEMPLATE_KEYS:
+            return self.send_json(200, {"errcode": 47003, "errmsg": "argument invalid! data keys "
+                                        + ",".join(sorted(data)) + " are no template's"})
         for k, v in data.items():
             val = v.get("value") if isinstance(v, dict) else None
             if not isinstance(val, str) or val == "":

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin.h"
 #include "handlers.h"
@@ -16,13 +17,50 @@
 #define SET_MAX_FEE_FEN      100000    /* 1000 yuan */
 #define SET_MAX_VIDEO_S      3600
 
+#define BEIJING_OFFSET (8 * 3600)
+
+/* A window bound as its Beijing date "YYYY-MM-DD" (JSON null when open);
+ * the end is stored as the first second after its day. */
+static json_t *
+window_date(const char *v, int is_end)
+{
+    char buf[16];
+    if (v == NULL) return json_null();
+    time_t t = (time_t) (strtoll(v, NULL, 10) + BEIJING_OFFSET - (is_end ? 1 : 0));
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+    return json_string(buf);
+}
+
+/* "YYYY-MM-DD" (Beijing) -> Unix time of its first second, plus a day when
+ * is_end; 0 ok, -1 not a date. */
+static int
+parse_window_date(const char *s, int is_end, int64_t *out)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || strlen(s) != 10
+        || y < 2000 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
+    {
+        return -1;
+    }
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
+    time_t t = timegm(&tm);
+    gmtime_r(&t, &tm);
+    if (tm.tm_mday != d) return -1;            /* 2026-02-30 */
+    *out = (int64_t) t - BEIJING_OFFSET + (is_end ? 86400 : 0);
+    return 0;
+}
+
 static json_t *
 settings_json(tucai_ctx_t *ctx, uint32_t school)
 {
     MYSQL_RES *res = adm_query(ctx,
         "SELECT id, name, contact, fee_fen, notice_version, notice_title,"
         " notice_body, video_url, video_duration_s, tpl_photo_status,"
-        " tpl_payment_result, spec_json FROM schools WHERE id = %u", school);
+        " tpl_payment_result, spec_json, window_start, window_end"
+        " FROM schools WHERE id = %u", school);
     if (res == NULL) return NULL;
     MYSQL_ROW row = mysql_fetch_row(res);
     if (row == NULL) {
@@ -49,6 +87,10 @@ settings_json(tucai_ctx_t *ctx, uint32_t school)
         "templates", "photo_status", row[9], "payment_result", row[10],
         "spec", photo_spec_to_json(&spec),
         "spec_custom", custom);
+    if (out != NULL) {
+        json_object_set_new(out, "window", json_pack("{s:o,s:o}",
+            "start", window_date(row[12], 0), "end", window_date(row[13], 1)));
+    }
     mysql_free_result(res);
     return out;
 }
@@ -151,7 +193,8 @@ valid_template(const char *t)
 
 /* POST /admin/api/v1/settings: any subset of
  *   {"contact","fee_fen","notice":{"title","body"},"video":{"url","duration_s"},
- *    "templates":{"photo_status","payment_result"},"spec":{...}|null}
+ *    "templates":{"photo_status","payment_result"},"spec":{...}|null,
+ *    "window":{"start":"YYYY-MM-DD"|null,"end":"YYYY-MM-DD"|null}}
  * -> the settings as GET shows them. */
 int
 admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
@@ -159,7 +202,7 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     adm_who_t who;
     json_t *b;
     int err = 0;
-    static const char *known[] = { "contact", "fee_fen", "notice", "video",
+    static const char *known[] = { "contact", "fee_fen", "notice", "video", "window",
                                    "templates", "spec", NULL };
 
     if (adm_auth(ctx, req, resp, &who) != 0 || adm_json_body(req, resp, &b) != 0) {
@@ -229,6 +272,31 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         }
     }
 
+    /* the collection window: Beijing dates, either side may be open */
+    json_t *win = json_object_get(b, "window");
+    int64_t wstart = 0, wend = 0;
+    int has_wstart = 0, has_wend = 0;
+    if (win) {
+        json_t *ws = json_object_get(win, "start"), *we = json_object_get(win, "end");
+        if (!json_is_object(win)
+            || (ws && !json_is_null(ws) && (!json_is_string(ws)
+                || parse_window_date(json_string_value(ws), 0, &wstart) != 0))
+            || (we && !json_is_null(we) && (!json_is_string(we)
+                || parse_window_date(json_string_value(we), 1, &wend) != 0)))
+        {
+            json_decref(b);
+            return bad(resp, "window", "采集时间应为 YYYY-MM-DD 格式的日期",
+                       "window dates must be YYYY-MM-DD");
+        }
+        has_wstart = json_is_string(ws);
+        has_wend = json_is_string(we);
+        if (has_wstart && has_wend && wend <= wstart) {
+            json_decref(b);
+            return bad(resp, "window", "采集结束日期不能早于开始日期",
+                       "the window ends before it starts");
+        }
+    }
+
     int has_spec = json_object_get(b, "spec") != NULL;
     json_t *spec = json_object_get(b, "spec");
     char *spec_text = NULL;
@@ -276,6 +344,10 @@ admin_settings_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         fail = adm_exec(ctx, NULL, "UPDATE schools SET tpl_photo_status = %s WHERE id = %lu", tps, sid);
     if (!fail && tpr)
         fail = adm_exec(ctx, NULL, "UPDATE schools SET tpl_payment_result = %s WHERE id = %lu", tpr, sid);
+    if (!fail && win)
+        fail = adm_exec(ctx, NULL, "UPDATE schools SET window_start = IF(%d, %ld, NULL),"
+                        " window_end = IF(%d, %ld, NULL) WHERE id = %lu",
+                        has_wstart, wstart, has_wend, wend, sid);
     if (!fail && has_spec)
         fail = adm_exec(ctx, NULL, "UPDATE schools SET spec_json = %s WHERE id = %lu", spec_text, sid);
     free(spec_text);

@@ -281,23 +281,16 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 }
 
 /* A photo_status subscribe message about a teacher's action, queued in the
- * caller's transaction; outbox_enqueue sends nothing to a student who did
+ * caller's transaction; outbox_photo_status sends nothing to a student who did
  * not accept that template.  Best effort: the action stands without it. */
 void
 adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
     const char *text, const char *state)
 {
-    char key[64], num[24];
+    char key[64];
     int64_t now = (int64_t) time(NULL);
 
     snprintf(key, sizeof(key), "teacher_%s:%llu:%lld", what,
              (unsigned long long) sid, (long long) now);
-    snprintf(num, sizeof(num), "%llu", (unsigned long long) sid);
-    json_t *data = json_pack("{s:{s:s},s:{s:s},s:{s:s}}",
-        "thing1", "value", text, "phrase2", "value", state,
-        "character_string3", "value", num);
-    if (data != NULL) {
-        (void) outbox_enqueue(ctx, sid, "photo_status", key, data);
-        json_decref(data);
-    }
+    (void) outbox_photo_status(ctx, sid, key, text, state);
 }

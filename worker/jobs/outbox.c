@@ -1,7 +1,9 @@
 /*
  * outbox.c -- subscribe messages to students through a database outbox.
  *
- * outbox_enqueue() writes the complete subscribe/send body in the caller's
+ * outbox_photo_status() / outbox_payment_result() render their template
+ * (one renderer each, keys declared once) and write the complete
+ * subscribe/send body in the caller's
  * transaction, so a message exists exactly when the state change it
  * reports does.  outbox_run() (a periodic job, jobs.c) claims due rows one at a
  * time with a conditional UPDATE (a lease: two children never send the
@@ -126,43 +128,73 @@ static void china_time(char *buf, size_t n)
 }
 
 /*
- * Callers may pass the template data itself ({"thing1":{"value":..}}) or
- * say what happened ({"kind":"check_passed"|"check_failed"|"photo_ready",
- * "reasons":"CODE,CODE"}); the latter is rendered for the photo_status
- * template, whose keys are thing1 (what), phrase2 (state), time3 (when).
- * Returns new data, or NULL when data is already template data.
+ * The templates we fill: one renderer each, its keys declared once here
+ * (tools/wechat-sandbox.py knows the same key sets and refuses others).
  */
-static json_t *render_kind(json_t *data, const char **kind_out)
-{
-    const char *kind = json_string_value(json_object_get(data, "kind"));
-    const char *reasons = json_string_value(json_object_get(data, "reasons"));
-    const char *what, *state;
-    char        when[32], buf[160];
+static const char *const photo_status_keys[] = { "thing1", "phrase2", "time3" };
+static const char *const payment_result_keys[] = {
+    "character_string1", "amount2", "phrase3", "time4"
+};
 
-    if (kind == NULL) {
-        return NULL;
+/* {"k1":{"value":v1},...} for n declared keys. */
+static json_t *template_data(const char *const *keys, const char *const *values,
+    size_t n)
+{
+    json_t *d = json_object();
+    size_t  i;
+
+    for (i = 0; d != NULL && i < n; i++) {
+        if (json_object_set_new(d, keys[i], json_pack("{s:s}", "value", values[i])) != 0) {
+            json_decref(d);
+            return NULL;
+        }
     }
-    *kind_out = kind;
-    if (strcmp(kind, "check_passed") == 0) {
-        what = "照片审核通过，请选择提交";
-        state = "通过";
-    } else if (strcmp(kind, "check_failed") == 0) {
-        snprintf(buf, sizeof(buf), "未通过:%s", reasons && reasons[0] ? reasons : "请重拍");
-        what = buf;
-        state = "未通过";
-    } else if (strcmp(kind, "photo_ready") == 0) {
-        what = "证件照已制作完成，可以下载";
-        state = "已完成";
-    } else {
-        what = kind;
-        state = "通知";
-    }
-    china_time(when, sizeof(when));
-    return json_pack("{s:{s:s},s:{s:s},s:{s:s}}", "thing1", "value", what,
-                     "phrase2", "value", state, "time3", "value", when);
+    return d;
 }
 
-int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
+static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
+    const char *dedupe_key, json_t *data);
+
+int outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
+    const char *dedupe_key, const char *what, const char *state)
+{
+    char        when[32];
+    const char *v[3];
+    json_t     *d;
+    int         rc;
+
+    china_time(when, sizeof(when));
+    v[0] = what;
+    v[1] = state;
+    v[2] = when;
+    d = template_data(photo_status_keys, v, 3);
+    rc = d ? enqueue(ctx, student_id, "photo_status", dedupe_key, d) : -1;
+    json_decref(d);
+    return rc;
+}
+
+int outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
+    const char *dedupe_key, const char *out_trade_no, uint32_t amount_fen,
+    const char *state)
+{
+    char        when[32], amount[32];
+    const char *v[4];
+    json_t     *d;
+    int         rc;
+
+    china_time(when, sizeof(when));
+    snprintf(amount, sizeof(amount), "%u.%02u元", amount_fen / 100, amount_fen % 100);
+    v[0] = out_trade_no;
+    v[1] = amount;
+    v[2] = state;
+    v[3] = when;
+    d = template_data(payment_result_keys, v, 4);
+    rc = d ? enqueue(ctx, student_id, "payment_result", dedupe_key, d) : -1;
+    json_decref(d);
+    return rc;
+}
+
+static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     const char *dedupe_key, json_t *data)
 {
     MYSQL_RES  *res;
@@ -172,8 +204,7 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     int         accepted;
     json_t     *payload, *limited;
     char       *body;
-    const char *colon, *named_kind = NULL;
-    json_t     *rendered;
+    const char *colon;
     int64_t     now = (int64_t) time(NULL), n;
 
     if (sub_kind == NULL || dedupe_key == NULL || dedupe_key[0] == '\0'
@@ -208,9 +239,7 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
         return 0;    /* not accepted or no template: nothing to send, not an error */
     }
 
-    rendered = render_kind(data, &named_kind);
-    limited = limit_data(rendered ? rendered : data);
-    json_decref(rendered);
+    limited = limit_data(data);
     payload = limited ? json_pack("{s:s,s:s,s:s,s:o,s:s,s:s}", "touser", openid,
                                   "template_id", tpl, "page", "pages/index/index",
                                   "data", limited, "miniprogram_state",
@@ -223,9 +252,7 @@ int outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     }
     /* The kind column names the message (prefix of the dedupe key). */
     colon = strchr(dedupe_key, ':');
-    if (named_kind != NULL) {
-        snprintf(kind, sizeof(kind), "%s", named_kind);
-    } else if (colon != NULL && (size_t) (colon - dedupe_key) < sizeof(kind)) {
+    if (colon != NULL && (size_t) (colon - dedupe_key) < sizeof(kind)) {
         snprintf(kind, sizeof(kind), "%.*s", (int) (colon - dedupe_key), dedupe_key);
     } else {
         snprintf(kind, sizeof(kind), "%s", sub_kind);

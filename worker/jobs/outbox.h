@@ -11,11 +11,19 @@
 
 #include "ctx.h"
 
-/* Queue a subscribe message for the student if they accepted that kind
- * ("photo_status" or "payment_result").  dedupe_key makes it once-only.
- * Uses the caller's transaction (no commit). 0 or -1. */
-int  outbox_enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
-    const char *dedupe_key, json_t *data);
+/* Queue a subscribe message for the student if they accepted that
+ * template; dedupe_key ("<kind>:<id>", the kind names the outbox row)
+ * makes it once-only.  Uses the caller's transaction (no commit).  0 or -1.
+ * One renderer per template, keys declared once (outbox.c):
+ *   photo_status    thing1 what happened, phrase2 state (<= 5 characters),
+ *                   time3 now (China time)
+ *   payment_result  character_string1 the order, amount2 the fee, phrase3
+ *                   state, time4 now */
+int  outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
+    const char *dedupe_key, const char *what, const char *state);
+int  outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
+    const char *dedupe_key, const char *out_trade_no, uint32_t amount_fen,
+    const char *state);
 
 /* Sends due messages until deadline_ms (tucai_now_ms()): a job. */
 void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms);

@@ -313,21 +313,14 @@ reason_codes(json_t *verdict, char *out, size_t n)
 static void
 notify(tucai_ctx_t *ctx, uint64_t sid, uint64_t capture_id, int pass)
 {
-    char    key[64], no[24];
-    json_t *data;
+    char key[64];
 
     snprintf(key, sizeof(key), "%s:%llu", pass ? "check_passed" : "check_failed",
              (unsigned long long) capture_id);
-    snprintf(no, sizeof(no), "%llu", (unsigned long long) capture_id);
-    data = json_pack("{s:{s:s},s:{s:s},s:{s:s}}",
-                     "thing1", "value", pass ? "照片检测通过，已存入草稿箱"
-                                             : "照片未通过检测，请查看原因后重拍",
-                     "phrase2", "value", pass ? "已通过" : "未通过",
-                     "character_string3", "value", no);
-    if (data != NULL) {
-        (void) outbox_enqueue(ctx, sid, "photo_status", key, data);
-        json_decref(data);
-    }
+    (void) outbox_photo_status(ctx, sid, key,
+                               pass ? "照片检测通过，已存入草稿箱"
+                                    : "照片未通过检测，请查看原因后重拍",
+                               pass ? "已通过" : "未通过");
 }
 
 /* The captures row of an attempt, with the client's meta (camera,

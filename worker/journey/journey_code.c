@@ -7,6 +7,8 @@
  *
  * Errors: 404 CODE_UNKNOWN, 410 CODE_REVOKED (also for an expired code,
  * with "reason":"expired", so clients need only the codes of API.md),
+ * 403 COLLECTION_NOT_OPEN / COLLECTION_CLOSED (outside the school's
+ * window, with window_start/window_end),
  * 409 CODE_BOUND_ELSEWHERE, 422 QR_NOT_FOUND; each with "contact" when
  * the school is known (from the code row, or the code's school prefix).
  * Allowed at steps code, phone, confirm (scanning again replaces it).
@@ -91,7 +93,7 @@ lookup(tucai_ctx_t *ctx, const char *code, MYSQL_RES **res, MYSQL_ROW *row)
     SHA256((const unsigned char *) code, strlen(code), h);
     return jdb_row(ctx, res, row,
                    "SELECT c.id, c.status, c.expires_at, s.id, s.account_id,"
-                   " sc.contact FROM codes c"
+                   " sc.contact, sc.window_start, sc.window_end FROM codes c"
                    " JOIN students s ON s.id = c.student_id"
                    " JOIN schools sc ON sc.id = s.school_id"
                    " WHERE c.code_hash = %*s", (int) sizeof(h), h);
@@ -224,6 +226,23 @@ journey_code(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                           "school's photo office",
                           json_pack("{s:s,s:s}", "contact", contact,
                                     "reason", "expired"));
+    }
+    /* the school's collection window (back office settings) */
+    if ((row[6] != NULL && now < jsql_i64(row[6]))
+        || (row[7] != NULL && now >= jsql_i64(row[7])))
+    {
+        int early = row[6] != NULL && now < jsql_i64(row[6]);
+        json_t *x = json_pack("{s:s,s:o,s:o}", "contact", contact,
+            "window_start", row[6] ? journey_time(jsql_i64(row[6])) : json_null(),
+            "window_end", row[7] ? journey_time(jsql_i64(row[7])) : json_null());
+        mysql_free_result(res);
+        return early
+            ? resp_error(resp, 403, "COLLECTION_NOT_OPEN",
+                         "本校照片采集尚未开始，请在采集时间内再来",
+                         "photo collection has not started yet", x)
+            : resp_error(resp, 403, "COLLECTION_CLOSED",
+                         "本校照片采集已结束，如有疑问请联系学校图像采集工作部门",
+                         "photo collection has ended", x);
     }
     if (row[4] != NULL && jsql_u64(row[4]) != st.account_id) {
         mysql_free_result(res);

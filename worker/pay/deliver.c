@@ -80,7 +80,6 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
     char                  dir[TUCAI_PATH_MAX + 16], dst[TUCAI_PATH_MAX + 64];
     char                  rel[64], key[64];
     int64_t               now = (int64_t) time(NULL);
-    json_t               *data;
     int                   rc;
 
     rc = db_query_str(ctx, draft_path, sizeof(draft_path),
@@ -116,8 +115,7 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
         return -1;
     }
     snprintf(key, sizeof(key), "photo_ready:%llu", (unsigned long long) o->id);
-    data = json_pack("{s:s}", "kind", "photo_ready");
-    rc = data ? outbox_enqueue(ctx, o->student_id, "photo_status", key, data) : -1;
-    json_decref(data);
+    rc = outbox_photo_status(ctx, o->student_id, key,
+                             "证件照已制作完成，可以下载", "已完成");
     return rc != 0 ? -1 : 0;
 }

@@ -125,10 +125,7 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
     pay_order_t o;
     int         found;
     int64_t     n, now = (int64_t) time(NULL);
-    json_t     *data;
-    char        amount[32], when[32], msgkey[64];
-    struct tm   tm;
-    time_t      tt = (time_t) now;
+    char        msgkey[64];
 
     if (db_begin(ctx) != 0) {
         return -1;
@@ -173,24 +170,12 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
     if (n == 1) {
         snprintf(o.status, sizeof(o.status), "PAID");
         /* The payment message first, so it is sent before "photo ready". */
-        tt += 8 * 3600;             /* messages are read in China time */
-        gmtime_r(&tt, &tm);
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-        snprintf(amount, sizeof(amount), "%u.%02u元", o.amount_fen / 100,
-                 o.amount_fen % 100);
         snprintf(msgkey, sizeof(msgkey), "payment_result:%s", o.out_trade_no);
-        data = json_pack("{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}",
-                         "character_string1", "value", o.out_trade_no,
-                         "amount2", "value", amount,
-                         "phrase3", "value", "支付成功",
-                         "time4", "value", when);
-        if (data == NULL
-            || outbox_enqueue(ctx, o.student_id, "payment_result", msgkey, data) != 0)
+        if (outbox_payment_result(ctx, o.student_id, msgkey, o.out_trade_no,
+                                  o.amount_fen, "支付成功") != 0)
         {
-            json_decref(data);
             goto fail;
         }
-        json_decref(data);
         if (deliver_order(ctx, &o) == -1) {
             goto fail;       /* -2: paid stands, delivery retried by deliver_pending */
         }

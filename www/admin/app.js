@@ -676,6 +676,8 @@
       $('s-nversion').textContent = '（第 ' + s.notice.version + ' 版）';
       $('s-vurl').value = s.video.url; $('s-vdur').value = s.video.duration_s;
       $('s-tps').value = s.templates.photo_status; $('s-tpr').value = s.templates.payment_result;
+      $('s-wstart').value = (s.window && s.window.start) || '';
+      $('s-wend').value = (s.window && s.window.end) || '';
       $('s-spec-custom').textContent = s.spec_custom ? '（本校自定义）' : '（系统默认）';
       SPEC.forEach(function (f) { $('spec-' + f[0]).value = s.spec[f[0]]; });
     }).catch(fail);
@@ -698,6 +700,8 @@
     if (!(dur >= 1 && dur <= 3600)) return invalid($('s-vdur'), '视频时长应为 1 到 3600 秒');
     var url = $('s-vurl').value.trim();
     if (url && !/^https?:\/\/\S+$/.test(url)) return invalid($('s-vurl'), '视频地址应以 http:// 或 https:// 开头');
+    var ws = $('s-wstart').value, we = $('s-wend').value;
+    if (ws && we && we < ws) return invalid($('s-wend'), '结束日期不能早于开始日期');
     var spec = {};
     for (var i = 0; i < SPEC.length; i++) {
       var f = SPEC[i], inp = $('spec-' + f[0]), v = Number(inp.value);
@@ -713,14 +717,15 @@
       contact: $('s-contact').value.trim(), fee_fen: fee,
       notice: { title: $('s-ntitle').value, body: $('s-nbody').value },
       video: { url: url, duration_s: dur },
-      templates: { photo_status: $('s-tps').value.trim(), payment_result: $('s-tpr').value.trim() }
+      templates: { photo_status: $('s-tps').value.trim(), payment_result: $('s-tpr').value.trim() },
+      window: { start: ws || null, end: we || null }
     };
     /* the spec is sent only when changed, so the default stays the default */
     var old = settingsLoaded && settingsLoaded.spec;
     if (!old || SPEC.some(function (f) { return old[f[0]] !== spec[f[0]]; })) body.spec = spec;
     call('POST', '/settings', body).then(function () { say('设置已保存'); loadSettings(); }).catch(function (e) {
       var field = e.body && e.body.field;
-      var map = { fee_fen: 's-fee', 'video.url': 's-vurl', 'video.duration_s': 's-vdur', templates: 's-tps', contact: 's-contact', spec: 'spec-width' };
+      var map = { window: 's-wstart', fee_fen: 's-fee', 'video.url': 's-vurl', 'video.duration_s': 's-vdur', templates: 's-tps', contact: 's-contact', spec: 'spec-width' };
       if (field && map[field]) $(map[field]).setAttribute('aria-invalid', 'true');
       fail(e);
     });
@@ -741,7 +746,8 @@
   Object.keys(AUDIT).forEach(function (k) { $('a-action').appendChild(el('option', { value: k, text: AUDIT[k] })); });
   var SETTING_NAMES = { fee_fen: '照片费用', 'school.contact': '联系方式', 'notice.title': '须知标题', 'notice.body': '须知正文',
     'notice.version': '须知版本', 'video.url': '视频地址', 'video.duration_s': '视频时长', 'templates.photo_status': '照片状态模板',
-    'templates.payment_result': '支付结果模板', spec_custom: '自定义规格' };
+    'templates.payment_result': '支付结果模板', spec_custom: '自定义规格',
+    'window.start': '采集开始日期', 'window.end': '采集结束日期' };
   SPEC.forEach(function (f) { SETTING_NAMES['spec.' + f[0]] = '规格·' + f[1].replace(/（.*/, ''); });
   function settingValue(k, v) {
     if (k === 'fee_fen') return Z.yuan(v);

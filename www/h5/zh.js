@@ -88,6 +88,8 @@
     WECHAT_CODE_INVALID: '微信登录失败，请关闭页面后重新打开',
     CODE_UNKNOWN: '采集码不正确，请核对后重新输入（注意区分数字和字母）',
     CODE_REVOKED: function (b) { return b.reason === 'expired' ? '该采集码已过期，请联系学校老师重新领取' : '该采集码已作废，请联系学校老师重新领取'; },
+    COLLECTION_NOT_OPEN: function (b) { return '本校照片采集尚未开始' + (b.window_start ? '，开始时间：' + fmtTime(b.window_start) : '') + '。请在采集时间内再来'; },
+    COLLECTION_CLOSED: function (b) { return '本校照片采集已于 ' + (b.window_end ? fmtTime(b.window_end) : '') + ' 结束。如需补拍，请联系学校老师'; },
     CODE_BOUND_ELSEWHERE: '该采集码已被另一个微信账号使用。如果不是你本人操作，请联系学校老师',
     QR_NOT_FOUND: '图片中没有找到二维码，请把二维码拍清楚、拍完整后再试',
     PHONE_INVALID: '手机号格式不正确，请输入 11 位手机号',
