@@ -78,6 +78,7 @@ enum {
 #define NGX_HTTP_TUCAI_KEY_CODE_SUBJ   3
 #define NGX_HTTP_TUCAI_KEY_LOGIN_IP    4
 #define NGX_HTTP_TUCAI_KEY_ADMIN_LOGIN_IP  5
+#define NGX_HTTP_TUCAI_KEY_CAPTURE_FAIL    6
 
 /* per-subject state as cached in the zone (copy handed out) */
 typedef struct {
@@ -114,6 +115,8 @@ typedef struct {
     ngx_http_tucai_rate_t    login_rate;
     ngx_http_tucai_rate_t    admin_login_rate;
     ngx_http_tucai_rate_t    code_ip_rate;
+    ngx_http_tucai_rate_t    capture_fail_rate;
+    ngx_uint_t               checks_in_flight;   /* 0 = no cap */
     time_t                   pool_retry_after;
     ngx_uint_t               status_prometheus;  /* tucai_status prometheus */
 } ngx_http_tucai_loc_conf_t;
@@ -125,6 +128,7 @@ typedef struct {
     ngx_http_tucai_token_t   token;
     unsigned                 token_done:1;
     unsigned                 inflight:1;     /* holds an upload slot */
+    unsigned                 checking:1;     /* holds a photo-check slot */
     off_t                    body_len;
     ngx_http_request_t      *request;
     /* the per-IP bucket that counts this request if it fails */
@@ -186,6 +190,11 @@ void ngx_http_tucai_shm_clear(ngx_http_request_t *r, uint64_t subject);
 ngx_int_t ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r,
     uint64_t subject, ngx_uint_t limit);
 void ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject);
+/* photo checks at the pool, all workers: NGX_OK taken, NGX_BUSY at limit */
+ngx_int_t ngx_http_tucai_shm_check_begin(ngx_http_request_t *r,
+    ngx_uint_t limit);
+void ngx_http_tucai_shm_check_end(ngx_http_request_t *r);
+ngx_int_t ngx_http_tucai_shm_init_process(ngx_cycle_t *cycle);
 /* NGX_OK allowed, NGX_BUSY refused with *retry_after set */
 #define NGX_HTTP_TUCAI_RATE_TAKE    0   /* count this request */
 #define NGX_HTTP_TUCAI_RATE_PEEK    1   /* refuse when full, count nothing */
@@ -195,6 +204,8 @@ ngx_int_t ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family,
     time_t *retry_after);
 /* after the pool's answer: counts a failure in the request's failure bucket */
 void ngx_http_tucai_rate_answer(ngx_http_request_t *r, ngx_uint_t status);
+/* the pool's answer header is in: failure buckets, the upload slot */
+void ngx_http_tucai_answered(ngx_http_request_t *r, ngx_uint_t status);
 void ngx_http_tucai_stat_request(ngx_http_request_t *r, ngx_uint_t op);
 void ngx_http_tucai_stat_refusal(ngx_http_request_t *r, ngx_uint_t kind);
 void ngx_http_tucai_stat_pool_error(ngx_http_request_t *r);

@@ -71,6 +71,11 @@ static ngx_conf_bitmask_t  ngx_http_tucai_next_upstream_masks[] = {
 #define TUCAI_LOCF(f)  NGX_HTTP_LOC_CONF_OFFSET,                             \
                        offsetof(ngx_http_tucai_loc_conf_t, f)
 
+static ngx_conf_num_bounds_t  ngx_http_tucai_checks_bounds = {
+    ngx_conf_check_num_bounds, 0, 1024
+};
+
+
 static ngx_command_t  ngx_http_tucai_commands[] = {
 
     { ngx_string("tucai_pass"),
@@ -164,6 +169,11 @@ static ngx_command_t  ngx_http_tucai_commands[] = {
       ngx_http_tucai_rate_slot, TUCAI_LOCF(admin_login_rate), NULL },
     { ngx_string("tucai_code_ip_rate"), TUCAI_LOC|NGX_CONF_TAKE12,
       ngx_http_tucai_rate_slot, TUCAI_LOCF(code_ip_rate), NULL },
+    { ngx_string("tucai_capture_fail_rate"), TUCAI_LOC|NGX_CONF_TAKE12,
+      ngx_http_tucai_rate_slot, TUCAI_LOCF(capture_fail_rate), NULL },
+    { ngx_string("tucai_checks_in_flight"), TUCAI_LOC|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot, TUCAI_LOCF(checks_in_flight),
+      &ngx_http_tucai_checks_bounds },
     { ngx_string("tucai_pool_retry_after"), TUCAI_LOC|NGX_CONF_TAKE1,
       ngx_conf_set_sec_slot, TUCAI_LOCF(pool_retry_after),
       &ngx_http_tucai_retry_bounds },
@@ -191,7 +201,7 @@ ngx_module_t  ngx_http_tucai_module = {
     NGX_HTTP_MODULE,                   /* module type */
     NULL,                              /* init master */
     NULL,                              /* init module */
-    NULL,                              /* init process */
+    ngx_http_tucai_shm_init_process,   /* init process */
     NULL,                              /* init thread */
     NULL,                              /* exit thread */
     NULL,                              /* exit process */
@@ -316,6 +326,8 @@ ngx_http_tucai_create_loc_conf(ngx_conf_t *cf)
     conf->login_rate.rate = NGX_CONF_UNSET_UINT;
     conf->admin_login_rate.rate = NGX_CONF_UNSET_UINT;
     conf->code_ip_rate.rate = NGX_CONF_UNSET_UINT;
+    conf->capture_fail_rate.rate = NGX_CONF_UNSET_UINT;
+    conf->checks_in_flight = NGX_CONF_UNSET_UINT;
     conf->pool_retry_after = NGX_CONF_UNSET;
     conf->status_prometheus = NGX_CONF_UNSET_UINT;
 
@@ -413,6 +425,12 @@ ngx_http_tucai_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               30000 / 60, 60);
     ngx_http_tucai_merge_rate(&conf->login_rate, &prev->login_rate, 30000 / 60,
                               60);
+    /* refused captures of one student (undecodable, over the decode
+     * budget, failed checks): a decode is the dearest thing we do */
+    ngx_conf_merge_uint_value(conf->checks_in_flight, prev->checks_in_flight,
+                              0);
+    ngx_http_tucai_merge_rate(&conf->capture_fail_rate,
+                              &prev->capture_fail_rate, 2000 / 60, 2);
     ngx_http_tucai_merge_rate(&conf->admin_login_rate, &prev->admin_login_rate,
                               10000 / 60, 20);
 
@@ -529,6 +547,11 @@ static void
 ngx_http_tucai_upload_cleanup(void *data)
 {
     ngx_http_tucai_ctx_t  *ctx = data;
+
+    if (ctx->checking) {
+        ctx->checking = 0;
+        ngx_http_tucai_shm_check_end(ctx->request);
+    }
 
     if (ctx->inflight) {
         ctx->inflight = 0;
@@ -717,6 +740,31 @@ ngx_http_tucai_fail_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
 }
 
 
+/* one student's failure bucket (captures): refused only when full */
+static ngx_int_t
+ngx_http_tucai_subject_fail_check(ngx_http_request_t *r,
+    ngx_http_tucai_ctx_t *ctx, ngx_http_tucai_rate_t *rate, ngx_uint_t family)
+{
+    time_t  retry;
+
+    if (rate->rate == 0 || ctx->token.subject == 0) {
+        return NGX_DECLINED;
+    }
+    tucai_put64(ctx->fail_key, ctx->token.subject);
+    ctx->fail_klen = 8;
+    retry = 0;
+    if (ngx_http_tucai_shm_rate(r, family, ctx->fail_key, 8, rate,
+                                NGX_HTTP_TUCAI_RATE_PEEK, &retry)
+        == NGX_BUSY)
+    {
+        return ngx_http_tucai_rate_refuse(r, retry);
+    }
+    ctx->fail_rate = rate;
+    ctx->fail_family = family;
+    return NGX_DECLINED;
+}
+
+
 /* every attempt of one student counts: the primary limit */
 static ngx_int_t
 ngx_http_tucai_subject_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
@@ -761,6 +809,24 @@ ngx_http_tucai_rate_answer(ngx_http_request_t *r, ngx_uint_t status)
                                        NGX_HTTP_TUCAI_RATE_CHARGE, &retry);
     }
     ctx->fail_rate = NULL;       /* once per request */
+}
+
+
+/*
+ * The pool has answered a capture: its upload slot is free now, before the
+ * answer goes out, so the student's next capture (sent as soon as this
+ * answer arrives) does not meet a 409 UPLOAD_IN_PROGRESS of its own.
+ */
+void
+ngx_http_tucai_answered(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_http_tucai_ctx_t  *ctx;
+
+    ngx_http_tucai_rate_answer(r, status);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tucai_module);
+    if (ctx && ctx->route && ctx->route->op == TUCAI_OP_CAPTURE) {
+        ngx_http_tucai_upload_release(r);
+    }
 }
 
 
@@ -869,6 +935,23 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
         }
     }
 
+    /*
+     * The body is in: only now does the capture cost the pool.  Past
+     * tucai_checks_in_flight photo checks at once it waits its turn at the
+     * client, so the pool keeps children for everyone else's requests.
+     */
+    if (ctx->route->op == TUCAI_OP_CAPTURE && tlcf->checks_in_flight) {
+        rc = ngx_http_tucai_shm_check_begin(r, tlcf->checks_in_flight);
+        if (rc == NGX_BUSY) {
+            ngx_http_tucai_upload_release(r);
+            ngx_http_finalize_request(r, ngx_http_tucai_send_error(r, 503,
+                "POOL_UNAVAILABLE", "照片检测繁忙，请稍后重试 / Photo checks "
+                "are busy: please retry in a moment", 1, NULL));
+            return;
+        }
+        ctx->checking = (rc == NGX_OK);
+    }
+
     rc = ngx_http_tucai_upstream_start(r, ctx);
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         ngx_http_tucai_upload_release(r);
@@ -971,6 +1054,11 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
 
     case TUCAI_OP_CAPTURE:
         rc = ngx_http_tucai_capture_state(r, ctx);
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_tucai_subject_fail_check(r, ctx,
+                                                   &tlcf->capture_fail_rate,
+                                                   NGX_HTTP_TUCAI_KEY_CAPTURE_FAIL);
+        }
         if (rc != NGX_DECLINED) {
             return rc;
         }

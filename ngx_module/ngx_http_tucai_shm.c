@@ -41,13 +41,14 @@ typedef struct {
     ngx_atomic_uint_t  misses;
     ngx_atomic_uint_t  pool_errors;
     ngx_atomic_uint_t  refusals[NGX_HTTP_TUCAI_REF_MAX];
+    ngx_atomic_t       checking;       /* this worker's photo checks at the pool */
     ngx_atomic_uint_t  requests[TUCAI_OP_MAX];
     u_char             pad[64];
 } ngx_http_tucai_stats_t;
 
 /* bumped when the layout below changes: a reload into a zone of an older
  * layout (same name and size) must not misread it */
-#define NGX_HTTP_TUCAI_SH_VERSION  3
+#define NGX_HTTP_TUCAI_SH_VERSION  4
 
 typedef struct {
     ngx_uint_t              version;
@@ -655,6 +656,72 @@ ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r, uint64_t subject,
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return rc;
+}
+
+
+/*
+ * Photo checks at the pool, all workers together (tucai_checks_in_flight):
+ * each worker counts its own in its stats slot (a crashed worker's
+ * successor starts it at 0, ngx_http_tucai_shm_init_process), the sum
+ * decides.  Two workers may both take the last slot: a soft cap.
+ */
+ngx_int_t
+ngx_http_tucai_shm_check_begin(ngx_http_request_t *r, ngx_uint_t limit)
+{
+    ngx_uint_t                  i, sum;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL || limit == 0) {
+        return NGX_DECLINED;
+    }
+    sum = 0;
+    for (i = 0; i < NGX_HTTP_TUCAI_STAT_SLOTS; i++) {
+        sum += ctx->sh->stats[i].checking;
+    }
+    if (sum >= limit) {
+        return NGX_BUSY;
+    }
+    i = ngx_worker < NGX_HTTP_TUCAI_STAT_SLOTS - 1
+        ? ngx_worker : NGX_HTTP_TUCAI_STAT_SLOTS - 1;
+    ngx_atomic_fetch_add(&ctx->sh->stats[i].checking, 1);
+    return NGX_OK;
+}
+
+
+void
+ngx_http_tucai_shm_check_end(ngx_http_request_t *r)
+{
+    ngx_uint_t                  i;
+    ngx_http_tucai_zone_ctx_t  *ctx;
+
+    ctx = ngx_http_tucai_zone_ctx(r);
+    if (ctx == NULL) {
+        return;
+    }
+    i = ngx_worker < NGX_HTTP_TUCAI_STAT_SLOTS - 1
+        ? ngx_worker : NGX_HTTP_TUCAI_STAT_SLOTS - 1;
+    if (ctx->sh->stats[i].checking > 0) {
+        ngx_atomic_fetch_add(&ctx->sh->stats[i].checking, -1);
+    }
+}
+
+
+ngx_int_t
+ngx_http_tucai_shm_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tucai_main_conf_t  *tmcf;
+    ngx_http_tucai_zone_ctx_t   *ctx;
+
+    tmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tucai_module);
+    if (tmcf == NULL || tmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+    ctx = tmcf->shm_zone->data;
+    if (ctx && ctx->sh && ngx_worker < NGX_HTTP_TUCAI_STAT_SLOTS - 1) {
+        ctx->sh->stats[ngx_worker].checking = 0;
+    }
+    return NGX_OK;
 }
 
 

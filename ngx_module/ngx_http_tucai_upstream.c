@@ -437,7 +437,7 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
 
     u->headers_in.status_n = h->code;
     u->state->status = h->code;
-    ngx_http_tucai_rate_answer(r, h->code);
+    ngx_http_tucai_answered(r, h->code);
     u->headers_in.content_length_n = h->body_len + ctx->prefix_len;
     ctx->resp_parsed = 1;
 

@@ -26,7 +26,9 @@ sub j_harness {
              %{ delete $o{knobs} || {} });
     my $extra = join '', map { "        tucai_$_ $k{$_};\n" } sort keys %k;
     $extra .= "        tucai_code_rate 6000r/m burst=1000;\n"
-            . "        tucai_login_rate 6000r/m burst=1000;\n";
+            . "        tucai_login_rate 6000r/m burst=1000;\n"
+            . "        tucai_capture_fail_rate 6000r/m burst=1000;\n"
+            . "        tucai_checks_in_flight 0;\n";
     # TUCAI_JOURNEY_ASAN=1 runs any journey test against the ASan/UBSan pool.
     $o{asan} //= 1 if $ENV{TUCAI_JOURNEY_ASAN};
     return Tucai::Test->new(worker_children => 2, nginx_extra_server => $extra, %o);

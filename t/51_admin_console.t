@@ -207,6 +207,8 @@ is($cells->[3], '拍摄照片', 'step in words');
 like($cells->[4], qr/活体检测锁定，待老师解锁/, 'lock in words');
 click('button.sort[data-sort=name]');
 ok(until_js("document.querySelector('th[aria-sort=ascending] button[data-sort=name]')"), 'sortable columns');
+ok(until_js("/共 1 人/.test(document.getElementById('students-total').textContent) && document.getElementById('msg').hidden"),
+   'sorted by name without an error');
 no_codes('students');
 axe_ok('students');
 shot('3-students');

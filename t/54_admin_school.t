@@ -126,6 +126,8 @@ $r = api('GET', '/students?sort=student_no&dir=desc&limit=1');
 is($r->{json}{students}[0]{student_no}, 'P0120', 'sorted descending');
 $r = api('GET', '/students?q=' . uri('王芳'));
 is_deeply([map { $_->{student_no} } @{ $r->{json}{students} }], ['G002'], 'search by name');
+$r = api('GET', '/students?class=' . uri('高三(1)班') . '&sort=name');
+is_deeply([map { $_->{name} } @{ $r->{json}{students} }], ['王芳', '张伟'], 'sorted by name in pinyin order (wang < zhang)');
 is(api('GET', '/students?sort=password')->{status}, 400, 'unknown sort 400');
 is(api('GET', '/students?paid=maybe')->{status}, 400, 'bad filter 400');
 

@@ -67,7 +67,7 @@ static const struct {
     const char *key, *sql;
 } sorts[] = {
     { "student_no", "s.student_no" },
-    { "name", "CONVERT(s.name USING gb18030)" },   /* pinyin order of GB */
+    { "name", "CONVERT(s.name USING gbk)" },   /* GBK order is pinyin order for common hanzi */
     { "class", "s.class" },
     { "step", "FIELD(s.step, 'code', 'phone', 'confirm', 'notice', 'subscribe',"
               " 'video', 'shoot', 'submit', 'pay', 'producing', 'done')" },

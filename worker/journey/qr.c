@@ -18,6 +18,7 @@ grey(const unsigned char *img, size_t len)
 {
     VipsImage *hdr, *t[6] = { 0 }, *out = NULL;
     double     w, h, side, f;
+    const char *loader;
     int        i;
 
     hdr = vips_image_new_from_buffer(img, len, "", "access",
@@ -25,10 +26,18 @@ grey(const unsigned char *img, size_t len)
     if (hdr == NULL) {
         return NULL;
     }
+    loader = vips_foreign_find_load_buffer(img, len);
     w = vips_image_get_width(hdr);
     h = vips_image_get_height(hdr);
     g_object_unref(hdr);
-    if (w < 1 || h < 1 || w * h > (double) QR_MAX_PIXELS) {
+    /* nor decoded at a cost a small file can hide (photo_decode_cost) */
+    if (w < 1 || h < 1 || w * h > (double) QR_MAX_PIXELS
+        || photo_decode_cost(loader != NULL
+                             && strncmp(loader, "jpegload", 8) == 0
+                             ? "jpeg" : "other",
+                             (int64_t) w, (int64_t) h, QR_MAX_SIDE)
+           > QR_MAX_DECODE_COST)
+    {
         return NULL;
     }
     if (vips_thumbnail_buffer((void *) img, len, &t[0], QR_MAX_SIDE,

@@ -44,6 +44,7 @@ typedef struct {
     double   liveness_min_nonrigid;  /* LIVENESS_FAILED below this */
     int64_t  max_bytes;              /* 15 MB */
     int64_t  max_pixels;             /* decompression bomb: 100 MP */
+    int64_t  max_decode_cost;        /* pixels really decoded: 25 MP */
     int      decode_timeout_ms;      /* 5000 */
 } photo_thresholds_t;
 
@@ -85,6 +86,13 @@ typedef struct {
 
 /* Call once per process (VIPS_INIT, cascade tables). 0 or -1. */
 int  photo_init(const char *argv0);
+
+/* What decoding an image really costs, in pixels decoded, from its header:
+ * a JPEG shrinks on load (DCT scaling down to 1/8 per side) towards
+ * max_side, every other format decodes each pixel whatever its file size
+ * (a 97 KB PNG may declare 100 MP).  Checked against a budget before any
+ * pixel is spent. */
+int64_t photo_decode_cost(const char *fmt, int64_t w, int64_t h, int max_side);
 
 void photo_spec_default(photo_spec_t *s);
 void photo_thresholds_default(photo_thresholds_t *t);

@@ -43,6 +43,15 @@ const char *photo_sniff(const unsigned char *b, size_t n)
     return NULL;
 }
 
+int64_t photo_decode_cost(const char *fmt, int64_t w, int64_t h, int max_side)
+{
+    int64_t shrink = 1, small = w < h ? w : h;
+    if (fmt && !strcmp(fmt, "jpeg")) {
+        while (shrink < 8 && small / (shrink * 2) >= max_side) shrink *= 2;
+    }
+    return (w / shrink) * (h / shrink);
+}
+
 typedef struct { struct timespec start; int limit_ms; int killed; } deadline_t;
 
 static long elapsed_ms(const struct timespec *a)
@@ -147,6 +156,16 @@ int photo_decode_lim(const unsigned char *buf, size_t len,
         snprintf(msg, msgn, "%lldx%lld pixels is over the %lld pixel limit",
                  (long long)w, (long long)h, (long long)th->max_pixels);
         *limit = th->max_pixels;
+        goto out;
+    }
+    /* the deadline below stops a slow decode, but only after it has cost
+     * seconds: refuse what is too expensive before spending anything */
+    int64_t cost = photo_decode_cost(fmt, w, h, max_side);
+    if (th->max_decode_cost > 0 && cost > th->max_decode_cost) {
+        snprintf(msg, msgn, "decoding this %lldx%lld %s costs %lld pixels,"
+                 " over the %lld pixel budget", (long long)w, (long long)h, fmt,
+                 (long long)cost, (long long)th->max_decode_cost);
+        *limit = th->max_decode_cost;
         goto out;
     }
     int orient = vips_image_get_orientation(hdr);

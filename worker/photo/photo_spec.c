@@ -33,6 +33,7 @@ void photo_thresholds_default(photo_thresholds_t *t)
         .liveness_min_nonrigid = 1.0,
         .max_bytes = 15 * 1024 * 1024,
         .max_pixels = 100 * 1000 * 1000,
+        .max_decode_cost = 25 * 1000 * 1000,
         .decode_timeout_ms = 5000,
     };
 }
@@ -126,6 +127,7 @@ int photo_thresholds_from_json(photo_thresholds_t *t, json_t *o, char *err, size
         get_dbl(o, "liveness_min_nonrigid", &x.liveness_min_nonrigid, 0, 1e6, err, n) ||
         get_i64(o, "max_bytes", &x.max_bytes, 1, (int64_t)1 << 31, err, n) ||
         get_i64(o, "max_pixels", &x.max_pixels, 1, (int64_t)1 << 32, err, n) ||
+        get_i64(o, "max_decode_cost", &x.max_decode_cost, 1, (int64_t)1 << 32, err, n) ||
         get_int(o, "decode_timeout_ms", &x.decode_timeout_ms, 1, 600000, err, n))
         return -1;
     if (x.face_min_frac > x.face_max_frac || x.min_luma > x.max_luma) {
