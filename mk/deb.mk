@@ -5,8 +5,10 @@
 #   build/deb/tucai-worker_<v>_<arch>.deb
 # then lintian (errors fail) and systemd-analyze verify of the unit.
 # DEB_VERSION=x: a changelog entry with that version first (an upgrade to
-# test); DEB_REUSE=1: keep the previous copy's build/ (no clean: the
-# objects are up to date, the packages are made again).  `make test-deb` installs them (t/deb/install.t).
+# test); DEB_REUSE=DIR: start from the build/ of the copy in DIR (an earlier
+# DEB_DIR; no clean: the objects are up to date, the packages are made
+# again).  `make test-deb` installs them (t/deb/install.pl: root, outside
+# `make test`, called by .ci/run).
 
 DEB_DIR     ?= $(B)/deb
 DEB_VERSION ?=
@@ -14,8 +16,8 @@ DEB_REUSE   ?=
 
 deb:
 	rm -rf $(DEB_DIR)/keep
-	@if [ -n "$(DEB_REUSE)" ] && [ -d $(DEB_DIR)/src/build ]; then \
-	    mkdir -p $(DEB_DIR)/keep && mv $(DEB_DIR)/src/build $(DEB_DIR)/keep/; fi
+	@if [ -n "$(DEB_REUSE)" ]; then \
+	    mkdir -p $(DEB_DIR)/keep && cp -a $(DEB_REUSE)/src/build $(DEB_DIR)/keep/; fi
 	rm -rf $(DEB_DIR)/src $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
 	mkdir -p $(DEB_DIR)/src
 	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C $(DEB_DIR)/src
@@ -28,7 +30,7 @@ deb:
 	lintian --fail-on error --suppress-tags-from-file debian/lintian-suppress \
 	    $(DEB_DIR)/*.changes | tee $(DEB_DIR)/lintian.log
 	@# the unit as packaged, its ExecStart pointed at the packaged binary
-	@# (not installed yet; t/deb/install.t verifies the installed one)
+	@# (not installed yet; t/deb/install.pl verifies the installed one)
 	mkdir -p $(DEB_DIR)/verify
 	sed 's|/usr/sbin/tucai-worker|$(abspath $(DEB_DIR))/src/debian/tucai-worker/usr/sbin/tucai-worker|' \
 	    $(DEB_DIR)/src/debian/tucai-worker/lib/systemd/system/tucai-worker.service \
@@ -37,6 +39,6 @@ deb:
 	@ls -l $(DEB_DIR)/*.deb
 
 test-deb: deb
-	prove -I t/lib t/deb/
+	prove -I t/lib t/deb/install.pl
 
 .PHONY: deb test-deb
