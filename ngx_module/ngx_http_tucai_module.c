@@ -983,10 +983,13 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
     route = ngx_http_tucai_route(r, &param, &mismatch);
     if (route == NULL) {
         ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_NOT_FOUND);
+        if (mismatch) {
+            return ngx_http_tucai_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                       "METHOD_NOT_ALLOWED", "该接口不支持此请求方法 / "
+                       "Method not allowed on this path", 0, NULL);
+        }
         return ngx_http_tucai_send_error(r, NGX_HTTP_NOT_FOUND, "NOT_FOUND",
-                   mismatch ? "该接口不支持此请求方法 / Method not allowed "
-                              "on this path"
-                            : "没有这个接口 / No such endpoint", 0, NULL);
+                   "没有这个接口 / No such endpoint", 0, NULL);
     }
     ctx->route = route;
     ctx->param = param;

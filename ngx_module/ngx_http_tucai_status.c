@@ -210,6 +210,10 @@ ngx_http_tucai_error_handler(ngx_http_request_t *r)
         return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
                    "请求无效 / Bad request", 0, NULL);
 
+    case NGX_HTTP_NOT_ALLOWED:
+        return ngx_http_tucai_send_error(r, status, "METHOD_NOT_ALLOWED",
+                   "不支持此请求方法 / Method not allowed", 0, NULL);
+
     default:
         if (status < 400 || status > 599) {
             status = NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -69,7 +69,8 @@ is(scalar(grep { !/ups=-/ } @lines), 0, 'refused requests never reached the pool
 # unknown paths and methods
 err_is($t->get('/api/v1/nope'), 404, 'NOT_FOUND', 'unknown path');
 err_is($t->get('/api/v2/health'), 404, 'NOT_FOUND', 'unknown version');
-err_is($t->request('DELETE', '/api/v1/health'), 404, 'NOT_FOUND', 'wrong method');
+err_is($t->request('DELETE', '/api/v1/health'), 405, 'METHOD_NOT_ALLOWED', 'wrong method');
+err_is($t->request('POST', '/admin/'), 405, 'METHOD_NOT_ALLOWED', "nginx's own 405 as JSON");
 $r = $t->get('/api/v1/drafts/../ping', token => $good);
 is($r->{status}, 200, 'dot segments are normalised by nginx before routing');
 

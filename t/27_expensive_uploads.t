@@ -13,7 +13,7 @@ require "./t/20_journey_lib.pl";
 # shipped capture-failure knob (2r/m burst=2), generous code rates
 my $t = Tucai::Test->new(worker_children => 2, nginx_extra_server =>
     "tucai_code_rate 6000r/m burst=1000; tucai_cooldown 60s;");
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 # a 97 KB PNG declaring 9999x9999, truncated: ~100 MP to inflate
 sub bomb_png {

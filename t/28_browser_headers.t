@@ -8,7 +8,7 @@ use Test::More;
 use Tucai::Test;
 
 my $t = Tucai::Test->new(worker_children => 1, sandbox => 0);
-plan skip_all => 'no nginx module built' unless $t->has_nginx;
+die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 
 for my $p ('/admin/', '/admin/app.js', '/h5/', '/h5/app.js') {
     my $r = $t->get($p);

@@ -186,7 +186,7 @@ $t->sql_do("INSERT INTO captures (student_id, created_at, pass, reasons, verdict
 go('students');
 setval('page-size', '20');
 js("document.getElementById('page-size').dispatchEvent(new Event('change')); return 1;");
-like(until_js("/共 63 人/.test(document.getElementById('students-total').textContent) && document.getElementById('students-total').textContent"),
+like(until_js("/共 63 人，第 1–20 人/.test(document.getElementById('students-total').textContent) && document.getElementById('students-total').textContent"),
      qr/共 63 人，第 1–20 人/, 'total and the page shown');
 is(js("return document.querySelectorAll('#students-table tbody tr').length"), 20, 'a page of 20');
 click('#page-next');

@@ -180,8 +180,8 @@ img, a, M = place(1200, 1600, 0.30, 0.5, 0.62, "white")
 save("head_too_low.jpg", img, ["NO_ROOM_BELOW_CHIN"])
 img, a, M = place(1200, 1600, 0.32, 0.17, 0.12, "white")
 save("offcentre_far.jpg", img, ["FACE_OFF_CENTER"])
-img, a, M = place(1200, 1600, 0.30, 0.5, 0.12, "white", roll=12)
-save("tilt12.jpg", img, ["HEAD_TILTED"])
+img, a, M = place(1200, 1600, 0.30, 0.5, 0.12, "white", roll=14)
+save("tilt14.jpg", img, ["HEAD_TILTED"])   # the astronaut leans 3.7 deg the other way
 base = place(1200, 1600, 0.30, 0.5, 0.12, "white")[0]
 k = 240 / (0.30 * 1200 * 97 / FW)                  # output px per photo px
 for sig in (1.5, 2.5):

@@ -30,7 +30,7 @@ my $DEB  = $ENV{TUCAI_DEB_DIR} // "$ROOT/build/deb";
 my $JSON = JSON::PP->new->utf8->canonical;
 my $PKGS = 'tucai-worker libnginx-mod-http-tucai';
 
-plan skip_all => 'needs root (make test-deb)' if $> != 0;
+die "missing prerequisite: needs root (make test-deb)\n" if $> != 0;
 my ($mod_deb) = glob "$DEB/libnginx-mod-http-tucai_*_*.deb";
 my ($wrk_deb) = glob "$DEB/tucai-worker_*_*.deb";
 ok($mod_deb && $wrk_deb, "packages built in $DEB (make deb)") or BAIL_OUT('make deb first');

@@ -197,6 +197,8 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
         }
         if (d->eyes_found) {
             json_object_set_new(m, "roll_deg", json_real(round3(d->roll_deg)));
+            json_object_set_new(m, "eyes_method", json_string(
+                d->eyes_refined == 2 ? "iris" : d->eyes_refined ? "cascade+iris" : "cascade"));
             json_object_set_new(m, "eye_line_y",
                 json_integer(lround((d->ly + d->ry) / 2 * im->scale)));
             if (fabs(d->roll_deg) > th->max_roll_deg)
