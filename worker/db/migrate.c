@@ -79,8 +79,7 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
 
     /* One migrator for the whole cluster: a lease (a row), not GET_LOCK,
      * which each Galera node would grant on its own. */
-    (void) db_lease_reap(ctx);
-    if (db_lease_setup(ctx) != 0
+    if (db_lease_setup(ctx) != 0 || db_lease_reap(ctx) < 0
         || db_lease_wait(ctx, "tucai_migrate", 300, 60 * 1000) != 1)
     {
         fprintf(stderr, "migrate: cannot take the migration lease: %s\n", db_error(ctx));

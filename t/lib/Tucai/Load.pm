@@ -486,7 +486,11 @@ sub _collect {
     my $api = 0;
     for (@reqs) {
         next if $_->{step} eq 'pay';          # the sandbox, not us
-        if ($_->{step} =~ /^capture/) { $caps++ } else { $api++ }
+        # a capture counts when it was checked (201, 422, 423): refusals
+        # before the check (cooldown 429, 409, nginx's 503 past
+        # tucai_checks_in_flight) cost next to nothing
+        if ($_->{step} =~ /^capture/) { $caps++ if $_->{status} =~ /^(201|422|423)$/ }
+        else { $api++ }
     }
     my %cpu;
     for my $k (keys %$after) {
