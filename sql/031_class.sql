@@ -2,7 +2,9 @@
 -- optional (NULL = not given), filtered and grouped by the back office, so
 -- indexed with the school.  Paid orders and produced photos are counted per
 -- school and per day by GET /admin/api/v1/progress.
-ALTER TABLE students ADD COLUMN class VARCHAR(32) NULL AFTER name,
-                     ADD KEY ix_school_class (school_id, class);
-ALTER TABLE orders ADD KEY ix_school_status (school_id, status);
-ALTER TABLE photos ADD KEY ix_produced (produced_at);
+-- IF NOT EXISTS: a database that ran 041 first (both landed the same day)
+-- already has the column.
+ALTER TABLE students ADD COLUMN IF NOT EXISTS class VARCHAR(32) NULL AFTER name,
+                     ADD KEY IF NOT EXISTS ix_school_class (school_id, class);
+ALTER TABLE orders ADD KEY IF NOT EXISTS ix_school_status (school_id, status);
+ALTER TABLE photos ADD KEY IF NOT EXISTS ix_produced (produced_at);
