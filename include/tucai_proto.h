@@ -89,6 +89,10 @@ enum tucai_op {
      * UPSTREAM;` asks the pool for its own figures, answered as Prometheus
      * text (docs/metrics.md) */
     TUCAI_OP_METRICS = 120,
+    /* no path either: the detailed health JSON (pool pids, counters,
+     * MariaDB version) for operators on the pool socket; anonymous
+     * /api/v1/health says only ok / degraded */
+    TUCAI_OP_STATUS = 121,
     TUCAI_OP_MAX = 128
 };
 

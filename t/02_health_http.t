@@ -7,6 +7,7 @@ use utf8;
 use lib 't/lib';
 use Test::More;
 use Tucai::Test;
+use Tucai::Proto;
 
 my $t = Tucai::Test->new(worker_children => 2, instances => 2);
 die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
@@ -14,12 +15,19 @@ die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
 my $r = $t->get('/api/v1/health');
 is($r->{status}, 200, 'health 200');
 like($r->{headers}{'content-type'}, qr{^application/json}, 'JSON');
+is_deeply($r->{json}, { status => 'ok' }, 'anyone sees ok, no pids, counters or versions');
+unlike($r->{content}, qr/MariaDB|pid|accepts/i, 'nothing of the internals in the body');
+
+# the details: operators on the pool socket (TUCAI_OP_STATUS, no path)
+$r = $t->pool_request(op => Tucai::Proto::OP_STATUS);
 is($r->{json}{status}, 'ok', 'status ok');
 ok($r->{json}{db}{ok}, 'db ok');
 like($r->{json}{db}{version}, qr/MariaDB/i, 'db version');
 is($r->{json}{pool}{children}, 2, 'pool children');
 is($r->{json}{pool}{pid}, $t->pool_master_pid, 'pool master pid');
 is($r->{json}{protocol}, 1, 'protocol');
+# and no path of nginx reaches that operation
+is($t->get('/api/v1/status')->{status}, 404, 'no /api/v1/status');
 
 $r = $t->get('/api/v1/schools');
 is($r->{status}, 200, 'schools 200');

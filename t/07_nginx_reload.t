@@ -38,7 +38,7 @@ for my $k (1 .. 2) {
                 $retried = 1;
                 $r = $http->get($url);
             }
-            my $json = ($r->{content} // '') =~ /^\s*\{.*"db"/s ? 1 : 0;
+            my $json = ($r->{content} // '') =~ /^\s*\{\s*"status"\s*:\s*"ok"\s*\}\s*$/s ? 1 : 0;
             my $err = $r->{status} == 599 ? $r->{content} : '';
             $err =~ s/\s+/ /g;
             print $f "$r->{status} $json $retried $err\n";

@@ -11,7 +11,7 @@ use JSON::PP ();
 
 my $t = Tucai::Test->new(worker_children => 2, nginx => 0, sandbox => 0);
 
-my $r = $t->pool_request(op => Tucai::Proto::OP_HEALTH);
+my $r = $t->pool_request(op => Tucai::Proto::OP_STATUS);
 is($r->{json}{pool}{children}, 2, 'two children');
 my @old = $t->pool_pids;
 my $master = $t->pool_master_pid;
@@ -31,10 +31,10 @@ my @new = $t->pool_pids;
 is(scalar @new, 3, 'three children now');
 ok(!(grep { my $o = $_; grep { $_ == $o } @new } @old), 'none of the old ones');
 is($t->pool_master_pid, $master, 'same master');
-$r = $t->pool_request(op => Tucai::Proto::OP_HEALTH);
+$r = $t->pool_request(op => Tucai::Proto::OP_STATUS);
 is($r->{json}{pool}{children}, 3, 'health reports the new config');
 # the master owns the connections: an idle one outlives the old children
-my $x = $c->request(op => Tucai::Proto::OP_HEALTH);
+my $x = $c->request(op => Tucai::Proto::OP_STATUS);
 is($x && $x->{status}, 200, 'the connection opened before the reload is served after it');
 my $j = $x && eval { JSON::PP->new->decode($x->{body}) };
 is($j && $j->{pool}{children}, 3, 'by a new child');

@@ -10,6 +10,7 @@ static const tucai_handler_pt  ops[TUCAI_OP_MAX] = {
 #include "tucai_ops.def"
 #undef TUCAI_OP
     [TUCAI_OP_METRICS] = admin_metrics,
+    [TUCAI_OP_STATUS] = health_status,
 };
 
 tucai_handler_pt tucai_ops_handler(uint16_t op)

@@ -56,6 +56,7 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
     /* Health and metrics report the database themselves; everyone else
      * needs it up. */
     if (req->hdr.code != TUCAI_OP_HEALTH && req->hdr.code != TUCAI_OP_METRICS
+        && req->hdr.code != TUCAI_OP_STATUS
         && db_ensure(ctx) != 0)
     {
         resp_db_unavailable(resp);

@@ -22,6 +22,9 @@
 /* TUCAI_OP_METRICS (no path, asked by `tucai_status prometheus`) */
 TUCAI_HANDLER(admin_metrics);
 
+/* TUCAI_OP_STATUS (no path: operators on the pool socket; health.c) */
+TUCAI_HANDLER(health_status);
+
 /* Offline commands of `tucai-worker -c INI admin ...` (admin_cli.c):
  * create schools and teachers, seed the demo.  Returns an exit status. */
 int admin_cli(tucai_ctx_t *ctx, int argc, char **argv);

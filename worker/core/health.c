@@ -1,29 +1,36 @@
-/* health.c -- GET /api/v1/health: pool and database status. */
+/* health.c -- GET /api/v1/health (anyone: ok / not ok only) and
+ * TUCAI_OP_STATUS (no path, so only callers of the pool socket, which
+ * SO_PEERCRED limits to nginx and operators: pool pids, counters and the
+ * MariaDB version, which would help an attacker and tell a user nothing). */
 #include <unistd.h>
 
 #include "db.h"
 #include "handlers.h"
 #include "pool.h"
 
-int health_handle(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+static int health_answer(tucai_ctx_t *ctx, tucai_resp_t *resp, int detail)
 {
     int64_t one = 0;
     int     ok;
     json_t *o;
 
-    (void) req;
     ok = db_ensure(ctx) == 0 && db_query_int(ctx, &one, "SELECT 1") == 1;
-    o = json_pack("{s:s,s:{s:s,s:i,s:I,s:i,s:I},s:{s:b,s:s},s:i}",
-                  "status", ok ? "ok" : "degraded",
-                  "pool", "version", TUCAI_POOL_VERSION,
-                  "children", ctx->cfg->children,
-                  "pid", (json_int_t) tucai_master_pid,
-                  "child", ctx->child_no,
-                  "accepts", (json_int_t) ctx->accepts,
-                  "db", "ok", ok, "version", ok ? db_server_version(ctx) : "",
-                  "protocol", TUCAI_VERSION);
+    if (detail) {
+        o = json_pack("{s:s,s:{s:s,s:i,s:I,s:i,s:I},s:{s:b,s:s},s:i}",
+                      "status", ok ? "ok" : "degraded",
+                      "pool", "version", TUCAI_POOL_VERSION,
+                      "children", ctx->cfg->children,
+                      "pid", (json_int_t) tucai_master_pid,
+                      "child", ctx->child_no,
+                      "accepts", (json_int_t) ctx->accepts,
+                      "db", "ok", ok,
+                      "version", ok ? db_server_version(ctx) : "",
+                      "protocol", TUCAI_VERSION);
+    } else {
+        o = json_pack("{s:s}", "status", ok ? "ok" : "degraded");
+    }
     if (!ok) {
-        /* same shape plus the API.md error fields, so clients see both */
+        /* plus the API.md error fields, so clients see both */
         json_object_set_new(o, "error", json_string("DB_UNAVAILABLE"));
         json_object_set_new(o, "message",
             json_string("数据库暂不可用，请稍后重试 / database unavailable, retry shortly"));
@@ -32,4 +39,16 @@ int health_handle(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_json(resp, 503, o);
     }
     return resp_json(resp, 200, o);
+}
+
+int health_handle(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+{
+    (void) req;
+    return health_answer(ctx, resp, 0);
+}
+
+int health_status(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+{
+    (void) req;
+    return health_answer(ctx, resp, 1);
 }

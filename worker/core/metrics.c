@@ -27,6 +27,7 @@ static const char *op_name(unsigned op)
 #include "tucai_ops.def"
 #undef TUCAI_OP
     case TUCAI_OP_METRICS: return "metrics";
+    case TUCAI_OP_STATUS:  return "status";
     default:               return NULL;
     }
 }

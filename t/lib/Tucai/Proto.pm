@@ -11,7 +11,7 @@ use Socket qw(SOCK_STREAM);
 
 use constant {
     MAGIC => 0x54434149, VERSION => 1, HDR_SIZE => 96,
-    OP_HEALTH => 1, OP_SCHOOLS => 2,
+    OP_HEALTH => 1, OP_SCHOOLS => 2, OP_STATUS => 121,
     M_PARAM => 1, M_QUERY => 2, M_CONTENT_TYPE => 3, M_CLIENT_IP => 4, M_HOST => 9,
     M_REDIRECT => 32, M_STATE => 33, M_CLEAR => 34, M_RETRY_AFTER => 35, M_HEADER => 36,
 };
