@@ -29,7 +29,8 @@ my $AXE = "$B/npm/node_modules/axe-core/axe.min.js";
 die "missing prerequisite: $AXE (make www)\n" unless -e $AXE;
 
 # A short cooldown so the page's countdown runs out within the test; the
-# sandbox's pay endpoint is proxied the way tools/run.sh does it (its port
+# sandbox's pay endpoint is proxied here, in the test only (make run keeps
+# the sandbox on its own port: t/29), so the page's click pays (its port
 # is only known once the harness runs, so the address is patched in below).
 my $t = Tucai::Test->new(worker_children => 2,
     worker_ini_extra => "[pay]\nreconcile = 1\n[outbox]\ninterval = 1\n",

@@ -55,9 +55,9 @@ tools/render-conf conf/worker.ini.tmpl "$VAR/conf/worker.ini" \
     NGINX_URL="http://127.0.0.1:$PORT" \
     POOL_GROUP="$(if [ "$(id -u)" = 0 ]; then echo nogroup; else id -gn; fi)"
 
-# The H5 demo pays through the sandbox's "pay this order" endpoint, proxied
-# on the same origin (make run only: the sandbox is not WeChat).
-DEMO_PAY="location = /sandbox/pay { proxy_pass $SANDBOX_URL/sandbox/pay; }"
+# The sandbox's pages stay on the sandbox's own port: proxied on the public
+# port, its /sandbox/pay would let any student mark an order paid.  The H5
+# demo links to $SANDBOX_URL/sandbox/pay instead.
 
 P=$VAR/nginx
 tools/render-conf conf/nginx.conf.tmpl "$P/nginx.conf" \
@@ -68,7 +68,7 @@ tools/render-conf conf/nginx.conf.tmpl "$P/nginx.conf" \
     ERROR_LOG="$P/logs/error.log" ACCESS_LOG="$P/logs/access.log" \
     PID_FILE="$P/nginx.pid" TMP_DIR="$P/tmp" WWW_DIR="$ROOT/www" \
     NGINX_EXTRA_HTTP="" NGINX_EXTRA_SERVER="" EXTRA_HTTP="" \
-    EXTRA_SERVER="$DEMO_PAY"
+    EXTRA_SERVER=""
 
 "$B/tucai-worker" -c "$VAR/conf/worker.ini" --foreground 2>>"$RUN/pool.stderr" &
 pids+=($!)
@@ -101,7 +101,7 @@ cat <<MSG
     back office: http://127.0.0.1:$PORT/admin/
     H5 student:  http://127.0.0.1:$PORT/h5/  (a collection code from var/demo.json)
     $demo_note
-    WeChat sandbox: $SANDBOX_URL
+    WeChat sandbox: $SANDBOX_URL  (demo payments: $SANDBOX_URL/sandbox/pay)
     logs:        $RUN/tucai-worker.log  $P/logs/error.log
   Ctrl-C stops it all (data stays in ./var).
 

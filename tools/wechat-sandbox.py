@@ -33,6 +33,8 @@ Test controls (not part of WeChat):
          token lifetime;
          Wechatpay-Serial to send (e.g. a platform certificate serial for
          the same key) instead of the PUB_KEY_ID_ id
+    GET  /sandbox/pay?out_trade_no=X    an HTML page that does the POST below
+                                        (the H5 demo links to it under make run)
     POST /sandbox/pay {"out_trade_no"[,"forge","copies","mark_paid",
          "trade_state","resend"]}       mark paid and POST the signed,
          encrypted notification to the order's notify_url; answers
@@ -586,6 +588,8 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/sandbox/orders":
             with LOCK:
                 return self.send_json(200, {"orders": dict(STATE.orders)})
+        if p == "/sandbox/pay" and method == "GET":
+            return self.pay_page()
         if method != "POST":
             return self.send_json(404, {"error": "NOT_FOUND"})
         if p == "/sandbox/reset":
@@ -636,6 +640,29 @@ class Handler(BaseHTTPRequestHandler):
                     TOKEN_TTL = d["token_ttl"]
             return self.send_json(200, {"ok": True})
         self.send_json(404, {"error": "NOT_FOUND"})
+
+    PAY_PAGE = (
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width">'
+        '<title>支付沙箱 / WeChat Pay sandbox</title>'
+        '<h1>支付沙箱（演示） / WeChat Pay sandbox (demo)</h1>'
+        '<p>这不是微信支付：点击即把订单标记为已支付并发送签名的支付通知。'
+        ' Not WeChat Pay: marks the order paid and sends the signed notification.</p>'
+        '<form id="f"><label>订单号 out_trade_no <input id="no" size="40"></label> '
+        '<button>支付 / pay</button></form><pre id="out"></pre>'
+        '<script>var n=new URLSearchParams(location.search).get("out_trade_no");'
+        'if(n)document.getElementById("no").value=n;'
+        'document.getElementById("f").onsubmit=function(e){e.preventDefault();'
+        'fetch("/sandbox/pay",{method:"POST",headers:{"Content-Type":"application/json"},'
+        'body:JSON.stringify({out_trade_no:document.getElementById("no").value})})'
+        '.then(function(r){return r.text().then(function(t){'
+        'document.getElementById("out").textContent=r.status+" "+t;});});};</script></html>')
+
+    def pay_page(self):
+        """GET /sandbox/pay: the demo's payment page, on the sandbox's own
+        port only (make run does not proxy it: on the public port it would
+        let a student mark an order paid)."""
+        self.send_raw(200, self.PAY_PAGE.encode(), "text/html; charset=utf-8")
 
     def sandbox_pay(self, d):
         no = d.get("out_trade_no")

@@ -669,8 +669,11 @@
     if (o.status === 'PAID') poll();
   }
   $('pay-change').addEventListener('click', function () { changing = true; quiet(); render('pay'); });
-  /* The demo pays through the WeChat sandbox (make run proxies /sandbox/pay
-   * to it); the mini-program calls wx.requestPayment with order.pay. */
+  /* The demo pays through the WeChat sandbox; the mini-program calls
+   * wx.requestPayment with order.pay.  A same-origin /sandbox/pay exists
+   * only where a test harness proxies it: make run keeps the sandbox on its
+   * own port (a public /sandbox/pay would let anyone mark orders paid), so
+   * the page then names the sandbox's own payment page. */
   $('pay-btn').addEventListener('click', function () {
     quiet();
     var o = me && me.order;
@@ -683,8 +686,12 @@
       $('pay-btn').disabled = false;
       fail(e);
       $('pay-cmd').hidden = false;
-      $('pay-cmd').textContent = '演示环境未接通支付沙箱，可手动支付：\n'
-        + 'curl -X POST http://127.0.0.1:8089/sandbox/pay -H \'Content-Type: application/json\' '
+      /* 8089: make run's sandbox port (TUCAI_SANDBOX_PORT changes it; the
+       * address make run prints is the one to use) */
+      var sb = location.protocol + '//' + location.hostname + ':8089/sandbox/pay';
+      $('pay-cmd').textContent = '演示环境：请在支付沙箱自己的页面上支付（make run 启动时打印其地址）：\n'
+        + sb + '?out_trade_no=' + encodeURIComponent(o.out_trade_no) + '\n'
+        + '或 / or: curl -X POST ' + sb + ' -H \'Content-Type: application/json\' '
         + '-d \'{"out_trade_no":"' + o.out_trade_no + '"}\'';
       poll();
     });
