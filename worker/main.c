@@ -22,13 +22,14 @@
 #include "outbox.h"
 #include "pay.h"
 #include "pool.h"
+#include "retention.h"
 #include "token.h"
 
 static tucai_config_t cfg;
 
 /* The periodic jobs, in the order they run each tick. */
 static const tucai_job_pt jobs[] = {
-    outbox_run, pay_reconcile, deliver_pending, NULL
+    outbox_run, pay_reconcile, deliver_pending, retention_run, NULL
 };
 
 static void tick(tucai_ctx_t *ctx, int budget_ms)

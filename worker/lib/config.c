@@ -121,6 +121,7 @@ static int on_key(void *user, const char *section, const char *name,
 
     STR("storage", "dir", storage_dir)
     STR("storage", "uri", storage_uri)
+    INT("storage", "failed_retention", storage_failed_retention_s, 60, 365 * 86400)
 
     STR("tokens", "key_file", token_key_file)
     INT("tokens", "ttl", token_ttl_s, 60, 90 * 86400)
@@ -187,6 +188,7 @@ static void defaults(tucai_config_t *c)
     c->pay_reconcile_s = 60;
     c->pay_notify_window_s = 300;
     c->codes_sheet_retention_s = 7 * 86400;
+    c->storage_failed_retention_s = 3 * 86400;
     c->outbox_interval_s = 5;
     c->outbox_max_attempts = 8;
 }

@@ -70,6 +70,7 @@ typedef struct {
 
     /* [outbox] */
     int      codes_sheet_retention_s; /* [codes] sheet_retention = 604800 */
+    int      storage_failed_retention_s; /* [storage] failed_retention = 259200 */
     int      outbox_interval_s;     /* 5 */
     int      outbox_max_attempts;   /* 8 */
 } tucai_config_t;
