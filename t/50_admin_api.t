@@ -337,6 +337,27 @@ open my $zo, '>:raw', $zf or die; print $zo $zip; close $zo;
 my $list = `unzip -Z1 $zf 2>&1`;
 is_deeply([sort split /\n/, $list], ['A001.jpg', 'A005.jpg'], 'ZIP holds <student_no>.jpg');
 is(`unzip -p $zf A005.jpg`, "\xff\xd8\xff JPEG of A005", 'with the photo bytes');
+# an unchanged export is reused; a changed one replaces it (disk bounded)
+my $exports = sub { opendir my $d, "$files/exports/$sa" or return (); sort grep { !/^\./ } readdir $d };
+my @e1 = $exports->();
+is(scalar @e1, 1, 'one export file');
+my $ino1 = (stat "$files/exports/$sa/$e1[0]")[1];
+is(api('GET', '/export', token => $ta)->{status}, 200, 'export again');
+is_deeply([$exports->()], \@e1, 'unchanged: the same file is reused');
+is((stat "$files/exports/$sa/$e1[0]")[1], $ino1, 'not rewritten');
+{
+    my $id = $t->sql_one("SELECT id FROM students WHERE school_id=$sa AND student_no='A001'");
+    open my $f, '>', "$files/final/$id-2.jpg" or die; print $f "\xff\xd8\xff new JPEG of A001"; close $f;
+    $t->sql_do("UPDATE photos SET path = 'final/$id-2.jpg' WHERE student_id = $id");
+}
+$r = api('GET', '/export', token => $ta);
+is($r->{status}, 200, 'export after a photo changed');
+my @e2 = $exports->();
+is(scalar @e2, 1, 'still one export file: the old one removed');
+isnt($e2[0], $e1[0], 'a new one');
+open my $zn, '<:raw', "$files/exports/$sa/$e2[0]" or die; my $znew = do { local $/; <$zn> }; close $zn;
+open $zo, '>:raw', $zf or die; print $zo $znew; close $zo;
+is(`unzip -p $zf A001.jpg`, "\xff\xd8\xff new JPEG of A001", 'with the new photo');
 $r = api('GET', '/export', token => $tb);
 is($r->{status}, 404, "B cannot export A's photos");
 $r = api('GET', '/students/A005/photo', token => $ta);

@@ -3,7 +3,9 @@
  * final photos named <student_no>.jpg (libzip, stored uncompressed: JPEGs
  * do not shrink), written under the storage dir and handed to nginx by
  * internal redirect, never streamed through the pool; and one student's
- * final photo the same way.
+ * final photo the same way.  An export whose content has not changed (same
+ * students, same photo files) is reused, named by a SHA-256 of that
+ * content; the school's other exports are removed when a new one is made.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,12 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <zip.h>
 
 #include "admin.h"
 #include "handlers.h"
 
-#define EXPORT_KEEP_S   3600     /* older exports of the school are removed */
+#define EXPORT_KEEP_S   3600     /* a part file this old is a dead writer's */
 
 static int
 mkdirs(const char *path)
@@ -43,8 +46,11 @@ safe_rel(const char *p)
     return p[0] && p[0] != '/' && strstr(p, "..") == NULL && strlen(p) < 256;
 }
 
+/* Every export of the school but keep (a new one replaces them; one being
+ * sent stays readable to nginx until it closes it).  Dot files are another
+ * request's archive being written: left alone unless stale. */
 static void
-prune_old(const char *dir, int64_t now)
+prune_others(const char *dir, const char *keep, int64_t now)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -53,9 +59,15 @@ prune_old(const char *dir, int64_t now)
 
     if (d == NULL) return;
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
+            || strcmp(e->d_name, keep) == 0)
+        {
+            continue;
+        }
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        if (stat(path, &st) == 0 && now - st.st_mtime > EXPORT_KEEP_S) {
+        if (e->d_name[0] != '.'
+            || (stat(path, &st) == 0 && now - st.st_mtime > EXPORT_KEEP_S))
+        {
             unlink(path);
         }
     }
@@ -96,19 +108,52 @@ admin_export(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_error(resp, 503, "STORAGE_UNAVAILABLE", "存储不可用",
                           "storage unavailable", json_pack("{s:i}", "retry_after", 5));
     }
-    prune_old(dir, now);
-    struct tm tm;
-    time_t t = (time_t) now;
-    gmtime_r(&t, &tm);
-    snprintf(name, sizeof(name), "photos-%u-%04d%02d%02d%02d%02d%02d-%s.zip",
-             who.school_id, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, rnd);
-    snprintf(part, sizeof(part), "%s/.%s.part", dir, name);
+    /* The content: each row's student_no and path, and whether its file
+     * is there now (a missing photo that appears makes a new export). */
+    EVP_MD_CTX *sh = EVP_MD_CTX_new();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    MYSQL_ROW row;
+    if (sh == NULL || EVP_DigestInit_ex(sh, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(sh);
+        mysql_free_result(res);
+        return resp_error(resp, 503, "STORAGE_UNAVAILABLE", "无法生成压缩包",
+                          "cannot write the archive",
+                          json_pack("{s:i}", "retry_after", 5));
+    }
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        int there = safe_rel(row[1])
+            && snprintf(src, sizeof(src), "%s/%s", cfg->storage_dir, row[1]) > 0
+            && access(src, R_OK) == 0;
+        EVP_DigestUpdate(sh, row[0], strlen(row[0]) + 1);
+        EVP_DigestUpdate(sh, row[1], strlen(row[1]) + 1);
+        EVP_DigestUpdate(sh, there ? "1" : "0", 1);
+    }
+    EVP_DigestFinal_ex(sh, md, NULL);
+    EVP_MD_CTX_free(sh);
+    mysql_data_seek(res, 0);
+    char hex[33];
+    for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    snprintf(name, sizeof(name), "photos-%u-%s.zip", who.school_id, hex);
     snprintf(final, sizeof(final), "%s/%s", dir, name);
+    /* the part file is this request's own: two teachers exporting at once
+     * each write theirs, the renames give the same content one name */
+    snprintf(part, sizeof(part), "%s/.%s.%s.part", dir, name, rnd);
 
     int zerr = 0, n = 0, missing = 0, failed = 0;
+    struct stat fst;
+    if (stat(final, &fst) == 0 && S_ISREG(fst.st_mode)) {
+        /* unchanged since the last export: reuse it */
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            if (!safe_rel(row[1])) { missing++; continue; }
+            snprintf(src, sizeof(src), "%s/%s", cfg->storage_dir, row[1]);
+            if (access(src, R_OK) != 0) missing++; else n++;
+        }
+        mysql_free_result(res);
+        prune_others(dir, name, now);
+        goto answer;
+    }
+
     zip_t *za = zip_open(part, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
-    MYSQL_ROW row;
     while (za && (row = mysql_fetch_row(res)) != NULL) {
         if (!safe_rel(row[1])) { missing++; continue; }
         snprintf(src, sizeof(src), "%s/%s", cfg->storage_dir, row[1]);
@@ -145,7 +190,9 @@ admin_export(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                           "cannot write the archive",
                           json_pack("{s:i}", "retry_after", 5));
     }
+    prune_others(dir, name, now);
 
+answer:;
     json_t *d = json_pack("{s:i,s:i,s:s}", "photos", n, "missing", missing,
                           "file", name);
     (void) adm_audit(ctx, req, &who, "export", "", d);
