@@ -214,6 +214,20 @@ ngx_http_tucai_error_handler(ngx_http_request_t *r)
         return ngx_http_tucai_send_error(r, status, "METHOD_NOT_ALLOWED",
                    "不支持此请求方法 / Method not allowed", 0, NULL);
 
+    /* nginx's refusals of a malformed request (error_page with a URI: a
+     * request line that did not parse has no URI to keep) */
+    case NGX_HTTP_REQUEST_URI_TOO_LARGE:
+        return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
+                   "请求地址过长 / Request URI too long", 0, NULL);
+
+    case NGX_HTTP_REQUEST_HEADER_TOO_LARGE:
+        return ngx_http_tucai_send_error(r, NGX_HTTP_BAD_REQUEST, "BAD_REQUEST",
+                   "请求头过大 / Request header too large", 0, NULL);
+
+    case NGX_HTTP_VERSION_NOT_SUPPORTED:
+        return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
+                   "不支持的 HTTP 版本 / HTTP version not supported", 0, NULL);
+
     default:
         if (status < 400 || status > 599) {
             status = NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -7,6 +7,8 @@ use Test::More;
 use Tucai::Test;
 use MIME::Base64 qw(encode_base64url);
 use Digest::SHA qw(hmac_sha256);
+use IO::Socket::INET;
+use JSON::PP;
 
 # an operator's location checking a token from a query argument (ndk set_var)
 my $t = Tucai::Test->new(worker_children => 1, nginx_extra_server => q{
@@ -71,6 +73,31 @@ err_is($t->get('/api/v1/nope'), 404, 'NOT_FOUND', 'unknown path');
 err_is($t->get('/api/v2/health'), 404, 'NOT_FOUND', 'unknown version');
 err_is($t->request('DELETE', '/api/v1/health'), 405, 'METHOD_NOT_ALLOWED', 'wrong method');
 err_is($t->request('POST', '/admin/'), 405, 'METHOD_NOT_ALLOWED', "nginx's own 405 as JSON");
+
+# malformed requests nginx refuses itself: JSON with a code, never HTML
+sub raw {
+    my ($bytes) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port, Timeout => 10)
+        or die "connect: $!";
+    print $s $bytes;
+    local $/;
+    my $resp = <$s> // '';
+    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    my ($st) = $head =~ m{^HTTP/1\.\d (\d+)};
+    my $json = eval { JSON::PP->new->decode($body // '') };
+    return ($st // 0, $json, $head);
+}
+for my $case (["GARBAGE\r\n\r\n", 400, 'a request line that is no request line'],
+              ["GET /\x01bad HTTP/1.1\r\nHost: x\r\n\r\n", 400, 'a control byte in the path'],
+              ["GET /api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n", 505, 'an unknown HTTP version'],
+              ["GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " . ("a" x 20000) . "\r\n\r\n", 400, "a header over the buffers"])
+{
+    my ($st, $json, $head) = raw($case->[0]);
+    is($st, $case->[1], "$case->[2] -> $case->[1]");
+    like($head, qr{^Content-Type: application/json}mi, "... as JSON ($case->[2])");
+    is($json && $json->{error}, 'BAD_REQUEST', "... BAD_REQUEST ($case->[2])");
+}
+
 $r = $t->get('/api/v1/drafts/../ping', token => $good);
 is($r->{status}, 200, 'dot segments are normalised by nginx before routing');
 
