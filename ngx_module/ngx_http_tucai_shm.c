@@ -864,15 +864,39 @@ ngx_http_tucai_stat_pool_error(ngx_http_request_t *r)
 
 
 /* the zone part of the status JSON */
+/* the per-worker counter slots added up, for the JSON and Prometheus views */
+static void
+ngx_http_tucai_stats_sum(ngx_http_tucai_zone_ctx_t *ctx,
+    ngx_http_tucai_stats_t *sum)
+{
+    ngx_uint_t               w, i;
+    ngx_http_tucai_stats_t  *sl;
+
+    ngx_memzero(sum, sizeof(ngx_http_tucai_stats_t));
+    for (w = 0; w < NGX_HTTP_TUCAI_STAT_SLOTS; w++) {
+        sl = &ctx->sh->stats[w];
+        sum->hits += sl->hits;
+        sum->misses += sl->misses;
+        sum->pool_errors += sl->pool_errors;
+        for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
+            sum->refusals[i] += sl->refusals[i];
+        }
+        for (i = 0; i < TUCAI_OP_MAX; i++) {
+            sum->requests[i] += sl->requests[i];
+        }
+    }
+}
+
+
 ngx_int_t
 ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
 {
     u_char                     *p;
     size_t                      len;
     ngx_buf_t                  *b;
-    ngx_uint_t                  i, w, pages, first;
+    ngx_uint_t                  i, pages, first;
     const char                 *name;
-    ngx_http_tucai_stats_t      sum, *sl;
+    ngx_http_tucai_stats_t      sum;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
     ctx = ngx_http_tucai_zone_ctx(r);
@@ -905,19 +929,7 @@ ngx_http_tucai_shm_status(ngx_http_request_t *r, ngx_chain_t **out)
                     pages - ctx->shpool->pfree);
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    ngx_memzero(&sum, sizeof(ngx_http_tucai_stats_t));
-    for (w = 0; w < NGX_HTTP_TUCAI_STAT_SLOTS; w++) {
-        sl = &ctx->sh->stats[w];
-        sum.hits += sl->hits;
-        sum.misses += sl->misses;
-        sum.pool_errors += sl->pool_errors;
-        for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
-            sum.refusals[i] += sl->refusals[i];
-        }
-        for (i = 0; i < TUCAI_OP_MAX; i++) {
-            sum.requests[i] += sl->requests[i];
-        }
-    }
+    ngx_http_tucai_stats_sum(ctx, &sum);
 
     p = ngx_sprintf(p, "\"entries\":%uA,\"evictions\":%uA,\"expired\":%uA,"
                     "\"hits\":%uA,\"misses\":%uA,\"alloc_failures\":%uA,"
@@ -967,9 +979,9 @@ ngx_http_tucai_shm_prometheus(ngx_http_request_t *r, ngx_chain_t **out)
     u_char                     *p;
     size_t                      len;
     ngx_buf_t                  *b;
-    ngx_uint_t                  i, w, pages, pfree;
+    ngx_uint_t                  i, pages, pfree;
     const char                 *name;
-    ngx_http_tucai_stats_t      sum, *sl;
+    ngx_http_tucai_stats_t      sum;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
     ctx = ngx_http_tucai_zone_ctx(r);
@@ -993,19 +1005,7 @@ ngx_http_tucai_shm_prometheus(ngx_http_request_t *r, ngx_chain_t **out)
         pfree = ctx->shpool->pfree;
         ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-        ngx_memzero(&sum, sizeof(ngx_http_tucai_stats_t));
-        for (w = 0; w < NGX_HTTP_TUCAI_STAT_SLOTS; w++) {
-            sl = &ctx->sh->stats[w];
-            sum.hits += sl->hits;
-            sum.misses += sl->misses;
-            sum.pool_errors += sl->pool_errors;
-            for (i = 0; i < NGX_HTTP_TUCAI_REF_MAX; i++) {
-                sum.refusals[i] += sl->refusals[i];
-            }
-            for (i = 0; i < TUCAI_OP_MAX; i++) {
-                sum.requests[i] += sl->requests[i];
-            }
-        }
+        ngx_http_tucai_stats_sum(ctx, &sum);
 
         p = ngx_sprintf(p,
             "# HELP tucai_zone_size_bytes Size of the shared memory zone.\n"
