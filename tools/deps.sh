@@ -10,7 +10,7 @@ PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-
  opencv-data wrk curl procps psmisc time bc
  clang libclang-rt-14-dev clang-format
  perl libjson-pp-perl libhttp-tiny-perl
- prometheus debhelper fakeroot lintian
+ prometheus debhelper fakeroot lintian systemd
  python3 python3-cryptography python3-opencv python3-numpy
  imagemagick chromium fonts-wqy-microhei"
 missing=""
