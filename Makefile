@@ -64,13 +64,17 @@ $(B)/asan/tucai-check: $(call objs,$(B)/asan,worker/tucai_check.c $(PHOTO_SRC) $
 
 asan: $(B)/asan/tucai-worker $(B)/asan/tucai-check
 
+# nginx's workers (nobody, when root starts nginx) serve www/ from this
+# checkout, so its directory must let others through (mktemp -d makes 0700).
 # The suite: prove over t/, with the sanitizer builds present so the
 # harness can run one instance under ASan/UBSan.
 test: deps
+	chmod go+x .
 	$(MAKE) all asan $(TEST_PREP)
 	prove -r -I t/lib t/
 
 run: deps
+	chmod go+x .
 	$(MAKE) all www
 	bash tools/run.sh
 
