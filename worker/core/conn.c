@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -197,16 +198,35 @@ typedef struct {
 
 static kept_t kept[POOL_SHM_CONNS];
 static int    kid_idx;
+/* the child's epoll: sp and the kept connections (a poll() over all of
+ * them cost a look at each per request) */
+static int    cep = -1;
+#define EV_SP  0xffffffffu
 
 static uint32_t own_word(int c, int serving)
 {
     return OWN_MAKE(kept[c].gen, kid_idx + 1, serving);
 }
 
+/* Always out of the epoll first: the master's copy keeps the file open,
+ * and epoll would go on reporting it under a closed number. */
 static void drop(int c)
 {
+    (void) epoll_ctl(cep, EPOLL_CTL_DEL, kept[c].fd, NULL);
     close(kept[c].fd);
     kept[c].fd = -1;
+}
+
+static void watch(int fd, uint32_t data)
+{
+    struct epoll_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.events = EPOLLIN;
+    e.data.u32 = data;
+    if (epoll_ctl(cep, EPOLL_CTL_ADD, fd, &e) != 0) {
+        tlog_error("conn: epoll_ctl: %s", strerror(errno));
+    }
 }
 
 static void set_busy(void)
@@ -309,6 +329,7 @@ static int recv_msgs(int sp, int *gone)
         kept[c].fd = fd;
         kept[c].gen = ((uint32_t) buf[4] << 24) | ((uint32_t) buf[5] << 16)
                       | ((uint32_t) buf[6] << 8) | buf[7];
+        watch(fd, (uint32_t) c);
         lent = c;
     }
     return lent;
@@ -317,8 +338,7 @@ static int recv_msgs(int sp, int *gone)
 void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
     volatile sig_atomic_t *stop)
 {
-    static struct pollfd pfd[1 + POOL_SHM_CONNS];
-    static int           pc[1 + POOL_SHM_CONNS];
+    struct epoll_event   ev[64];
     tbuf                 in = { 0 }, head = { 0 };
     tucai_resp_t         resp;
     uint64_t             served = 0;
@@ -327,11 +347,17 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
     memset(&resp, 0, sizeof(resp));
     kid_idx = kid;
     for (c = 0; c < POOL_SHM_CONNS; c++) kept[c].fd = -1;
+    cep = epoll_create1(EPOLL_CLOEXEC);
+    if (cep < 0) {
+        tlog_error("conn: epoll: %s", strerror(errno));
+        return;
+    }
+    watch(sp, EV_SP);
     set_idle(sp);
 
     while (!*stop) {
         int stopping = __atomic_load_n(&pool_shm->stopping, __ATOMIC_SEQ_CST);
-        int np = 1, n, j, gone = 0, lent = -1;
+        int n, j, gone = 0, lent = -1, nconn = 0;
 
         if (stopping && !gave_all) {
             /* the pool stops: what nginx wrote on is served by whoever
@@ -339,39 +365,30 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
             give_back(sp, -1, 0);
             gave_all = 1;
         }
-        pfd[0].fd = sp;
-        pfd[0].events = POLLIN;
-        for (c = 0; c < POOL_SHM_CONNS; c++) {
-            if (kept[c].fd < 0) continue;
-            pfd[np].fd = kept[c].fd;
-            pfd[np].events = POLLIN;
-            pc[np++] = c;
-        }
-        n = poll(pfd, (nfds_t) np, 1000);
+        n = epoll_wait(cep, ev, 64, 1000);
         if (n < 0 && errno != EINTR) {
-            tlog_error("conn: poll: %s", strerror(errno));
+            tlog_error("conn: epoll_wait: %s", strerror(errno));
             break;
         }
-        if (n <= 0) {
-            continue;
+        for (j = 0; j < n; j++) {
+            if (ev[j].data.u32 == EV_SP) {
+                lent = recv_msgs(sp, &gone);
+            } else {
+                ev[nconn++] = ev[j];
+            }
         }
-        if (pfd[0].revents) {
-            lent = recv_msgs(sp, &gone);
-            if (gone) break;
-        }
+        if (gone) break;
 
         /* what the master lent first (it waited in its queue), else the
          * next kept connection nginx wrote on, round robin */
         c = lent;
-        for (j = 0; c < 0 && j < np - 1; j++) {
-            int p = 1 + (rr + j) % (np - 1);
-            if ((pfd[p].revents & (POLLIN | POLLHUP | POLLERR))
-                && kept[pc[p]].fd == pfd[p].fd)
-            {
-                c = pc[p];
-                rr = (rr + j + 1) % (np - 1);
+        for (j = 0; c < 0 && j < nconn; j++) {
+            int x = (int) ev[(rr + j) % nconn].data.u32;
+            if (x < POOL_SHM_CONNS && kept[x].fd >= 0) {
+                c = x;
             }
         }
+        rr++;
         if (c < 0) {
             continue;
         }
@@ -431,6 +448,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
     set_busy();
     (void) recv_msgs(sp, &c);
     give_back(sp, -1, 0);
+    close(cep);
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);
