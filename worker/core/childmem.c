@@ -24,6 +24,10 @@
 
 #include "log.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define MMAP_THRESHOLD   (256 * 1024)
 #define TRIM_GROWTH_KB   1024             /* trim when RSS grew this much */
 
@@ -73,4 +77,13 @@ int childmem_after_request(const tucai_config_t *cfg, uint64_t served)
         return 1;
     }
     return 0;
+}
+
+void childmem_leak_check(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    if (__lsan_do_recoverable_leak_check() != 0) {
+        tlog_error("conn: LeakSanitizer found leaks (see the ASan log)");
+    }
+#endif
 }

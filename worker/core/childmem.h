@@ -19,4 +19,9 @@ long childmem_rss_kb(void);
  * POOL_LAST and exit (logged why), else 0. */
 int childmem_after_request(const tucai_config_t *cfg, uint64_t served);
 
+/* A child about to exit: under the ASan build, LeakSanitizer looks for
+ * memory no longer reachable (children end with _exit, which skips its
+ * check at exit); a report lands in ASAN_OPTIONS' log.  No-op otherwise. */
+void childmem_leak_check(void);
+
 #endif

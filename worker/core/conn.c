@@ -310,6 +310,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);
+    childmem_leak_check();
 }
 
 void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
@@ -328,4 +329,5 @@ void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
             pool_app->tick(ctx, JOBS_BUDGET_MS);
         }
     }
+    childmem_leak_check();
 }
