@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "childmem.h"
 #include "db.h"
 #include "handler.h"
 #include "log.h"
@@ -420,8 +421,8 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
 
         int ok = serve_one(ctx, kept[c].fd, &in, &head, &resp) == 0;
         served++;
-        int recycle = ctx->cfg->max_requests > 0
-                      && served >= (uint64_t) ctx->cfg->max_requests;
+        /* max_requests, max_rss_mb; a photo's memory given back */
+        int recycle = childmem_after_request(ctx->cfg, served);
         if (!ok) {
             /* nginx and the master's copy see it end */
             shutdown(kept[c].fd, SHUT_RDWR);
@@ -434,8 +435,6 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
             drop(c);            /* closed meanwhile */
         }
         if (recycle) {
-            tlog_info("conn: served %llu requests, recycling",
-                      (unsigned long long) served);
             break;
         }
         if (!*stop) {
@@ -452,6 +451,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);
+    childmem_leak_check();
 }
 
 void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
