@@ -1,8 +1,8 @@
 /* pool.c -- the master: binds the sockets, preforks and supervises children,
- * and brokers every nginx connection.  Its main loop, stop and reload; the
+ * and lends nginx connections to them.  Its main loop, stop and reload; the
  * parts are in pool_*.c (pool_int.h says which does what).
  *
- * The master alone accepts and owns the connections (pool_broker.c).
+ * The master alone accepts; children keep what it lends them (pool_broker.c).
  * Signals reach the master's loop through a self-pipe (pool_sig.c), so all
  * the work (reaping, respawning, reloading) happens outside signal handlers.
  *   HUP  reload the config, start a new generation of children, then TERM

@@ -354,10 +354,10 @@ void broker_kid_gone(int k)
     }
 }
 
-/* While a child is idle: connections nginx wrote on whose child has been
- * busy for STEAL_AFTER_MS are taken back and queued for the idle one.
- * Returns the epoll timeout to use (ms): short while a child is busy and
- * another idle, so that no request waits long behind a slow one. */
+/* Connections nginx wrote on whose child has been busy for STEAL_AFTER_MS
+ * are taken back and queued for an idle child.  Returns the epoll timeout
+ * to use (ms, -1: the default): short while a busy child keeps
+ * connections, since a child may turn idle without telling the master. */
 int broker_steal(int64_t now_ms)
 {
     struct pollfd pfd[MAX_CONNS];
@@ -370,7 +370,7 @@ int broker_steal(int64_t now_ms)
         idle += st == KID_IDLE;
         busy += st == KID_BUSY;
     }
-    if (idle == 0 || busy == 0) {
+    if (busy == 0) {
         return -1;
     }
     for (i = 0; i < MAX_CONNS; i++) {
@@ -391,7 +391,11 @@ int broker_steal(int64_t now_ms)
         pfd[n].revents = 0;
         idx[n++] = i;
     }
-    if (n > 0 && poll(pfd, (nfds_t) n, 0) > 0) {
+    if (n == 0) {
+        /* nothing to take yet: look again when it may be */
+        return STEAL_AFTER_MS;
+    }
+    if (idle > 0 && poll(pfd, (nfds_t) n, 0) > 0) {
         for (i = 0; i < n; i++) {
             int      c = idx[i];
             uint32_t w = owner(c);
