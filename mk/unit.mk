@@ -11,6 +11,7 @@ UNIT_OBJ_proto_test     :=
 UNIT_OBJ_multipart_test := lib/multipart
 UNIT_OBJ_token_test     := lib/token
 UNIT_OBJ_wxtext_test    := wechat/wxtext
+UNIT_OBJ_pool_test      := core/pool_rules
 UNIT_OBJ_steps_test     := journey/steps
 UNIT_OBJ_locks_test     := journey/locks
 UNIT_OBJ_bucket_test    :=

@@ -2,7 +2,7 @@
  *
  * The master owns the connections and hands one over only when nginx has
  * written on it, so a child never holds an idle connection that a request
- * could wait on while it is busy with another (see pool.c). */
+ * could wait on while it is busy with another (see pool_broker.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
