@@ -69,19 +69,14 @@ capture_store_fail(tucai_ctx_t *ctx, const tucai_req_t *req,
     resp_state(resp, req->hdr.subject, (uint64_t) o.cooldown_until,
                o.lock_kind, (uint64_t) o.lock_until);
     if (o.lock_kind == TUCAI_LOCK_LIVENESS) {
-        return resp_error(resp, 423, "LOCKED",
-                          "多次活体检测未通过，账号已锁定，请联系学校图像采集工作部门解锁",
-                          "locked after repeated liveness failures; a school "
-                          "photo teacher must unlock it",
+        return resp_refuse(resp, TUCAI_ERR_LOCKED_LIVENESS,
                           json_pack("{s:s,s:O,s:s}", "lock", "liveness",
                                     "verdict", res->verdict,
                                     "contact", st->contact));
     }
     if (o.lock_kind == TUCAI_LOCK_QUALITY) {
         resp->retry_after = (uint32_t) (o.lock_until - now);
-        return resp_error(resp, 423, "LOCKED",
-                          "多次检测未通过，账号暂时锁定，请稍后再试",
-                          "locked after repeated failed checks; try again later",
+        return resp_refuse(resp, TUCAI_ERR_LOCKED_QUALITY,
                           json_pack("{s:s,s:o,s:I,s:O}", "lock", "quality",
                                     "until", journey_time(o.lock_until),
                                     "retry_after",

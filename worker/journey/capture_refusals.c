@@ -20,18 +20,13 @@ capture_refused(const tucai_req_t *req, const jst_t *st, tucai_resp_t *resp)
                               st->lock_until, (uint32_t) st->ndrafts, cap))
     {
     case CAPTURE_LOCKED_LIVENESS:
-        resp_error(resp, 423, "LOCKED",
-                   "多次活体检测未通过，账号已锁定，请联系学校图像采集工作部门解锁",
-                   "locked after repeated liveness failures; a school photo "
-                   "teacher must unlock it",
+        resp_refuse(resp, TUCAI_ERR_LOCKED_LIVENESS,
                    json_pack("{s:s,s:s}", "lock", "liveness",
                              "contact", st->contact));
         return -1;
     case CAPTURE_LOCKED_QUALITY:
         resp->retry_after = (uint32_t) (st->lock_until - now);
-        resp_error(resp, 423, "LOCKED",
-                   "多次检测未通过，账号暂时锁定，请稍后再试",
-                   "locked after repeated failed checks; try again later",
+        resp_refuse(resp, TUCAI_ERR_LOCKED_QUALITY,
                    json_pack("{s:s,s:o,s:I}", "lock", "quality",
                              "until", journey_time(st->lock_until),
                              "retry_after",
@@ -39,8 +34,7 @@ capture_refused(const tucai_req_t *req, const jst_t *st, tucai_resp_t *resp)
         return -1;
     case CAPTURE_COOLING_DOWN:
         resp->retry_after = (uint32_t) (st->cooldown_until - now);
-        resp_error(resp, 429, "COOLING_DOWN", "冷静期内，请稍后再拍",
-                   "cooling down after a failed check; retry later",
+        resp_refuse(resp, TUCAI_ERR_COOLING_DOWN,
                    json_pack("{s:I,s:o}", "retry_after",
                              (json_int_t) (st->cooldown_until - now),
                              "until", journey_time(st->cooldown_until)));

@@ -54,8 +54,10 @@ capture_parse_upload(const tucai_req_t *req, tucai_resp_t *resp, capture_input_t
 
     memset(ci, 0, sizeof(*ci));
     if (req->body_len > journey_policy(req, TUCAI_POL_MAX_UPLOAD)) {
-        return resp_error(resp, 413, "BODY_TOO_LARGE", "上传内容过大",
-                          "upload too large", NULL), -1;
+        return resp_refuse(resp, TUCAI_ERR_BODY_TOO_LARGE,
+                           json_pack("{s:I}", "limit", (json_int_t)
+                                     journey_policy(req, TUCAI_POL_MAX_UPLOAD))),
+               -1;
     }
     if (mp_boundary(req->content_type.p, req->content_type.len, &b, &blen)) {
         return resp_error(resp, 400, "BAD_MULTIPART",

@@ -46,10 +46,7 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
     if (got != 1) {
-        return resp_error(resp, 409, "UPLOAD_IN_PROGRESS",
-                          "上一张照片正在处理，请稍候",
-                          "another upload of this student is in progress",
-                          NULL);
+        return resp_refuse(resp, TUCAI_ERR_UPLOAD_IN_PROGRESS, NULL);
     }
 
     /* Under the lock, the authoritative state again: a capture that just
