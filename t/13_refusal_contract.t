@@ -21,6 +21,30 @@ use Test::More;
 use Tucai::Test;
 require "./t/20_journey_lib.pl";
 
+# --- the texts live in the header only ----------------------------------------
+# nginx spells no refusal itself, and the pool gives the refusals that are
+# only the contract's (those nginx gives too) through resp_refuse()
+{
+    my $root = $Tucai::Test::ROOT;
+    my $slurp = sub { open my $f, '<:utf8', $_[0] or die "$_[0]: $!"; local $/; <$f> };
+    my @edge;
+    for my $f (glob "$root/ngx_module/*.c") {
+        my $src = $slurp->($f);
+        push @edge, $f =~ s{.*/}{}r while $src =~ /"[^"\n]*\p{Han}[^"\n]* \/ [A-Z]/g;
+    }
+    is_deeply(\@edge, [], 'nginx: no refusal text outside tucai_errors.h');
+    my %only = map { $_ => 1 } qw(LOCKED COOLING_DOWN UPLOAD_IN_PROGRESS RATE_LIMITED
+                                  POOL_UNAVAILABLE METHOD_NOT_ALLOWED BODY_TOO_LARGE);
+    my @pool;
+    for my $f (glob("$root/worker/*/*.c")) {
+        my $src = $slurp->($f);
+        while ($src =~ /resp_error\s*\(\s*\w+\s*,\s*\d+\s*,\s*"(\w+)"/g) {
+            push @pool, ($f =~ s{.*/}{}r) . ": $1" if $only{$1};
+        }
+    }
+    is_deeply(\@pool, [], 'pool: the contract\'s refusals only through resp_refuse()');
+}
+
 die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
