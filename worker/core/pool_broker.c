@@ -468,7 +468,7 @@ void broker_stop(void)
         if (conns[i].state == C_IDLE) conn_free(i);
     }
     for (i = 0; i < MAX_KIDS; i++) {
-        if (kids[i].pid > 0 && kids[i].sp >= 0) {
+        if (kids[i].pid > 0 && kids[i].sp >= 0 && !kids[i].jobs) {
             (void) send(kids[i].sp, &s, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         }
     }

@@ -7,6 +7,7 @@
  * supervised the same way, never lent a connection. */
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,9 +68,16 @@ void kid_close_sp(kid_t *k)
  * open) and exits. */
 void kid_term(kid_t *k)
 {
+    unsigned char wake = POOL_MSG_STOP;
+
     if (!k->termed) {
         kill(k->pid, SIGTERM);
         k->termed = 1;
+        /* a TERM landing just before its epoll_wait would be seen a
+         * second later: a message wakes it (it reads *stop first) */
+        if (k->sp >= 0) {
+            (void) send(k->sp, &wake, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
     }
     k->last = 1;
 }
