@@ -194,12 +194,16 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
     if (!lab || !grey || !alpha || !grad || !stack) goto out;
     const double F = fr->face_w, cx = fr->cx, ye = fr->ye;
     /* 1. trimap */
+    const double ay = fmax(0.55 * F, ye + 0.12 * F - (fr->hair_top + 0.08 * F));
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
             if (!inside[i]) continue;
             double dx = x - cx;
-            double ex = dx / (0.40 * F), ey = (y - (ye + 0.12 * F)) / (0.55 * F);
+            /* the face ellipse, its top stretched up to just under the
+             * measured hair top: a bald scalp or fair hair as bright as
+             * the wall stays person */
+            double ex = dx / (0.40 * F), ey = (y - (ye + 0.12 * F)) / (y < ye + 0.12 * F ? ay : 0.55 * F);
             double hw = 0;
             if (y > ye + 0.45 * F) hw = 0.22 * F;
             if (y > ye + 1.0 * F) hw = fmin(0.22 * F + (y - ye - 1.0 * F) * 1.2, 0.55 * F);
@@ -207,7 +211,9 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
              * the chin, a child's +-0.9 F; +-0.75 F is person for sure, so a
              * jacket or shirt of the wall's colour is not taken as wall */
             if (y > ye + 1.5 * F) hw = fmin(0.55 * F + (y - ye - 1.5 * F) * 0.6, 0.75 * F);
-            if (ex * ex + ey * ey <= 1 || fabs(dx) < hw) lab[i] = FG;
+            /* above its centre a head is broader than an ellipse */
+            double r = y < ye + 0.12 * F ? pow(fabs(ex), 3) + pow(fabs(ey), 3) : ex * ex + ey * ey;
+            if (r <= 1 || fabs(dx) < hw) lab[i] = FG;
             else if (y < fr->hair_top - 8 || (y < ye && fabs(dx) > 0.9 * F && (x < 10 || x >= w - 10)))
                 lab[i] = SEED;
         }
