@@ -11,6 +11,7 @@ UNIT_OBJ_proto_test     :=
 UNIT_OBJ_multipart_test := lib/multipart
 UNIT_OBJ_token_test     := lib/token
 UNIT_OBJ_wxtext_test    := wechat/wxtext
+UNIT_OBJ_pool_test      := core/pool_rules
 
 $(foreach n,$(UNIT_NAMES),$(eval $(B)/unit/$(n): $(patsubst %,$(B)/obj/%.o,$(UNIT_OBJ_$(n)))))
 $(foreach n,$(UNIT_NAMES),$(eval $(B)/unit/$(n)-asan: $(patsubst %,$(B)/asan/%.o,$(UNIT_OBJ_$(n)))))

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "tucai_proto.h"
+#include "tucai_errors.h"
 
 /* pseudo operation answered by nginx alone (bench fast path) */
 #define NGX_HTTP_TUCAI_OP_PING      (TUCAI_OP_MAX - 1)
@@ -87,6 +88,8 @@ typedef struct {
     time_t       revalidate_at;
     ngx_uint_t   lock_kind;
     ngx_uint_t   found;
+    size_t       contact_len;      /* 0: not known */
+    u_char       contact[TUCAI_CONTACT_MAX];   /* a JSON string literal */
 } ngx_http_tucai_state_t;
 
 typedef struct {
@@ -174,6 +177,10 @@ ngx_int_t ngx_http_tucai_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_tucai_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, time_t retry_after,
     const char *extra);
+/* a refusal of the contract (tucai_errors.h); extra as for send_error */
+ngx_int_t ngx_http_tucai_refuse(ngx_http_request_t *r, enum tucai_err_id id,
+    time_t retry_after, const char *extra);
+ngx_uint_t ngx_http_tucai_json_string_ok(const u_char *p, size_t len);
 ngx_int_t ngx_http_tucai_validate_json(ngx_http_request_t *r, ngx_chain_t *in,
     off_t len);
 u_char *ngx_http_tucai_rfc3339(u_char *p, time_t t);
@@ -184,7 +191,8 @@ char *ngx_http_tucai_rate_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
     ngx_http_tucai_state_t *st);
 void ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
-    const unsigned char *state);
+    const unsigned char *state, const unsigned char *contact,
+    size_t contact_len);
 void ngx_http_tucai_shm_clear(ngx_http_request_t *r, uint64_t subject);
 /* NGX_OK taken (or zone unusable: let through), NGX_BUSY at the limit */
 ngx_int_t ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r,

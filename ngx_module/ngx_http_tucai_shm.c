@@ -26,8 +26,19 @@ typedef struct {
     uint32_t           inflight;
     u_char             lock_kind;
     u_char             len;
+    u_char             contact_len;    /* subject: 0 = contact not known */
     u_char             data[NGX_HTTP_TUCAI_KEY_MAX];
+    /* subject: the school contact as a JSON literal (TUCAI_M_CONTACT) */
+    u_char             contact[TUCAI_CONTACT_MAX];
 } ngx_http_tucai_node_t;
+
+/*
+ * The contact rides in every entry, so it must not push an entry into the
+ * next slab size (that would halve what a zone holds): 256 bytes on 64-bit
+ * (<= 128 on 32-bit, where the sizes are smaller still).
+ */
+typedef char ngx_http_tucai_node_fits_slab
+    [sizeof(ngx_http_tucai_node_t) <= 256 ? 1 : -1];
 
 /*
  * Hot counters, one slot per worker process so that workers on different
@@ -48,7 +59,7 @@ typedef struct {
 
 /* bumped when the layout below changes: a reload into a zone of an older
  * layout (same name and size) must not misread it */
-#define NGX_HTTP_TUCAI_SH_VERSION  4
+#define NGX_HTTP_TUCAI_SH_VERSION  5
 
 typedef struct {
     ngx_uint_t              version;
@@ -550,6 +561,8 @@ ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
         st->lock_until = tn->lock_until;
         st->lock_kind = tn->lock_kind;
         st->revalidate_at = tn->revalidate_at;
+        st->contact_len = tn->contact_len;
+        ngx_memcpy(st->contact, tn->contact, tn->contact_len);
     }
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -559,10 +572,11 @@ ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
 }
 
 
-/* caches the pool's TUCAI_M_STATE for subject */
+/* caches the pool's TUCAI_M_STATE for subject, with its TUCAI_M_CONTACT
+ * (contact NULL: none sent, so none known) */
 void
 ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
-    const unsigned char *v)
+    const unsigned char *v, const unsigned char *contact, size_t contact_len)
 {
     u_char                      key[9];
     size_t                      len;
@@ -600,6 +614,12 @@ ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
         tn->lock_kind = (u_char) kind;
         tn->lock_until = (kind == TUCAI_LOCK_NONE) ? 0 : lock_until;
         tn->revalidate_at = now + tlcf->lock_revalidate;
+        if (contact && contact_len <= TUCAI_CONTACT_MAX) {
+            ngx_memcpy(tn->contact, contact, contact_len);
+            tn->contact_len = (u_char) contact_len;
+        } else {
+            tn->contact_len = 0;
+        }
         if (ngx_http_tucai_dead(tn, now, ngx_current_msec)) {
             ngx_http_tucai_free(ctx, tn);
         }

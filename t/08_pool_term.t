@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # TERM: a request already in flight is answered, then the pool exits 0
-# with its sockets gone.  max_requests recycles children without a miss.
+# with its sockets gone.  max_requests and max_rss_mb recycle children
+# without a miss.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -23,6 +24,32 @@ is($ok, 20, 'every request answered while children recycle');
 like($t->pool_log, qr/served 3 requests, recycling/, 'children recycled after max_requests');
 $t->wait_for(sub { my @p = $t->pool_pids; @p == 2 }, 10);
 my @now = $t->pool_pids;
+ok(!grep({ my $o = $_; grep { $_ == $o } @now } @first), 'new children');
+
+# max_rss_mb (here below any child's size): a child says it is the last
+# answer and goes after each request, every request still answered
+{
+    my $ini = $t->worker_ini;
+    open my $f, '<', $ini or die;
+    my $s = do { local $/; <$f> };
+    close $f;
+    $s =~ s/^max_requests = 3$/max_requests = 0\nmax_rss_mb = 1/m or die 'no max_requests';
+    open $f, '>', $ini or die;
+    print $f $s;
+    close $f;
+}
+$t->reload_pool;
+@first = $t->pool_pids;
+$ok = 0;
+for (1 .. 6) {
+    my $r = $t->pool_request(op => Tucai::Proto::OP_HEALTH);
+    $ok++ if $r && $r->{status} == 200;
+}
+is($ok, 6, 'every request answered while children recycle above max_rss_mb');
+like($t->pool_log, qr/RSS \d+ MB above max_rss_mb 1 after 1 requests, recycling/,
+     'children recycled above max_rss_mb');
+$t->wait_for(sub { my @p = $t->pool_pids; @p == 2 }, 10);
+@now = $t->pool_pids;
 ok(!grep({ my $o = $_; grep { $_ == $o } @now } @first), 'new children');
 
 # a request in flight when TERM arrives still gets its answer

@@ -147,10 +147,7 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         tlog_info("admin login throttled: username \"%s\" for %lld s",
                   user, (long long) wait);
         json_decref(body);
-        return resp_error(resp, 429, "RATE_LIMITED",
-                          "密码错误次数过多，请稍后再试",
-                          "too many wrong passwords for this username: "
-                          "try again later",
+        return resp_refuse(resp, TUCAI_ERR_LOGIN_THROTTLED,
                           json_pack("{s:I}", "retry_after", (json_int_t) wait));
     }
 

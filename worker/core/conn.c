@@ -2,7 +2,7 @@
  *
  * The master owns the connections and hands one over only when nginx has
  * written on it, so a child never holds an idle connection that a request
- * could wait on while it is busy with another (see pool.c). */
+ * could wait on while it is busy with another (see pool_broker.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "childmem.h"
 #include "db.h"
 #include "handler.h"
 #include "log.h"
@@ -294,16 +295,14 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
         unsigned char st = serve_one(ctx, fd, &in, &head, &resp) == 0
                            ? POOL_KEEP : POOL_CLOSED;
         served++;
-        int recycle = ctx->cfg->max_requests > 0
-                      && served >= (uint64_t) ctx->cfg->max_requests;
+        /* max_requests, max_rss_mb; a photo's memory given back */
+        int recycle = childmem_after_request(ctx->cfg, served);
         if (recycle || *stop) {
             st |= POOL_LAST;
         }
         send_back(sp, st, fd);
         close(fd);
         if (recycle) {
-            tlog_info("conn: served %llu requests, recycling",
-                      (unsigned long long) served);
             break;
         }
     }
@@ -311,6 +310,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);
+    childmem_leak_check();
 }
 
 void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
@@ -329,4 +329,5 @@ void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
             pool_app->tick(ctx, JOBS_BUDGET_MS);
         }
     }
+    childmem_leak_check();
 }

@@ -134,19 +134,14 @@ state_refusal(const tucai_req_t *req, const jst_t *st, tucai_resp_t *resp)
 
     journey_state(resp, req, st);
     if (st->lock_kind == TUCAI_LOCK_LIVENESS) {
-        resp_error(resp, 423, "LOCKED",
-                   "多次活体检测未通过，账号已锁定，请联系学校图像采集工作部门解锁",
-                   "locked after repeated liveness failures; a school photo "
-                   "teacher must unlock it",
+        resp_refuse(resp, TUCAI_ERR_LOCKED_LIVENESS,
                    json_pack("{s:s,s:s}", "lock", "liveness",
                              "contact", st->contact));
         return -1;
     }
     if (st->lock_kind == TUCAI_LOCK_QUALITY) {
         resp->retry_after = (uint32_t) (st->lock_until - now);
-        resp_error(resp, 423, "LOCKED",
-                   "多次检测未通过，账号暂时锁定，请稍后再试",
-                   "locked after repeated failed checks; try again later",
+        resp_refuse(resp, TUCAI_ERR_LOCKED_QUALITY,
                    json_pack("{s:s,s:o,s:I}", "lock", "quality",
                              "until", journey_time(st->lock_until),
                              "retry_after",
@@ -155,8 +150,7 @@ state_refusal(const tucai_req_t *req, const jst_t *st, tucai_resp_t *resp)
     }
     if (st->cooldown_until > now) {
         resp->retry_after = (uint32_t) (st->cooldown_until - now);
-        resp_error(resp, 429, "COOLING_DOWN", "冷静期内，请稍后再拍",
-                   "cooling down after a failed check; retry later",
+        resp_refuse(resp, TUCAI_ERR_COOLING_DOWN,
                    json_pack("{s:I,s:o}", "retry_after",
                              (json_int_t) (st->cooldown_until - now),
                              "until", journey_time(st->cooldown_until)));
@@ -211,8 +205,10 @@ parse_upload(const tucai_req_t *req, tucai_resp_t *resp, capture_input_t *ci)
 
     memset(ci, 0, sizeof(*ci));
     if (req->body_len > journey_policy(req, TUCAI_POL_MAX_UPLOAD)) {
-        return resp_error(resp, 413, "BODY_TOO_LARGE", "上传内容过大",
-                          "upload too large", NULL), -1;
+        return resp_refuse(resp, TUCAI_ERR_BODY_TOO_LARGE,
+                           json_pack("{s:I}", "limit", (json_int_t)
+                                     journey_policy(req, TUCAI_POL_MAX_UPLOAD))),
+               -1;
     }
     if (mp_boundary(req->content_type.p, req->content_type.len, &b, &blen)) {
         return resp_error(resp, 400, "BAD_MULTIPART",
@@ -475,19 +471,14 @@ store_fail(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     resp_state(resp, req->hdr.subject, (uint64_t) cooldown_until, lock_kind,
                (uint64_t) lock_until);
     if (lock_kind == TUCAI_LOCK_LIVENESS) {
-        return resp_error(resp, 423, "LOCKED",
-                          "多次活体检测未通过，账号已锁定，请联系学校图像采集工作部门解锁",
-                          "locked after repeated liveness failures; a school "
-                          "photo teacher must unlock it",
+        return resp_refuse(resp, TUCAI_ERR_LOCKED_LIVENESS,
                           json_pack("{s:s,s:O,s:s}", "lock", "liveness",
                                     "verdict", res->verdict,
                                     "contact", st->contact));
     }
     if (lock_kind == TUCAI_LOCK_QUALITY) {
         resp->retry_after = (uint32_t) (lock_until - now);
-        return resp_error(resp, 423, "LOCKED",
-                          "多次检测未通过，账号暂时锁定，请稍后再试",
-                          "locked after repeated failed checks; try again later",
+        return resp_refuse(resp, TUCAI_ERR_LOCKED_QUALITY,
                           json_pack("{s:s,s:o,s:I,s:O}", "lock", "quality",
                                     "until", journey_time(lock_until),
                                     "retry_after",
@@ -571,10 +562,7 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
     if (got != 1) {
-        return resp_error(resp, 409, "UPLOAD_IN_PROGRESS",
-                          "上一张照片正在处理，请稍候",
-                          "another upload of this student is in progress",
-                          NULL);
+        return resp_refuse(resp, TUCAI_ERR_UPLOAD_IN_PROGRESS, NULL);
     }
 
     /* Under the lock, the authoritative state again: a capture that just

@@ -250,6 +250,7 @@ journey_state(tucai_resp_t *resp, const tucai_req_t *req, const jst_t *st)
     }
     resp_state(resp, req->hdr.subject, (uint64_t) st->cooldown_until,
                st->lock_kind, (uint64_t) st->lock_until);
+    resp_contact(resp, st->contact);
 }
 
 int
