@@ -14,6 +14,7 @@ UNIT_OBJ_wxtext_test    := wechat/wxtext
 UNIT_OBJ_pool_test      := core/pool_rules
 UNIT_OBJ_steps_test     := journey/steps
 UNIT_OBJ_locks_test     := journey/locks
+UNIT_OBJ_login_backoff_test := admin/login_backoff
 UNIT_OBJ_bucket_test    :=
 # the edge's pure headers (no nginx types) are tested from ngx_module/
 UNIT_CFLAGS_bucket_test := -Ingx_module
