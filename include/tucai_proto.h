@@ -128,8 +128,31 @@ enum tucai_meta_type {
     TUCAI_M_CLEAR,            /* A  fixed 8: u64 subject whose cached state
                                          nginx drops (teacher unlock) */
     TUCAI_M_RETRY_AFTER,      /* A  fixed 4: u32 seconds -> Retry-After */
-    TUCAI_M_HEADER            /* A  str  "Name: value" extra response header */
+    TUCAI_M_HEADER,           /* A  str  "Name: value" extra response header */
+    TUCAI_M_CONTACT           /* A  str  the school contact of hdr.subject as
+                                         a JSON string literal (quotes
+                                         included, jansson's escaping), at
+                                         most TUCAI_CONTACT_MAX bytes; sent
+                                         with TUCAI_M_STATE.  nginx caches it
+                                         with the state and puts it verbatim
+                                         in its cached 423 LOCKED liveness
+                                         refusal (tucai_errors.h); a longer
+                                         contact is not sent, and nginx then
+                                         leaves that refusal to the pool.
+                                         Added in revision 2 of version 1 */
 };
+
+/*
+ * Revisions within version 1 (new optional items only; an older peer
+ * ignores them):
+ *   1  the items above up to TUCAI_M_HEADER
+ *   2  TUCAI_M_CONTACT
+ */
+#define TUCAI_REVISION       2
+
+/* bound of TUCAI_M_CONTACT: it lives in each subject's entry of nginx's
+ * zone, which it must not grow past its slab size (ngx_http_tucai_shm.c) */
+#define TUCAI_CONTACT_MAX    96
 
 /* TUCAI_M_STATE value (24 bytes, big-endian) */
 #define TUCAI_STATE_SIZE     24

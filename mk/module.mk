@@ -6,7 +6,7 @@ NGX_SRC_DIR  := $(B)/nginx-src
 # debian/rules passes dpkg-buildflags' hardening flags here
 NGX_CC_OPT   ?= -Werror
 NGX_LD_OPT   ?=
-NGX_MOD_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) include/tucai_proto.h include/tucai_ops.def
+NGX_MOD_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) include/tucai_proto.h include/tucai_errors.h include/tucai_ops.def
 
 ALL += $(B)/ngx_http_tucai_module.so
 

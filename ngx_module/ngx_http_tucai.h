@@ -13,6 +13,8 @@
 #include <ngx_http.h>
 
 #include "tucai_proto.h"
+#include "tucai_errors.h"
+#include "ngx_http_tucai_bucket.h"
 
 /* pseudo operation answered by nginx alone (bench fast path) */
 #define NGX_HTTP_TUCAI_OP_PING      (TUCAI_OP_MAX - 1)
@@ -87,6 +89,8 @@ typedef struct {
     time_t       revalidate_at;
     ngx_uint_t   lock_kind;
     ngx_uint_t   found;
+    size_t       contact_len;      /* 0: not known */
+    u_char       contact[TUCAI_CONTACT_MAX];   /* a JSON string literal */
 } ngx_http_tucai_state_t;
 
 typedef struct {
@@ -174,6 +178,10 @@ ngx_int_t ngx_http_tucai_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_tucai_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message, time_t retry_after,
     const char *extra);
+/* a refusal of the contract (tucai_errors.h); extra as for send_error */
+ngx_int_t ngx_http_tucai_refuse(ngx_http_request_t *r, enum tucai_err_id id,
+    time_t retry_after, const char *extra);
+ngx_uint_t ngx_http_tucai_json_string_ok(const u_char *p, size_t len);
 ngx_int_t ngx_http_tucai_validate_json(ngx_http_request_t *r, ngx_chain_t *in,
     off_t len);
 u_char *ngx_http_tucai_rfc3339(u_char *p, time_t t);
@@ -184,7 +192,8 @@ char *ngx_http_tucai_rate_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
     ngx_http_tucai_state_t *st);
 void ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
-    const unsigned char *state);
+    const unsigned char *state, const unsigned char *contact,
+    size_t contact_len);
 void ngx_http_tucai_shm_clear(ngx_http_request_t *r, uint64_t subject);
 /* NGX_OK taken (or zone unusable: let through), NGX_BUSY at the limit */
 ngx_int_t ngx_http_tucai_shm_upload_begin(ngx_http_request_t *r,
@@ -196,9 +205,7 @@ ngx_int_t ngx_http_tucai_shm_check_begin(ngx_http_request_t *r,
 void ngx_http_tucai_shm_check_end(ngx_http_request_t *r);
 ngx_int_t ngx_http_tucai_shm_init_process(ngx_cycle_t *cycle);
 /* NGX_OK allowed, NGX_BUSY refused with *retry_after set */
-#define NGX_HTTP_TUCAI_RATE_TAKE    0   /* count this request */
-#define NGX_HTTP_TUCAI_RATE_PEEK    1   /* refuse when full, count nothing */
-#define NGX_HTTP_TUCAI_RATE_CHARGE  2   /* count one failure, never refuse */
+/* modes NGX_HTTP_TUCAI_RATE_*: ngx_http_tucai_bucket.h */
 ngx_int_t ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family,
     u_char *key, size_t len, ngx_http_tucai_rate_t *rate, ngx_uint_t mode,
     time_t *retry_after);

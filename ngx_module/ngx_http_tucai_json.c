@@ -115,6 +115,41 @@ ngx_http_tucai_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+ngx_int_t
+ngx_http_tucai_refuse(ngx_http_request_t *r, enum tucai_err_id id,
+    time_t retry_after, const char *extra)
+{
+    const tucai_err_t  *e;
+
+    e = tucai_err(id);
+    return ngx_http_tucai_send_error(r, e->status, e->code, e->message,
+                                     retry_after, extra);
+}
+
+
+/*
+ * A JSON string literal of at most TUCAI_CONTACT_MAX bytes (quotes
+ * included), as the pool's TUCAI_M_CONTACT must be: nginx puts it verbatim
+ * into a JSON body.
+ */
+ngx_uint_t
+ngx_http_tucai_json_string_ok(const u_char *p, size_t len)
+{
+    json_t        *j;
+    ngx_uint_t     ok;
+    json_error_t   err;
+
+    if (len < 2 || len > TUCAI_CONTACT_MAX || p[0] != '"' || p[len - 1] != '"')
+    {
+        return 0;
+    }
+    j = json_loadb((const char *) p, len, JSON_DECODE_ANY, &err);
+    ok = (j != NULL && json_is_string(j));
+    json_decref(j);
+    return ok;
+}
+
+
 /*
  * NGX_OK when the body is one valid JSON value (empty counts as "no body"),
  * NGX_DECLINED when not.  The body is small (tucai_json_max); if nginx put

@@ -611,7 +611,12 @@ ngx_http_tucai_ping(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
 }
 
 
-/* 423 / 429 from the zone, or NGX_DECLINED to go on to the pool */
+/*
+ * 423 / 429 from the zone, or NGX_DECLINED to go on to the pool.  The
+ * bodies are the pool's, byte for byte (tucai_errors.h): a liveness lock
+ * names the school's contact, so without a cached contact the pool
+ * answers it.
+ */
 static ngx_int_t
 ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
 {
@@ -626,7 +631,7 @@ ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
     }
 
     now = ngx_time();
-    extra = ngx_pnalloc(r->pool, 96);
+    extra = ngx_pnalloc(r->pool, 96 + NGX_TIME_T_LEN + TUCAI_CONTACT_MAX);
     if (extra == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -639,23 +644,24 @@ ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
     if (st.lock_kind != TUCAI_LOCK_NONE && st.revalidate_at > now
         && (st.lock_kind == TUCAI_LOCK_LIVENESS || st.lock_until > now))
     {
-        ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_LOCKED);
         if (st.lock_kind == TUCAI_LOCK_LIVENESS) {
-            p = ngx_sprintf(extra, ",\"lock\":\"liveness\"");
+            if (st.contact_len == 0) {
+                return NGX_DECLINED;
+            }
+            ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_LOCKED);
+            p = ngx_sprintf(extra, ",\"lock\":\"liveness\",\"contact\":");
+            p = ngx_cpymem(p, st.contact, st.contact_len);
             *p = '\0';
-            return ngx_http_tucai_send_error(r, 423, "LOCKED",
-                       "账号已锁定，请联系学校老师解锁 / "
-                       "Account locked: ask a teacher of your school to "
-                       "unlock it", 0, (char *) extra);
+            return ngx_http_tucai_refuse(r, TUCAI_ERR_LOCKED_LIVENESS, 0,
+                                         (char *) extra);
         }
+        ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_LOCKED);
         p = ngx_sprintf(extra, ",\"lock\":\"quality\",\"until\":\"");
         p = ngx_http_tucai_rfc3339(p, st.lock_until);
         *p++ = '"';
         *p = '\0';
-        return ngx_http_tucai_send_error(r, 423, "LOCKED",
-                   "多次检测未通过，账号暂时锁定 / "
-                   "Too many failed checks: account locked for a while",
-                   st.lock_until - now, (char *) extra);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_LOCKED_QUALITY,
+                                     st.lock_until - now, (char *) extra);
     }
 
     if (st.cooldown_until > now) {
@@ -664,9 +670,8 @@ ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
         p = ngx_http_tucai_rfc3339(p, st.cooldown_until);
         *p++ = '"';
         *p = '\0';
-        return ngx_http_tucai_send_error(r, 429, "COOLING_DOWN",
-                   "冷静期内，请稍后再拍 / Cooling down: please wait before "
-                   "retaking", st.cooldown_until - now, (char *) extra);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_COOLING_DOWN,
+                                     st.cooldown_until - now, (char *) extra);
     }
 
     return NGX_DECLINED;
@@ -674,12 +679,14 @@ ngx_http_tucai_capture_state(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_tucai_rate_refuse(ngx_http_request_t *r, time_t retry)
+ngx_http_tucai_rate_refuse(ngx_http_request_t *r, ngx_uint_t family,
+    time_t retry)
 {
     ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_RATE_LIMITED);
-    return ngx_http_tucai_send_error(r, 429, "RATE_LIMITED",
-               "尝试过于频繁，请稍后再试 / Too many attempts: please "
-               "try again later", retry, NULL);
+    /* wrong teacher passwords: the pool's per-username refusal, same body */
+    return ngx_http_tucai_refuse(r, family == NGX_HTTP_TUCAI_KEY_ADMIN_LOGIN_IP
+                                    ? TUCAI_ERR_LOGIN_THROTTLED
+                                    : TUCAI_ERR_RATE_LIMITED, retry, NULL);
 }
 
 
@@ -731,7 +738,7 @@ ngx_http_tucai_fail_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
                                 NGX_HTTP_TUCAI_RATE_PEEK, &retry)
         == NGX_BUSY)
     {
-        return ngx_http_tucai_rate_refuse(r, retry);
+        return ngx_http_tucai_rate_refuse(r, family, retry);
     }
 
     ctx->fail_rate = rate;
@@ -757,7 +764,7 @@ ngx_http_tucai_subject_fail_check(ngx_http_request_t *r,
                                 NGX_HTTP_TUCAI_RATE_PEEK, &retry)
         == NGX_BUSY)
     {
-        return ngx_http_tucai_rate_refuse(r, retry);
+        return ngx_http_tucai_rate_refuse(r, family, retry);
     }
     ctx->fail_rate = rate;
     ctx->fail_family = family;
@@ -782,7 +789,7 @@ ngx_http_tucai_subject_check(ngx_http_request_t *r, ngx_http_tucai_ctx_t *ctx,
                                 NGX_HTTP_TUCAI_RATE_TAKE, &retry)
         == NGX_BUSY)
     {
-        return ngx_http_tucai_rate_refuse(r, retry);
+        return ngx_http_tucai_rate_refuse(r, family, retry);
     }
     return NGX_DECLINED;
 }
@@ -857,8 +864,8 @@ ngx_http_tucai_too_large(ngx_http_request_t *r, size_t limit)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
     *ngx_sprintf(extra, ",\"limit\":%uz", limit) = '\0';
-    return ngx_http_tucai_send_error(r, 413, "BODY_TOO_LARGE",
-               "上传内容过大 / Request body too large", 0, (char *) extra);
+    return ngx_http_tucai_refuse(r, TUCAI_ERR_BODY_TOO_LARGE, 0,
+                                 (char *) extra);
 }
 
 
@@ -928,9 +935,8 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
         if (rc == NGX_DECLINED) {
             ngx_http_tucai_upload_release(r);
             ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_BAD_JSON);
-            ngx_http_finalize_request(r, ngx_http_tucai_send_error(r, 400,
-                "BAD_JSON", "请求内容不是有效的 JSON 对象 / The request body "
-                "is not a valid JSON object", 0, NULL));
+            ngx_http_finalize_request(r, ngx_http_tucai_refuse(r,
+                TUCAI_ERR_BAD_JSON, 0, NULL));
             return;
         }
     }
@@ -944,9 +950,8 @@ ngx_http_tucai_body_handler(ngx_http_request_t *r)
         rc = ngx_http_tucai_shm_check_begin(r, tlcf->checks_in_flight);
         if (rc == NGX_BUSY) {
             ngx_http_tucai_upload_release(r);
-            ngx_http_finalize_request(r, ngx_http_tucai_send_error(r, 503,
-                "POOL_UNAVAILABLE", "照片检测繁忙，请稍后重试 / Photo checks "
-                "are busy: please retry in a moment", 1, NULL));
+            ngx_http_finalize_request(r, ngx_http_tucai_refuse(r,
+                TUCAI_ERR_CHECKS_BUSY, 1, NULL));
             return;
         }
         ctx->checking = (rc == NGX_OK);
@@ -984,12 +989,10 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
     if (route == NULL) {
         ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_NOT_FOUND);
         if (mismatch) {
-            return ngx_http_tucai_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                       "METHOD_NOT_ALLOWED", "该接口不支持此请求方法 / "
-                       "Method not allowed on this path", 0, NULL);
+            return ngx_http_tucai_refuse(r, TUCAI_ERR_METHOD_NOT_ALLOWED, 0,
+                                         NULL);
         }
-        return ngx_http_tucai_send_error(r, NGX_HTTP_NOT_FOUND, "NOT_FOUND",
-                   "没有这个接口 / No such endpoint", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_NO_SUCH_ENDPOINT, 0, NULL);
     }
     ctx->route = route;
     ctx->param = param;
@@ -1004,13 +1007,9 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
         && (t->status != NGX_HTTP_TUCAI_TOK_OK || t->role != route->role))
     {
         ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_UNAUTHORIZED);
-        return ngx_http_tucai_send_error(r, NGX_HTTP_UNAUTHORIZED,
-                   "UNAUTHORIZED",
-                   t->status == NGX_HTTP_TUCAI_TOK_EXPIRED
-                   ? "登录已过期，请重新登录 / Session expired: please log "
-                     "in again"
-                   : "请先登录 / Missing or invalid session token",
-                   0, NULL);
+        return ngx_http_tucai_refuse(r, t->status == NGX_HTTP_TUCAI_TOK_EXPIRED
+                                        ? TUCAI_ERR_SESSION_ENDED
+                                        : TUCAI_ERR_UNAUTHORIZED, 0, NULL);
     }
 
     switch (route->op) {
@@ -1087,10 +1086,8 @@ ngx_http_tucai_handler(ngx_http_request_t *r)
                                              tlcf->uploads_in_flight);
         if (rc == NGX_BUSY) {
             ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_IN_PROGRESS);
-            return ngx_http_tucai_send_error(r, NGX_HTTP_CONFLICT,
-                       "UPLOAD_IN_PROGRESS",
-                       "上一张照片还在处理中 / The previous photo is still "
-                       "being processed", 0, NULL);
+            return ngx_http_tucai_refuse(r, TUCAI_ERR_UPLOAD_IN_PROGRESS, 0,
+                                         NULL);
         }
         /* released by the request pool: every ending runs it */
         ctx->inflight = (rc == NGX_OK);

@@ -26,8 +26,19 @@ typedef struct {
     uint32_t           inflight;
     u_char             lock_kind;
     u_char             len;
+    u_char             contact_len;    /* subject: 0 = contact not known */
     u_char             data[NGX_HTTP_TUCAI_KEY_MAX];
+    /* subject: the school contact as a JSON literal (TUCAI_M_CONTACT) */
+    u_char             contact[TUCAI_CONTACT_MAX];
 } ngx_http_tucai_node_t;
+
+/*
+ * The contact rides in every entry, so it must not push an entry into the
+ * next slab size (that would halve what a zone holds): entries were already
+ * in the 256-byte class on 64-bit (152 bytes), and stay there.
+ */
+typedef char ngx_http_tucai_node_fits_slab
+    [sizeof(ngx_http_tucai_node_t) <= 256 ? 1 : -1];
 
 /*
  * Hot counters, one slot per worker process so that workers on different
@@ -48,7 +59,7 @@ typedef struct {
 
 /* bumped when the layout below changes: a reload into a zone of an older
  * layout (same name and size) must not misread it */
-#define NGX_HTTP_TUCAI_SH_VERSION  4
+#define NGX_HTTP_TUCAI_SH_VERSION  5
 
 typedef struct {
     ngx_uint_t              version;
@@ -550,6 +561,8 @@ ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
         st->lock_until = tn->lock_until;
         st->lock_kind = tn->lock_kind;
         st->revalidate_at = tn->revalidate_at;
+        st->contact_len = tn->contact_len;
+        ngx_memcpy(st->contact, tn->contact, tn->contact_len);
     }
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -559,10 +572,11 @@ ngx_http_tucai_shm_get_state(ngx_http_request_t *r, uint64_t subject,
 }
 
 
-/* caches the pool's TUCAI_M_STATE for subject */
+/* caches the pool's TUCAI_M_STATE for subject, with its TUCAI_M_CONTACT
+ * (contact NULL: none sent, so none known) */
 void
 ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
-    const unsigned char *v)
+    const unsigned char *v, const unsigned char *contact, size_t contact_len)
 {
     u_char                      key[9];
     size_t                      len;
@@ -600,6 +614,12 @@ ngx_http_tucai_shm_set_state(ngx_http_request_t *r, uint64_t subject,
         tn->lock_kind = (u_char) kind;
         tn->lock_until = (kind == TUCAI_LOCK_NONE) ? 0 : lock_until;
         tn->revalidate_at = now + tlcf->lock_revalidate;
+        if (contact && contact_len <= TUCAI_CONTACT_MAX) {
+            ngx_memcpy(tn->contact, contact, contact_len);
+            tn->contact_len = (u_char) contact_len;
+        } else {
+            tn->contact_len = 0;
+        }
         if (ngx_http_tucai_dead(tn, now, ngx_current_msec)) {
             ngx_http_tucai_free(ctx, tn);
         }
@@ -747,10 +767,11 @@ ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject)
 
 
 /*
- * Token bucket (limit_req's leaky bucket arithmetic).  TAKE counts this
- * request and refuses when the bucket is full; PEEK only refuses when full
- * (the failure-only buckets: nothing is counted before the answer is
- * known); CHARGE counts one failure afterwards and never refuses.
+ * Token bucket (limit_req's leaky bucket arithmetic, in
+ * ngx_http_tucai_bucket.h).  TAKE counts this request and refuses when the
+ * bucket is full; PEEK only refuses when full (the failure-only buckets:
+ * nothing is counted before the answer is known); CHARGE counts one
+ * failure afterwards and never refuses.
  */
 ngx_int_t
 ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
@@ -758,9 +779,9 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
     time_t *retry_after)
 {
     u_char                      key[NGX_HTTP_TUCAI_KEY_MAX];
+    int64_t                     retry;
+    uint64_t                    excess;
     ngx_int_t                   rc;
-    ngx_int_t                   excess;
-    ngx_msec_int_t              ms;
     ngx_http_tucai_node_t      *tn;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
@@ -783,41 +804,20 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
     tn = ngx_http_tucai_get(ctx, key, klen + 1,
                             mode != NGX_HTTP_TUCAI_RATE_PEEK);
     if (tn) {
-        ms = (ngx_msec_int_t) (ngx_current_msec - tn->last);
-        if (ms < 0) {
-            ms = 0;
-        }
-        if (ms > 86400000) {
-            ms = 86400000;
-        }
-        excess = (ngx_int_t) tn->excess - (ngx_int_t) (rate->rate * ms / 1000)
-                 + 1000;
-        if (excess < 0) {
-            excess = 0;
-        }
-
-        if (mode == NGX_HTTP_TUCAI_RATE_CHARGE) {
-            /* capped: a long flood must not keep the bucket shut for days */
-            if ((ngx_uint_t) excess > (rate->burst + 2) * 1000) {
-                excess = (ngx_int_t) (rate->burst + 2) * 1000;
-            }
-            tn->excess = (ngx_uint_t) excess;
-            tn->last = ngx_current_msec;
-            tn->rate = rate->rate;
-
-        /* burst + 1 requests pass at once, as with limit_req */
-        } else if ((ngx_uint_t) excess > (rate->burst + 1) * 1000) {
+        excess = tn->excess;
+        switch (ngx_http_tucai_bucket(&excess,
+                    (ngx_msec_int_t) (ngx_current_msec - tn->last),
+                    rate->rate, rate->burst, mode, &retry))
+        {
+        case NGX_HTTP_TUCAI_BUCKET_REFUSED:
             rc = NGX_BUSY;
-            *retry_after = (time_t) (((ngx_uint_t) excess
-                                      - (rate->burst + 1) * 1000)
-                                     + rate->rate - 1) / rate->rate;
-            if (*retry_after < 1) {
-                *retry_after = 1;
-            }
-        } else if (mode == NGX_HTTP_TUCAI_RATE_TAKE) {
+            *retry_after = (time_t) retry;
+            break;
+        case NGX_HTTP_TUCAI_BUCKET_COUNTED:
             tn->excess = (ngx_uint_t) excess;
             tn->last = ngx_current_msec;
             tn->rate = rate->rate;
+            break;
         }
     }
     /* zone full: no limiting rather than refusing everyone */

@@ -76,9 +76,7 @@ ngx_http_tucai_status_handler(ngx_http_request_t *r)
     ngx_http_tucai_loc_conf_t  *tlcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_tucai_send_error(r, NGX_HTTP_NOT_FOUND, "NOT_FOUND",
-                                         "没有这个接口 / No such endpoint",
-                                         0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_NO_SUCH_ENDPOINT, 0, NULL);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -171,69 +169,54 @@ ngx_http_tucai_error_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
         ngx_http_tucai_stat_refusal(r, NGX_HTTP_TUCAI_REF_TOO_LARGE);
-        return ngx_http_tucai_send_error(r, status, "BODY_TOO_LARGE",
-                   "上传内容过大 / Request body too large", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_BODY_TOO_LARGE, 0, NULL);
 
     case NGX_HTTP_BAD_GATEWAY:
     case NGX_HTTP_SERVICE_UNAVAILABLE:
     case NGX_HTTP_GATEWAY_TIME_OUT:
-        return ngx_http_tucai_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                   "POOL_UNAVAILABLE",
-                   "服务繁忙，请稍后再试 / Service temporarily unavailable: "
-                   "please retry shortly",
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_POOL_UNAVAILABLE,
                    tlcf->pool_retry_after > 0 ? tlcf->pool_retry_after : 5,
                    NULL);
 
     case NGX_HTTP_UNAUTHORIZED:
-        return ngx_http_tucai_send_error(r, status, "UNAUTHORIZED",
-                   "请先登录 / Missing or invalid session token", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_UNAUTHORIZED, 0, NULL);
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
         /* e.g. nginx's own limit_req in front of tucai_pass */
-        return ngx_http_tucai_send_error(r, status, "RATE_LIMITED",
-                   "请求过于频繁，请稍后再试 / Too many requests: please "
-                   "try again later", 1, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_RATE_LIMITED, 1, NULL);
 
     case NGX_HTTP_NOT_FOUND:
-        return ngx_http_tucai_send_error(r, status, "NOT_FOUND",
-                   "没有找到 / Not found", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_NOT_FOUND, 0, NULL);
 
     case NGX_HTTP_FORBIDDEN:
-        return ngx_http_tucai_send_error(r, status, "FORBIDDEN",
-                   "禁止访问 / Forbidden", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_FORBIDDEN, 0, NULL);
 
     case NGX_HTTP_REQUEST_TIME_OUT:
-        return ngx_http_tucai_send_error(r, status, "REQUEST_TIMEOUT",
-                   "请求超时 / Request timed out", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_REQUEST_TIMEOUT, 0, NULL);
 
     case NGX_HTTP_BAD_REQUEST:
-        return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
-                   "请求无效 / Bad request", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_BAD_REQUEST, 0, NULL);
 
     case NGX_HTTP_NOT_ALLOWED:
-        return ngx_http_tucai_send_error(r, status, "METHOD_NOT_ALLOWED",
-                   "不支持此请求方法 / Method not allowed", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_METHOD_NOT_ALLOWED, 0, NULL);
 
     /* nginx's refusals of a malformed request (error_page with a URI: a
      * request line that did not parse has no URI to keep) */
     case NGX_HTTP_REQUEST_URI_TOO_LARGE:
-        return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
-                   "请求地址过长 / Request URI too long", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_URI_TOO_LONG, 0, NULL);
 
     case NGX_HTTP_REQUEST_HEADER_TOO_LARGE:
-        return ngx_http_tucai_send_error(r, NGX_HTTP_BAD_REQUEST, "BAD_REQUEST",
-                   "请求头过大 / Request header too large", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_HEADER_TOO_LARGE, 0, NULL);
 
     case NGX_HTTP_VERSION_NOT_SUPPORTED:
-        return ngx_http_tucai_send_error(r, status, "BAD_REQUEST",
-                   "不支持的 HTTP 版本 / HTTP version not supported", 0, NULL);
+        return ngx_http_tucai_refuse(r, TUCAI_ERR_HTTP_VERSION, 0, NULL);
 
     default:
         if (status < 400 || status > 599) {
             status = NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
         return ngx_http_tucai_send_error(r, status, "INTERNAL",
-                   "服务器内部错误 / Internal server error", 0, NULL);
+                   tucai_err(TUCAI_ERR_INTERNAL)->message, 0, NULL);
     }
 }
 

@@ -281,7 +281,8 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
     ngx_table_elt_t       *xa;
     ngx_http_upstream_t   *u;
     ngx_http_tucai_ctx_t  *ctx;
-    const unsigned char   *val;
+    const unsigned char   *val, *state, *contact;
+    size_t                 contact_len;
 
     u = r->upstream;
     b = &u->buffer;
@@ -358,6 +359,9 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
         return NGX_AGAIN;
     }
 
+    state = NULL;
+    contact = NULL;
+    contact_len = 0;
     off = 0;
     while (tucai_meta_next(meta, h->meta_len, &off, &type, &val, &len) == 1) {
         switch (type) {
@@ -391,7 +395,15 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
             break;
 
         case TUCAI_M_STATE:
-            ngx_http_tucai_shm_set_state(r, h->subject, val);
+            state = val;
+            break;
+
+        case TUCAI_M_CONTACT:
+            /* spliced into nginx's own refusals: only a JSON string */
+            if (ngx_http_tucai_json_string_ok(val, len)) {
+                contact = val;
+                contact_len = len;
+            }
             break;
 
         case TUCAI_M_CLEAR:
@@ -431,6 +443,11 @@ ngx_http_tucai_process_header(ngx_http_request_t *r)
             /* unknown types are for later versions: ignored */
             break;
         }
+    }
+
+    if (state) {
+        ngx_http_tucai_shm_set_state(r, h->subject, state, contact,
+                                     contact_len);
     }
 
     b->pos += TUCAI_HDR_SIZE + h->meta_len;

@@ -107,12 +107,21 @@ $msg->{data}{thing1}{value} = 'ok';
 $msg->{template_id} = '';
 $r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
 is($J->decode($r->{content})->{errcode}, 40037, 'empty template -> 40037');
+# one message per consent: the first used the one the sandbox assumes
 $msg->{template_id} = 'TPL_status';
+$r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
+is($J->decode($r->{content})->{errcode}, 43101, 'a second message without a new consent -> 43101');
+$t->sandbox_post('/sandbox/consent', { openid => 'oTESTUSER0001', template_id => 'TPL_status' });
+$r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
+is($J->decode($r->{content})->{errcode}, 0, '... accepted after a new consent');
+$r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
+is($J->decode($r->{content})->{errcode}, 43101, '... which it used');
+$t->sandbox_post('/sandbox/consent', { openid => 'oTESTUSER0001', template_id => 'TPL_status' });
 $t->sandbox_post('/sandbox/refuse', { openid => 'oTESTUSER0001' });
 $r = jpost("/cgi-bin/message/subscribe/send?access_token=$tok", $J->encode($msg));
 is($J->decode($r->{content})->{errcode}, 43101, 'a refusing user -> 43101');
 my $m = $t->sandbox_get('/sandbox/messages')->{json}{messages};
-is(scalar @$m, 1, 'only the accepted message is recorded');
+is(scalar @$m, 2, 'only the accepted messages are recorded');
 is($m->[0]{data}{thing1}{value}, '照片审核通过', 'recorded as sent');
 
 # ---- Pay v3 ----

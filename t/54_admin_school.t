@@ -161,7 +161,7 @@ is($r->{json}{order}{status}, 'PAID', 'order in detail');
 $t->sql_do("UPDATE schools SET tpl_photo_status='TPL_PS' WHERE id=$sid");
 $t->sql_do("INSERT INTO accounts (openid, created_at, last_login_at) VALUES ('o-p3', $now, $now)");
 my $acc = $t->sql_one("SELECT MAX(id) FROM accounts");
-$t->sql_do("UPDATE students SET account_id=$acc, sub_photo_status=1 WHERE id=$id{P0003}");
+$t->sql_do("UPDATE students SET account_id=$acc, sub_photo_status=1, consents_photo_status=1 WHERE id=$id{P0003}");
 $r = $t->post_json("/admin/api/v1/students/P0003/unlock", { reason => '本人到场核验' }, token => $tok);
 is($r->{status}, 204, 'unlock with a reason');
 like(one("SELECT detail FROM audit_log WHERE school_id=$sid AND action='student.unlock'"),

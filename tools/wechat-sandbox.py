@@ -27,6 +27,14 @@ Test controls (not part of WeChat):
          api: jscode2session token stable_token phone subscribe jsapi query
               close notify (notify = /sandbox/pay delivery not attempted)
     POST /sandbox/refuse {"openid"}     subscribe/send to them -> 43101
+    POST /sandbox/consent {"openid","template_id"[,"times"]}  the user
+         accepted the template in wx.requestSubscribeMessage (times more
+         consents).  One-time subscriptions: each message sent uses one;
+         without one left subscribe/send answers 43101.  The sandbox cannot
+         see the mini-program's request, so a (user, template) it has not
+         heard of holds one consent: the first message passes, a second
+         needs a new consent
+    GET  /sandbox/consents              {"consents":{"openid template":left}}
     POST /sandbox/expire_token          every issued access token -> 42001
     POST /sandbox/config {"notify_url","token_ttl","serial"}  notifications
          go to notify_url instead of the order's (e.g. another nginx);
@@ -116,6 +124,7 @@ class State:
         self.fails = {}             # api -> [times, mode]
         self.messages = []
         self.refusing = set()
+        self.consents = {}          # "openid template" -> consents left
         self.tokens = {}            # token -> expires_at (valid ones only)
         self.current = {}           # kind ("token"/"stable") -> token
         self.orders = {}            # out_trade_no -> order dict
@@ -128,6 +137,7 @@ class State:
                     d = json.load(f)
                 self.orders = d.get("orders", {})
                 self.messages = d.get("messages", [])
+                self.consents = d.get("consents", {})
                 self.tokens = d.get("tokens", {})
                 self.current = d.get("current", {})
                 self.token_seq = d.get("token_seq", 0)
@@ -140,6 +150,7 @@ class State:
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"orders": self.orders, "messages": self.messages,
+                       "consents": self.consents,
                        "tokens": self.tokens, "current": self.current,
                        "token_seq": self.token_seq}, f)
         os.replace(tmp, self.path)
@@ -168,6 +179,10 @@ TEMPLATE_KEYS = [
     {"thing1", "phrase2", "time3"},                               # photo_status
     {"character_string1", "amount2", "phrase3", "time4"},         # payment_result
 ]
+
+# consents a (user, template) pair holds before the sandbox hears of it
+# (/sandbox/consent): the one the mini-program's subscriptions step asked for
+IMPLICIT_CONSENTS = 1
 
 VALUE_RULES = [
     ("character_string", lambda v: len(v) <= 32 and re.fullmatch(r"[0-9A-Za-z_\-.:#*@ ]*", v)),
@@ -444,6 +459,12 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             if touser in STATE.refusing:
                 return self.send_json(200, {"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+            # one message per consent (one-time subscriptions)
+            key = touser + " " + tpl
+            left = STATE.consents.get(key, IMPLICIT_CONSENTS)
+            if left <= 0:
+                return self.send_json(200, {"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+            STATE.consents[key] = left - 1
             msgid = len(STATE.messages) + 1
             STATE.messages.append(dict(d, msgid=msgid, received_at=now()))
             STATE.save()
@@ -585,6 +606,9 @@ class Handler(BaseHTTPRequestHandler):
         if p == "/sandbox/messages":
             with LOCK:
                 return self.send_json(200, {"messages": list(STATE.messages)})
+        if p == "/sandbox/consents" and method == "GET":
+            with LOCK:
+                return self.send_json(200, {"consents": dict(STATE.consents)})
         if p == "/sandbox/orders":
             with LOCK:
                 return self.send_json(200, {"orders": dict(STATE.orders)})
@@ -598,6 +622,7 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.fails.clear()
                 STATE.messages.clear()
                 STATE.refusing.clear()
+                STATE.consents.clear()
                 STATE.save()
             return self.send_json(200, {"ok": True})
         if p == "/sandbox/fail":
@@ -621,6 +646,16 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE.refusing.add(str(d.get("openid")))
             return self.send_json(200, {"ok": True})
+        if p == "/sandbox/consent":
+            oid, tpl, times = d.get("openid"), d.get("template_id"), d.get("times", 1)
+            if not isinstance(oid, str) or not isinstance(tpl, str) \
+                    or not isinstance(times, int) or not 0 < times <= 100:
+                return self.send_json(400, {"error": "BAD_REQUEST"})
+            with LOCK:
+                key = oid + " " + tpl
+                STATE.consents[key] = STATE.consents.get(key, IMPLICIT_CONSENTS) + times
+                STATE.save()
+                return self.send_json(200, {"ok": True, "left": STATE.consents[key]})
         if p == "/sandbox/expire_token":
             with LOCK:
                 for k in STATE.tokens:

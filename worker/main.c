@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "childmem.h"
 #include "db.h"
 #include "handlers.h"
 #include "jobs.h"
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
     int         foreground = 0, i;
     tucai_ctx_t ctx;
 
+    /* before any thread: the pool's processes live for days (childmem.c) */
+    childmem_init();
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             path = argv[++i];

@@ -23,8 +23,7 @@ adm_auth(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     if (req->hdr.role != TUCAI_ROLE_TEACHER || req->hdr.subject == 0
         || req->hdr.subject > UINT32_MAX || req->hdr.school == 0)
     {
-        resp_error(resp, 401, "UNAUTHORIZED", "请先登录", "login required",
-                   NULL);
+        resp_refuse(resp, TUCAI_ERR_UNAUTHORIZED, NULL);
         return -1;
     }
     if (ctx->db == NULL) {
@@ -40,8 +39,7 @@ adm_auth(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         return -1;
     }
     if (rc == 0 || school != req->hdr.school) {
-        resp_error(resp, 401, "UNAUTHORIZED", "登录已失效，请重新登录",
-                   "session no longer valid, log in again", NULL);
+        resp_refuse(resp, TUCAI_ERR_SESSION_ENDED, NULL);
         return -1;
     }
     who->teacher_id = (uint32_t) req->hdr.subject;
@@ -61,8 +59,7 @@ adm_json_body(const tucai_req_t *req, tucai_resp_t *resp, json_t **out)
     }
     if (j == NULL || !json_is_object(j)) {
         json_decref(j);
-        resp_error(resp, 400, "BAD_JSON", "请求体不是有效的 JSON 对象",
-                   "body is not a valid JSON object", NULL);
+        resp_refuse(resp, TUCAI_ERR_BAD_JSON, NULL);
         return -1;
     }
     *out = j;

@@ -21,6 +21,7 @@
 
 #include "admin.h"
 #include "handlers.h"
+#include "login_backoff.h"
 #include "token.h"
 #include "log.h"
 
@@ -61,20 +62,15 @@ dummy_hash(void)
 }
 
 /*
- * Per-username backoff: ADM_LOGIN_FREE wrong passwords, then each further
- * one must wait 2^(n - FREE) s (capped) after the previous failure.  Checked
- * before the password, so a throttled guess costs no argon2 either; the
- * edge's per-address buckets count only the 401s, never these 429s, so one
+ * Per-username backoff (the rule: login_backoff.c).  Checked before the
+ * password, so a throttled guess costs no argon2 either; the edge's
+ * per-address buckets count only the 401s, never these 429s, so one
  * hammered username cannot shut a school's other teachers out.
  */
-#define ADM_LOGIN_FREE       5
-#define ADM_LOGIN_MAX_WAIT   900
-#define ADM_LOGIN_FORGET     86400
-
 static int64_t
 throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
 {
-    uint64_t failures = 0, last = 0, wait;
+    uint64_t failures = 0, last = 0;
 
     if (adm_query_u64(ctx, &failures,
             "SELECT failures FROM login_throttle WHERE username = %s"
@@ -86,12 +82,7 @@ throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
     {
         return 0;
     }
-    wait = failures - ADM_LOGIN_FREE >= 10
-           ? ADM_LOGIN_MAX_WAIT : (uint64_t) 1 << (failures - ADM_LOGIN_FREE);
-    if (wait > ADM_LOGIN_MAX_WAIT) {
-        wait = ADM_LOGIN_MAX_WAIT;
-    }
-    return (int64_t) (last + wait) > now ? (int64_t) (last + wait) - now : 0;
+    return adm_login_backoff(failures, (int64_t) last, now);
 }
 
 static void
@@ -147,10 +138,7 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         tlog_info("admin login throttled: username \"%s\" for %lld s",
                   user, (long long) wait);
         json_decref(body);
-        return resp_error(resp, 429, "RATE_LIMITED",
-                          "密码错误次数过多，请稍后再试",
-                          "too many wrong passwords for this username: "
-                          "try again later",
+        return resp_refuse(resp, TUCAI_ERR_LOGIN_THROTTLED,
                           json_pack("{s:I}", "retry_after", (json_int_t) wait));
     }
 

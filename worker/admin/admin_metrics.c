@@ -15,7 +15,7 @@
 
 int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
-    int64_t pending = 0, oldest = 0, dead = 0, unpaid = 0, unpaid_oldest = 0;
+    int64_t pending = 0, oldest = 0, dead = 0, skipped = 0, unpaid = 0, unpaid_oldest = 0;
     int64_t now = (int64_t) time(NULL);
     int     up, rc = 0;
 
@@ -34,6 +34,8 @@ int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
                                        " WHERE status = 'pending'") == 1
          && db_query_int(ctx, &dead, "SELECT COUNT(*) FROM outbox"
                                      " WHERE status = 'dead'") == 1
+         && db_query_int(ctx, &skipped, "SELECT COUNT(*) FROM outbox"
+                                        " WHERE status = 'skipped'") == 1
          && db_query_int(ctx, &unpaid, "SELECT COUNT(*) FROM orders"
                                        " WHERE status = 'UNPAID'") == 1
          && db_query_int(ctx, &unpaid_oldest, "SELECT MIN(created_at)"
@@ -49,6 +51,7 @@ int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
             "# TYPE tucai_outbox_messages gauge\n"
             "tucai_outbox_messages{status=\"pending\"} %lld\n"
             "tucai_outbox_messages{status=\"dead\"} %lld\n"
+            "tucai_outbox_messages{status=\"skipped\"} %lld\n"
             "# HELP tucai_outbox_oldest_pending_age_seconds Age of the oldest pending message (0 when none).\n"
             "# TYPE tucai_outbox_oldest_pending_age_seconds gauge\n"
             "tucai_outbox_oldest_pending_age_seconds %lld\n"
@@ -58,7 +61,7 @@ int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
             "# HELP tucai_payments_oldest_pending_age_seconds Age of the oldest UNPAID order (0 when none).\n"
             "# TYPE tucai_payments_oldest_pending_age_seconds gauge\n"
             "tucai_payments_oldest_pending_age_seconds %lld\n",
-            (long long) pending, (long long) dead,
+            (long long) pending, (long long) dead, (long long) skipped,
             (long long) (pending && oldest ? now - oldest : 0),
             (long long) unpaid,
             (long long) (unpaid && unpaid_oldest ? now - unpaid_oldest : 0));

@@ -49,8 +49,7 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
 
     h = pool_app->handler_for(req->hdr.code);
     if (h == NULL) {
-        resp_error(resp, 404, "NOT_FOUND", "没有这个接口", "no such endpoint",
-                   NULL);
+        resp_refuse(resp, TUCAI_ERR_NO_SUCH_ENDPOINT, NULL);
         return;
     }
     /* Health and metrics report the database themselves; everyone else

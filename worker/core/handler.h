@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "tucai_proto.h"
+#include "tucai_errors.h"
 #include "buf.h"
 #include "clock.h"
 #include "ctx.h"
@@ -40,6 +41,8 @@ typedef struct {
     uint64_t   cooldown_until;       /* unix s */
     uint64_t   lock_until;           /* unix s, 0 = indefinite/none */
     int        lock_kind;            /* TUCAI_LOCK_* */
+    /* TUCAI_M_CONTACT with the state: a JSON string literal; "" = none */
+    char       contact[TUCAI_CONTACT_MAX + 1];
     uint64_t   clear_subject;        /* TUCAI_M_CLEAR when != 0 */
     uint32_t   retry_after;          /* TUCAI_M_RETRY_AFTER when != 0 */
     char       content_type[96];     /* "" = application/json */
@@ -65,6 +68,12 @@ int resp_json(tucai_resp_t *r, int status, json_t *obj);
 int resp_error(tucai_resp_t *r, int status, const char *code,
     const char *zh, const char *en, json_t *extra);
 
+/*
+ * One of the refusals of the contract (tucai_errors.h): its status, code
+ * and texts; extra as for resp_error (the entry's fields, in its order).
+ */
+int resp_refuse(tucai_resp_t *r, enum tucai_err_id id, json_t *extra);
+
 /* 204 with no body. */
 int resp_empty(tucai_resp_t *r, int status);
 
@@ -74,6 +83,11 @@ int resp_redirect(tucai_resp_t *r, const char *uri, const char *content_type);
 /* Report the student's cooldown/lock so nginx can cache it. */
 void resp_state(tucai_resp_t *r, uint64_t subject, uint64_t cooldown_until,
     int lock_kind, uint64_t lock_until);
+
+/* The school contact nginx caches with the state (TUCAI_M_CONTACT), so
+ * its own 423 LOCKED names it as the pool does; one too long for
+ * TUCAI_CONTACT_MAX is not sent (nginx then asks the pool). */
+void resp_contact(tucai_resp_t *r, const char *contact);
 
 /* Add "Name: value"; returns 0 or -1 when all header slots are used. */
 int resp_header(tucai_resp_t *r, const char *name, const char *value);

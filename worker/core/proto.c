@@ -101,6 +101,12 @@ int proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
         tucai_put64(v + 8, resp->lock_until);
         v[16] = (unsigned char) resp->lock_kind;
         if (put_item(&meta, TUCAI_M_STATE, v, TUCAI_STATE_SIZE)) goto fail;
+        if (resp->contact[0]
+            && put_item(&meta, TUCAI_M_CONTACT, resp->contact,
+                        strlen(resp->contact)))
+        {
+            goto fail;
+        }
     }
     if (resp->clear_subject) {
         tucai_put64(v, resp->clear_subject);

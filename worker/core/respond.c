@@ -45,6 +45,12 @@ int resp_error(tucai_resp_t *r, int status, const char *code,
     if (o != NULL && extra != NULL && json_is_object(extra)) {
         const char *k;
         json_t     *v;
+        /* retry_after first, then the fields in the caller's order: the
+         * order nginx writes its own refusals in (tucai_errors.h) */
+        v = json_object_get(extra, "retry_after");
+        if (v != NULL) {
+            json_object_set(o, "retry_after", v);
+        }
         json_object_foreach(extra, k, v) {
             /* the stable fields win over a careless extra */
             if (strcmp(k, "error") != 0 && strcmp(k, "message") != 0) {
@@ -58,6 +64,26 @@ int resp_error(tucai_resp_t *r, int status, const char *code,
     }
     json_decref(extra);
     return resp_json(r, status, o);
+}
+
+int resp_refuse(tucai_resp_t *r, enum tucai_err_id id, json_t *extra)
+{
+    const tucai_err_t *e = tucai_err(id);
+
+    return resp_error(r, e->status, e->code, e->zh, e->en, extra);
+}
+
+void resp_contact(tucai_resp_t *r, const char *contact)
+{
+    json_t *s = json_string(contact ? contact : "");
+    char   *lit = s ? json_dumps(s, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+
+    json_decref(s);
+    r->contact[0] = '\0';
+    if (lit != NULL && strlen(lit) <= TUCAI_CONTACT_MAX) {
+        memcpy(r->contact, lit, strlen(lit) + 1);
+    }
+    free(lit);
 }
 
 int resp_empty(tucai_resp_t *r, int status)

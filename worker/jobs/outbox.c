@@ -11,6 +11,14 @@
  * error (retrying cannot help); otherwise retried with exponential backoff
  * (capped at an hour) until [outbox] max_attempts have failed and the
  * message is a day old.
+ *
+ * One message per consent: a one-time subscription lets WeChat deliver ONE
+ * message per accept of a template (more answer 43101).  Each accept in the
+ * subscriptions step adds one to students.consents_<template>; enqueueing
+ * takes one in the same transaction, and a message without one left is
+ * kept as 'skipped' with its reason, never sent.  A message that ends dead
+ * without reaching the student gives its consent back, except on 43101:
+ * WeChat then holds none, and the count follows it to 0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,7 @@
 #define MAX_AGE_S    86400   /* WeChat down: give up only after both
                                 max_attempts and a day, so an outage of
                                 hours loses nothing */
+#define CONSENTS_MAX 100     /* consents one student may hold per template */
 
 /* China time "YYYY-MM-DD HH:MM" for a time value. */
 static void china_time(char *buf, size_t n)
@@ -113,7 +122,7 @@ static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
 {
     MYSQL_RES  *res;
     MYSQL_ROW   r;
-    const char *sub_col, *tpl_col;
+    const char *sub_col, *tpl_col, *consent_col;
     char        kind[33], tpl[136], openid[72];
     int         accepted;
     json_t     *payload, *limited;
@@ -129,9 +138,11 @@ static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     if (strcmp(sub_kind, "photo_status") == 0) {
         sub_col = "s.sub_photo_status";
         tpl_col = "sc.tpl_photo_status";
+        consent_col = "consents_photo_status";
     } else if (strcmp(sub_kind, "payment_result") == 0) {
         sub_col = "s.sub_payment_result";
         tpl_col = "sc.tpl_payment_result";
+        consent_col = "consents_payment_result";
     } else {
         return -1;
     }
@@ -171,13 +182,55 @@ static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     } else {
         snprintf(kind, sizeof(kind), "%s", sub_kind);
     }
-    n = db_exec(ctx, "INSERT INTO outbox (student_id, kind, dedupe_key, payload_json,"
-                     " status, attempts, next_at, created_at)"
-                     " VALUES (%lu, %s, %s, %s, 'pending', 0, %ld, %ld)"
-                     " ON DUPLICATE KEY UPDATE id = id",
-                student_id, kind, dedupe_key, body, now, now);
+    /* once per dedupe key: a duplicate inserts nothing and takes nothing */
+    n = db_exec(ctx, "INSERT IGNORE INTO outbox (student_id, kind, dedupe_key,"
+                     " payload_json, status, attempts, next_at, created_at, template)"
+                     " VALUES (%lu, %s, %s, %s, 'pending', 0, %ld, %ld, %s)",
+                student_id, kind, dedupe_key, body, now, now, sub_kind);
     free(body);
+    if (n <= 0) {
+        return n < 0 ? -1 : 0;
+    }
+    n = db_exec(ctx, "UPDATE students SET %-s = %-s - 1 WHERE id = %lu AND %-s > 0",
+                consent_col, consent_col, student_id, consent_col);
+    if (n == 0) {
+        n = db_exec(ctx, "UPDATE outbox SET status = 'skipped', last_error ="
+                         " 'no consent left: one message per accept of the template'"
+                         " WHERE dedupe_key = %s", dedupe_key);
+    }
     return n < 0 ? -1 : 0;
+}
+
+/* The consent column of a message's template, NULL for none (rows from
+ * before consents were counted). */
+static const char *consent_column(const char *tpl)
+{
+    if (tpl != NULL && strcmp(tpl, "photo_status") == 0) {
+        return "consents_photo_status";
+    }
+    if (tpl != NULL && strcmp(tpl, "payment_result") == 0) {
+        return "consents_payment_result";
+    }
+    return NULL;
+}
+
+/* A message that ended dead: its consent is given back unless WeChat said
+ * 43101 (then it holds none: the count follows it). */
+static void consent_after_dead(tucai_ctx_t *ctx, uint64_t student_id,
+    const char *tpl, int refused)
+{
+    const char *col = consent_column(tpl);
+
+    if (col == NULL) {
+        return;
+    }
+    if (refused) {
+        (void) db_exec(ctx, "UPDATE students SET %-s = 0 WHERE id = %lu",
+                       col, student_id);
+    } else {
+        (void) db_exec(ctx, "UPDATE students SET %-s = LEAST(%-s + 1, %d)"
+                            " WHERE id = %lu", col, col, CONSENTS_MAX, student_id);
+    }
 }
 
 void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
@@ -185,15 +238,16 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     const tucai_config_t *cfg = ctx->cfg;
     MYSQL_RES            *res;
     MYSQL_ROW             r;
-    char                 *payload, errmsg[200];
-    uint64_t              id;
+    char                 *payload, errmsg[200], tpl[33];
+    uint64_t              id, student_id;
     int64_t               attempts, created, now, delay;
     int                   i;
     wx_status_t           st;
 
     for (i = 0; i < RUN_MAX && tucai_now_ms() < deadline_ms; i++) {
         now = (int64_t) time(NULL);
-        res = db_query(ctx, "SELECT id, payload_json, attempts, created_at FROM outbox"
+        res = db_query(ctx, "SELECT id, payload_json, attempts, created_at,"
+                            " student_id, template FROM outbox"
                             " WHERE status = 'pending' AND next_at <= %ld"
                             " ORDER BY next_at, id LIMIT 1", now);
         if (res == NULL) {
@@ -208,6 +262,8 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
         payload = strdup(r[1]);
         attempts = strtoll(r[2], NULL, 10);
         created = strtoll(r[3], NULL, 10);
+        student_id = r[4] ? strtoull(r[4], NULL, 10) : 0;
+        snprintf(tpl, sizeof(tpl), "%s", r[5] ? r[5] : "");
         mysql_free_result(res);
         if (payload == NULL) {
             return;
@@ -234,6 +290,7 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
                       (unsigned long long) id, (long long) attempts, errmsg);
             (void) db_exec(ctx, "UPDATE outbox SET status = 'dead', last_error = %s"
                                 " WHERE id = %lu", errmsg, id);
+            consent_after_dead(ctx, student_id, tpl, st == WX_REFUSED);
         } else {
             delay = (int64_t) (cfg->outbox_interval_s > 0 ? cfg->outbox_interval_s : 5)
                     << (attempts > 10 ? 10 : attempts - 1);

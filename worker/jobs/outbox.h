@@ -14,6 +14,8 @@
 /* Queue a subscribe message for the student if they accepted that
  * template; dedupe_key ("<kind>:<id>", the kind names the outbox row)
  * makes it once-only.  Uses the caller's transaction (no commit).  0 or -1.
+ * It takes one of the student's consents for that template (one message
+ * per consent); with none left it is kept 'skipped', never sent.
  * One renderer per template, keys declared once (outbox.c):
  *   photo_status    thing1 what happened, phrase2 state (<= 5 characters),
  *                   time3 now (China time)

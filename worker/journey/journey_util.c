@@ -31,8 +31,7 @@ journey_json_body(const tucai_req_t *req, tucai_resp_t *resp)
                    JSON_REJECT_DUPLICATES, &err);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
-        resp_error(resp, 400, "BAD_JSON", "请求内容不是有效的 JSON 对象",
-                   "body is not a valid JSON object", NULL);
+        resp_refuse(resp, TUCAI_ERR_BAD_JSON, NULL);
         return NULL;
     }
     return o;
@@ -52,8 +51,7 @@ journey_time(int64_t t)
 int
 journey_unauthorized(tucai_resp_t *resp)
 {
-    return resp_error(resp, 401, "UNAUTHORIZED", "请重新登录",
-                      "login required", NULL);
+    return resp_refuse(resp, TUCAI_ERR_SESSION_ENDED, NULL);
 }
 
 int

@@ -93,6 +93,7 @@ static int on_key(void *user, const char *section, const char *name,
     }
     INT("pool", "children", children, 1, 256)
     INT("pool", "max_requests", max_requests, 0, 100000000)
+    INT("pool", "max_rss_mb", max_rss_mb, 0, 1048576)
     INT("pool", "request_timeout", request_timeout_s, 1, 3600)
     if (IS("pool", "socket_mode")) {
         /* octal; never open to "other": the pool trusts its peers */

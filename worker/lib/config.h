@@ -17,6 +17,7 @@ typedef struct {
     int      nlisten;
     int      children;              /* children = 4 (per socket set) */
     int      max_requests;          /* recycle a child after N, 0 = never */
+    int      max_rss_mb;            /* recycle a child above this RSS, 0 = never */
     int      request_timeout_s;     /* read/write timeout on a connection: 30 */
     int      socket_mode;           /* socket_mode = 0660 (no "other" bits) */
     char     socket_owner[64];      /* user name or uid, "" = unchanged */

@@ -32,8 +32,10 @@ sub pay_seed {
     my $acc = $t->sql_one("SELECT id FROM accounts WHERE openid = '$openid'");
     $t->sql_do("INSERT INTO students (school_id, student_no, name, account_id, step,"
         . " notice_ack_version, subs_set, sub_photo_status, sub_payment_result,"
+        . " consents_photo_status, consents_payment_result,"
         . " video_started_at, video_finished_at, created_at, updated_at) VALUES"
         . " ($school, '$tag$seq', 'Student $seq', $acc, 'submit', 1, 1, $subs, $subs,"
+        . " $subs, $subs,"
         . " $now - 200, $now - 100, $now, $now)");
     my $sid = $t->sql_one("SELECT id FROM students WHERE account_id = $acc");
     mkdir $t->files_dir . '/drafts';

@@ -1,0 +1,27 @@
+/* childmem.h -- the memory of a long-lived pool process: glibc's heap set
+ * so that a photo's buffers go back to the kernel, and when a child has
+ * served enough (max_requests) or grown too big (max_rss_mb) to go on. */
+#ifndef TUCAI_CHILDMEM_H
+#define TUCAI_CHILDMEM_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+/* Once per process, before any thread: malloc parameters (childmem.c). */
+void childmem_init(void);
+
+/* Resident set size of this process in kB (/proc/self/statm), -1 unknown. */
+long childmem_rss_kb(void);
+
+/* After each request a child served (served counts it): freed heap given
+ * back to the kernel when the request grew it; 1 when the child should say
+ * give back what it keeps and exit (logged why), else 0. */
+int childmem_after_request(const tucai_config_t *cfg, uint64_t served);
+
+/* A child about to exit: under the ASan build, LeakSanitizer looks for
+ * memory no longer reachable (children end with _exit, which skips its
+ * check at exit); a report lands in ASAN_OPTIONS' log.  No-op otherwise. */
+void childmem_leak_check(void);
+
+#endif
