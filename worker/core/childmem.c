@@ -3,16 +3,17 @@
  *
  * A capture decodes megapixel images: buffers of 1-40 MB, some allocated
  * by libvips's worker thread.  With glibc's defaults a child's RSS crept up
- * for minutes (the soak: ~55 MB at start, 90-110 MB and still rising):
- *   - each thread that mallocs gets its own arena (up to 8 per core), and
- *     an arena keeps what was freed in it (~10 MB each seen in smaps);
- *   - the mmap threshold rises to the largest buffer freed so far, after
- *     which image buffers come from the heap and stay there.
- * So: one arena (a child runs one request at a time, libvips one worker
- * thread: nothing to contend for), a fixed mmap threshold (every image
- * buffer is its own mapping, unmapped on free), and malloc_trim() after a
- * request that grew the heap.  None of this is a leak; the ASan build's
- * LeakSanitizer checks for those (t/09_asan.t, soak notes in README).
+ * for minutes (~55 MB after its first capture, 90-110 MB at rest after two
+ * minutes and still rising): each thread that mallocs gets an arena of its
+ * own (up to 8 per core; libvips's threads come and go), and every arena
+ * keeps what was freed in it (five arenas of ~10 MB each in smaps).
+ * So: one arena (a child runs one request at a time and libvips one worker
+ * thread: nothing to contend for), and malloc_trim() after a request that
+ * grew the process, which gives the freed pages of the photo's buffers
+ * back.  A fixed mmap threshold (every image buffer its own mapping) also
+ * kept the RSS flat but cost ~20 % more CPU per photo in page faults, so
+ * glibc's sliding threshold stays.  None of this was a leak: the ASan
+ * build's LeakSanitizer checks each child as it exits (childmem_leak_check).
  */
 #include "childmem.h"
 
@@ -28,17 +29,14 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define MMAP_THRESHOLD   (256 * 1024)
 #define TRIM_GROWTH_KB   1024             /* trim when RSS grew this much */
 
 static long rss_trimmed_kb = -1;            /* RSS after the last trim */
 
 void childmem_init(void)
 {
-    /* mallopt fails only on a bad parameter; the defaults then stand */
+    /* fails only on a bad parameter; glibc's default then stands */
     (void) mallopt(M_ARENA_MAX, 1);
-    (void) mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-    (void) mallopt(M_TRIM_THRESHOLD, MMAP_THRESHOLD);
 }
 
 long childmem_rss_kb(void)
