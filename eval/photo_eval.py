@@ -137,10 +137,41 @@ print(f"  failed for another reason than expected: {b_wrong}")
 
 # matte measure: the known alpha carried into the output by the composite's
 # affine and the crop's own (metrics: src_eye_centre, out_scale, ...)
-alpha_src = np.load(os.path.join(TD, "booth", "alpha_src.npy"))
+alpha_cache = {}
+
+
+def eye_err(n, v):
+    """Rule 5: the worse of the two found eyes against its label, in output
+    px (the face 240 px wide), and the roll against the labels' eye line."""
+    t, m = booth[n].get("truth"), v["metrics"]
+    if not t or "eyes" not in t or "src_eyes" not in m or "face_w_px" not in m:
+        return float("nan"), float("nan")
+    k = m.get("out_scale", 240.0 / m["face_w_px"])
+    te, de = np.array(t["eyes"]), np.array(m["src_eyes"])
+    troll = np.degrees(np.arctan2(te[1, 1] - te[0, 1], te[1, 0] - te[0, 0]))
+    return float(np.linalg.norm(te - de, axis=1).max() * k), float(m["roll_deg"] - troll)
+
+
+print("\neyes against the hand-labelled pupils (every booth photo with a found pair):")
+eyes_agg = []
+for n, v in zip(bnames, bv):
+    e, r = eye_err(n, v)
+    if e == e:
+        eyes_agg.append((n, e, r))
+if eyes_agg:
+    for head in sorted({booth[n]["truth"]["head"] for n, _, _ in eyes_agg}):
+        sel = [(e, abs(r)) for n, e, r in eyes_agg if booth[n]["truth"]["head"] == head]
+        e = np.array([x[0] for x in sel]); r = np.array([x[1] for x in sel])
+        print(f"  {head:12s} {len(sel):2d} photos: eye error median {np.median(e):4.1f} px, max {e.max():4.1f} px;"
+              f" |roll error| median {np.median(r):.2f} deg, max {r.max():.2f} deg")
+    e = np.array([x[1] for x in eyes_agg]); r = np.abs([x[2] for x in eyes_agg])
+    print(f"  {'all':12s} {len(e):2d} photos: eye error median {np.median(e):4.1f} px, max {e.max():4.1f} px;"
+          f" |roll error| median {np.median(r):.2f} deg, max {r.max():.2f} deg  (output px: face 240 px wide)")
+    worst = sorted(eyes_agg, key=lambda x: -x[1])[:3]
+    print("  worst: " + ", ".join(f"{n} {e:.1f} px / {r:+.2f} deg" for n, e, r in worst))
 SPEC = np.array([255, 197, 100], np.float32)      # BGR of RGB(100,197,255)
 print("\nmatte on the produced booth photos (known alpha):")
-print(f"  {'photo':28s} {'wall_left':>9s} {'halo':>6s} {'lost':>6s} {'alphaMAE':>8s}")
+print(f"  {'photo':28s} {'wall_left':>9s} {'halo':>6s} {'lost':>6s} {'alphaMAE':>8s} {'eye_px':>6s} {'roll_err':>8s}")
 agg = []
 sheet = []
 for n, v in zip(bnames, bv):
@@ -156,13 +187,15 @@ for n, v in zip(bnames, bv):
     m = v["metrics"]
     if not t or "src_eye_centre" not in m:
         continue
+    alpha_src = alpha_cache.setdefault(t["alpha"], np.load(os.path.join(TD, "booth", t["alpha"])))
     k, ye, th = m["out_scale"], m["out_eye_line"], np.deg2rad(m["out_roll_deg"])
     ex, ey = m["src_eye_centre"]
     R = np.array([[np.cos(th), np.sin(th)], [-np.sin(th), np.cos(th)]])   # R(-roll)
     A = np.eye(3); A[:2, :2] = k * R; A[:2, 2] = k * R @ np.array([-ex, -ey]) + np.array([240, ye])
     Mf = np.vstack([np.array(t["M"]), [0, 0, 1]])
     W = (A @ Mf)[:2]
-    at = cv2.warpAffine(alpha_src, W, (480, 640), flags=cv2.INTER_LINEAR, borderValue=0)
+    at = cv2.warpAffine(alpha_src, W, (480, 640), flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE if t.get("sides") else cv2.BORDER_CONSTANT)
     person = cv2.imread(os.path.join(TD, "booth", t["person"])).astype(np.float32)
     pt = cv2.warpAffine(person, W, (480, 640), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     l1 = np.abs(out - SPEC).sum(axis=2)
@@ -180,7 +213,8 @@ for n, v in zip(bnames, bv):
     ae = np.clip(((out - SPEC) * d).sum(axis=2)[ok] / den[ok], 0, 1)
     mae = float(np.abs(ae - at[ok]).mean()) if ok.any() else 0.0
     agg.append((wall_left, halo, lost, mae))
-    print(f"  {n:28s} {wall_left:9.4f} {halo:6.3f} {lost:6.3f} {mae:8.3f}")
+    eye_px, roll_err = eye_err(n, v)
+    print(f"  {n:28s} {wall_left:9.4f} {halo:6.3f} {lost:6.3f} {mae:8.3f} {eye_px:6.1f} {roll_err:8.2f}")
 if agg:
     a = np.array(agg)
     print(f"  {'mean':28s} {a[:, 0].mean():9.4f} {a[:, 1].mean():6.3f} {a[:, 2].mean():6.3f} {a[:, 3].mean():8.3f}")

@@ -12,16 +12,23 @@ UNIT_OBJ_multipart_test := lib/multipart
 UNIT_OBJ_token_test     := lib/token
 UNIT_OBJ_wxtext_test    := wechat/wxtext
 UNIT_OBJ_pool_test      := core/pool_rules
+UNIT_OBJ_steps_test     := journey/steps
+UNIT_OBJ_locks_test     := journey/locks
+UNIT_OBJ_login_backoff_test := admin/login_backoff
+UNIT_OBJ_bucket_test    :=
+# the edge's pure headers (no nginx types) are tested from ngx_module/
+UNIT_CFLAGS_bucket_test := -Ingx_module
+$(B)/unit/bucket_test $(B)/unit/bucket_test-asan: ngx_module/ngx_http_tucai_bucket.h
 
 $(foreach n,$(UNIT_NAMES),$(eval $(B)/unit/$(n): $(patsubst %,$(B)/obj/%.o,$(UNIT_OBJ_$(n)))))
 $(foreach n,$(UNIT_NAMES),$(eval $(B)/unit/$(n)-asan: $(patsubst %,$(B)/asan/%.o,$(UNIT_OBJ_$(n)))))
 
 $(B)/unit/%-asan: t/unit/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TCFLAGS) $(SAN) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lcmocka
+	$(CC) $(TCFLAGS) $(UNIT_CFLAGS_$*) $(SAN) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lcmocka
 $(B)/unit/%: t/unit/%.c $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(TCFLAGS) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lcmocka
+	$(CC) $(TCFLAGS) $(UNIT_CFLAGS_$*) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 TEST_PREP += unit

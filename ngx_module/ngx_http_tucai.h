@@ -14,6 +14,7 @@
 
 #include "tucai_proto.h"
 #include "tucai_errors.h"
+#include "ngx_http_tucai_bucket.h"
 
 /* pseudo operation answered by nginx alone (bench fast path) */
 #define NGX_HTTP_TUCAI_OP_PING      (TUCAI_OP_MAX - 1)
@@ -204,9 +205,7 @@ ngx_int_t ngx_http_tucai_shm_check_begin(ngx_http_request_t *r,
 void ngx_http_tucai_shm_check_end(ngx_http_request_t *r);
 ngx_int_t ngx_http_tucai_shm_init_process(ngx_cycle_t *cycle);
 /* NGX_OK allowed, NGX_BUSY refused with *retry_after set */
-#define NGX_HTTP_TUCAI_RATE_TAKE    0   /* count this request */
-#define NGX_HTTP_TUCAI_RATE_PEEK    1   /* refuse when full, count nothing */
-#define NGX_HTTP_TUCAI_RATE_CHARGE  2   /* count one failure, never refuse */
+/* modes NGX_HTTP_TUCAI_RATE_*: ngx_http_tucai_bucket.h */
 ngx_int_t ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family,
     u_char *key, size_t len, ngx_http_tucai_rate_t *rate, ngx_uint_t mode,
     time_t *retry_after);

@@ -767,10 +767,11 @@ ngx_http_tucai_shm_upload_end(ngx_http_request_t *r, uint64_t subject)
 
 
 /*
- * Token bucket (limit_req's leaky bucket arithmetic).  TAKE counts this
- * request and refuses when the bucket is full; PEEK only refuses when full
- * (the failure-only buckets: nothing is counted before the answer is
- * known); CHARGE counts one failure afterwards and never refuses.
+ * Token bucket (limit_req's leaky bucket arithmetic, in
+ * ngx_http_tucai_bucket.h).  TAKE counts this request and refuses when the
+ * bucket is full; PEEK only refuses when full (the failure-only buckets:
+ * nothing is counted before the answer is known); CHARGE counts one
+ * failure afterwards and never refuses.
  */
 ngx_int_t
 ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
@@ -778,9 +779,9 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
     time_t *retry_after)
 {
     u_char                      key[NGX_HTTP_TUCAI_KEY_MAX];
+    int64_t                     retry;
+    uint64_t                    excess;
     ngx_int_t                   rc;
-    ngx_int_t                   excess;
-    ngx_msec_int_t              ms;
     ngx_http_tucai_node_t      *tn;
     ngx_http_tucai_zone_ctx_t  *ctx;
 
@@ -803,41 +804,20 @@ ngx_http_tucai_shm_rate(ngx_http_request_t *r, ngx_uint_t family, u_char *k,
     tn = ngx_http_tucai_get(ctx, key, klen + 1,
                             mode != NGX_HTTP_TUCAI_RATE_PEEK);
     if (tn) {
-        ms = (ngx_msec_int_t) (ngx_current_msec - tn->last);
-        if (ms < 0) {
-            ms = 0;
-        }
-        if (ms > 86400000) {
-            ms = 86400000;
-        }
-        excess = (ngx_int_t) tn->excess - (ngx_int_t) (rate->rate * ms / 1000)
-                 + 1000;
-        if (excess < 0) {
-            excess = 0;
-        }
-
-        if (mode == NGX_HTTP_TUCAI_RATE_CHARGE) {
-            /* capped: a long flood must not keep the bucket shut for days */
-            if ((ngx_uint_t) excess > (rate->burst + 2) * 1000) {
-                excess = (ngx_int_t) (rate->burst + 2) * 1000;
-            }
-            tn->excess = (ngx_uint_t) excess;
-            tn->last = ngx_current_msec;
-            tn->rate = rate->rate;
-
-        /* burst + 1 requests pass at once, as with limit_req */
-        } else if ((ngx_uint_t) excess > (rate->burst + 1) * 1000) {
+        excess = tn->excess;
+        switch (ngx_http_tucai_bucket(&excess,
+                    (ngx_msec_int_t) (ngx_current_msec - tn->last),
+                    rate->rate, rate->burst, mode, &retry))
+        {
+        case NGX_HTTP_TUCAI_BUCKET_REFUSED:
             rc = NGX_BUSY;
-            *retry_after = (time_t) (((ngx_uint_t) excess
-                                      - (rate->burst + 1) * 1000)
-                                     + rate->rate - 1) / rate->rate;
-            if (*retry_after < 1) {
-                *retry_after = 1;
-            }
-        } else if (mode == NGX_HTTP_TUCAI_RATE_TAKE) {
+            *retry_after = (time_t) retry;
+            break;
+        case NGX_HTTP_TUCAI_BUCKET_COUNTED:
             tn->excess = (ngx_uint_t) excess;
             tn->last = ngx_current_msec;
             tn->rate = rate->rate;
+            break;
         }
     }
     /* zone full: no limiting rather than refusing everyone */

@@ -9,7 +9,8 @@ use lib 't/lib';
 use Test::More;
 use Tucai::Test;
 use HTTP::Tiny;
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
+use IO::Handle;
 
 my $t = Tucai::Test->new(worker_children => 2, sandbox => 0);
 die "missing prerequisite: nginx module not built\n" unless $t->has_nginx;
@@ -28,8 +29,10 @@ for my $k (1 .. 2) {
         my $http = HTTP::Tiny->new(timeout => 10, keep_alive => 1);
         my $url = $t->url('/api/v1/health');
         open my $f, '>', "$out.$k" or POSIX::_exit(1);
+        $f->autoflush(1);
+        # until the parent is done reloading (bounded all the same)
         my $t0 = time;
-        while (time - $t0 < 3) {
+        while (!-e "$out.stop" && time - $t0 < 120) {
             my $h = $http->{handle};
             my $reused = $h && $h->can_reuse('http', '127.0.0.1', $t->port, '127.0.0.1') ? 1 : 0;
             my $r = $http->get($url);
@@ -48,10 +51,20 @@ for my $k (1 .. 2) {
     }
     push @kids, $pid;
 }
+# each reload lands while both clients are running requests: before each
+# one (and after the last) every client has answered a few more
+sub answered { my $k = shift; open(my $f, '<', "$out.$k") or return 0; my @l = <$f>; scalar @l }
+sub clients_ran {
+    my @from = map { answered($_) } 1 .. 2;
+    return $t->wait_for(sub { !grep { answered($_) < $from[$_ - 1] + 5 } 1 .. 2 }, 30);
+}
 for (1 .. $reloads) {
-    sleep 0.5;
+    ok(clients_ran(), "clients running before reload $_");
     ok($t->reload_nginx, "reload $_: new nginx workers");
 }
+ok(clients_ran(), 'clients running after the reloads');
+open(my $stop, '>', "$out.stop") or die;
+close $stop;
 waitpid($_, 0) for @kids;
 
 my (%st, $total, $retries, $not_json);

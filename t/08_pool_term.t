@@ -6,7 +6,6 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Time::HiRes qw(sleep);
 use Tucai::Test;
 use Tucai::Proto;
 
@@ -52,14 +51,18 @@ $t->wait_for(sub { my @p = $t->pool_pids; @p == 2 }, 10);
 @now = $t->pool_pids;
 ok(!grep({ my $o = $_; grep { $_ == $o } @now } @first), 'new children');
 
-# a request in flight when TERM arrives still gets its answer
+# a request in flight when TERM arrives still gets its answer: the master
+# has accepted its connection (logged) and holds half a frame when TERM
+# comes; the rest is sent once it has begun stopping (logged too)
+sub accepts { my @n = $t->pool_log =~ /accept: connection (\d+)/g; $n[-1] // 0 }
+my $before = accepts();
 my $c = $t->proto;
 my $frame = Tucai::Proto::frame(op => Tucai::Proto::OP_HEALTH, body => 'x' x 1000);
 $c->send_raw(substr($frame, 0, 500));
-sleep 0.3;                     # the child is now reading this frame
+ok($t->wait_for(sub { accepts() > $before }, 10), 'the pool took the connection');
 my $master = $t->pool_master_pid;
 kill 'TERM', $master;
-sleep 0.5;
+ok($t->wait_for(sub { $t->pool_log =~ /pool: stopping/ }, 10), 'TERM seen by the master');
 $c->send_raw(substr($frame, 500));
 my $r = $c->read_response;
 is($r && $r->{status}, 200, 'in-flight request answered after TERM');

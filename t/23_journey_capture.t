@@ -9,7 +9,7 @@ use lib 't/lib';
 use File::Path qw(make_path);
 use File::Temp qw(tempfile);
 use Test::More;
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(time);
 use Tucai::Test;
 use Tucai::Proto;
 require "./t/20_journey_lib.pl";
@@ -17,8 +17,11 @@ require "./t/20_journey_lib.pl";
 die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
-my $t = j_harness(knobs => { cooldown => '2s', quality_lock_after => 2,
-                             quality_lock => '2s', liveness_lock_after => 2,
+# Cooldown and quality lock are long enough that a loaded machine still
+# asks inside them, and the test waits for their end (the time stored in
+# the database), never a guessed duration.
+my $t = j_harness(knobs => { cooldown => '4s', quality_lock_after => 2,
+                             quality_lock => '4s', liveness_lock_after => 2,
                              drafts_capacity => 2 });
 my $sch = seed_school($t, fee => 800);
 
@@ -30,11 +33,20 @@ sub student_at_shoot {
 }
 sub row { my ($sid) = @_; ($t->sql("SELECT cooldown_until, lock_kind, lock_until,"
     . " liveness_fails, quality_fails, attempts FROM students WHERE id = $sid"))[0] }
+# waits until the clock reaches a second stored in the database (a cooldown
+# or lock ends at it: whole seconds on nginx's and the pool's side alike)
+sub wait_past {
+    my ($epoch, $what) = @_;
+    ok($epoch > 0 && $t->wait_for(sub { time >= $epoch }, $epoch - time + 10), "$what ended")
+        or diag("until $epoch, now " . time);
+}
 
 # --- quality failures: cooldown, counters, self-ending lock -------------------
-# (times are whole seconds: a 2 s cooldown lasts between 1 and 2 s)
+# (times are whole seconds: a 4 s cooldown lasts between 3 and 4 s; what
+# must happen inside one is asked first)
 my ($sa, $ta) = student_at_shoot('q');
 my $r = capture($t, $ta, photo => 'blurred.jpg');
+my $r2 = capture($t, $ta, photo => 'good.jpg');
 is($r->{status}, 422, 'blurred photo -> 422') or diag($r->{content});
 is($r->{json}{error}, 'CHECK_FAILED', 'CHECK_FAILED');
 ok(!$r->{json}{verdict}{pass}, 'verdict says fail');
@@ -42,6 +54,15 @@ ok((grep { $_->{code} eq 'BLURRY' } @{ $r->{json}{verdict}{reasons} }), 'BLURRY 
 like($r->{json}{until}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'until is RFC 3339');
 is($r->{json}{attempts_left}, 1, 'attempts_left');
 ok($r->{headers}{'retry-after'}, 'Retry-After header');
+ok($r->{json}{retry_after} >= 1 && $r->{json}{retry_after} <= 4, 'retry_after within the cooldown')
+    or diag($r->{json}{retry_after});
+
+is($r2->{status}, 429, 'retake inside the cooldown -> 429') or diag($r2->{content});
+is($r2->{json}{error}, 'COOLING_DOWN', 'COOLING_DOWN');
+ok(defined $r2->{json}{retry_after}, 'retry_after');
+is($r2->{json}{until}, $r->{json}{until}, 'the same end as the failed check gave');
+ok($r2->{json}{retry_after} <= $r->{json}{retry_after}, 'retry_after counts down');
+
 my $row = row($sa);
 ok($row->[0] > time - 5, 'cooldown stored in the DB');
 is($row->[4], 1, 'quality_fails = 1');
@@ -51,27 +72,25 @@ like($t->sql_one("SELECT reasons FROM captures WHERE student_id = $sa"), qr/BLUR
 is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE student_id = $sa AND kind = 'check_failed'"), 1,
    'a photo_status message is queued for the subscriber');
 
-$r = capture($t, $ta, photo => 'good.jpg');
-is($r->{status}, 429, 'retake inside the cooldown -> 429');
-is($r->{json}{error}, 'COOLING_DOWN', 'COOLING_DOWN');
-ok(defined $r->{json}{retry_after}, 'retry_after');
 is($t->sql_one("SELECT COUNT(*) FROM captures WHERE student_id = $sa"), 1, 'no attempt recorded');
 
-sleep 2.1;
+wait_past($row->[0], 'the cooldown');
 $r = capture($t, $ta, photo => 'dark.jpg');
+$r2 = capture($t, $ta, photo => 'good.jpg');
+my $me = api_get($t, $ta, '/api/v1/me')->{json};
 is($r->{status}, 423, 'second quality failure locks (423 at once)') or diag($r->{content});
 is($r->{json}{error}, 'LOCKED', 'LOCKED');
 is($r->{json}{lock}, 'quality', 'lock quality');
 ok($r->{json}{until}, 'with until');
 ok($r->{json}{verdict}, 'and the verdict');
-is(row($sa)->[1], 2, 'lock_kind quality in the DB');
-$r = capture($t, $ta, photo => 'good.jpg');
-is($r->{status}, 423, 'locked: refused');
-is($r->{json}{lock}, 'quality', 'still quality');
-my $me = api_get($t, $ta, '/api/v1/me')->{json};
+is($r2->{status}, 423, 'locked: refused') or diag($r2->{content});
+is($r2->{json}{lock}, 'quality', 'still quality');
+is($r2->{json}{until}, $r->{json}{until}, 'the same end');
 is($me->{lock}, 'quality', '/me shows the lock');
 ok($me->{lock_until}, '/me lock_until');
-sleep 2.3;
+$row = row($sa);
+is($row->[1], 2, 'lock_kind quality in the DB');
+wait_past($row->[2], 'the quality lock');
 $r = capture($t, $ta, photo => 'good.jpg');
 is($r->{status}, 201, 'the quality lock ends by itself') or diag($r->{content});
 $row = row($sa);
@@ -98,15 +117,16 @@ my $sb_no = $t->sql_one("SELECT student_no FROM students WHERE id = $sb");
 $r = capture($t, $tb, photo => 'good.jpg', burst => 'static');
 is($r->{status}, 422, 'static burst -> 422') or diag($r->{content});
 ok((grep { $_->{code} eq 'LIVENESS_FAILED' } @{ $r->{json}{verdict}{reasons} }), 'LIVENESS_FAILED');
-is(row($sb)->[3], 1, 'liveness_fails = 1');
-sleep 2.1;
+$row = row($sb);
+is($row->[3], 1, 'liveness_fails = 1');
+wait_past($row->[0], 'the cooldown');
 $r = capture($t, $tb, photo => 'good.jpg', burst => 'rigid');
 is($r->{status}, 423, 'second liveness failure locks');
 is($r->{json}{error}, 'LOCKED', 'LOCKED (liveness)');
 is($r->{json}{lock}, 'liveness', 'lock liveness');
 ok(!exists $r->{json}{until}, 'no until: a teacher must unlock');
 like($r->{json}{contact} // '', qr/\S/, 'names the school photo office');
-sleep 2.1;
+wait_past(row($sb)->[0], 'the cooldown of the locking failure');
 $r = capture($t, $tb, photo => 'good.jpg');
 is($r->{status}, 423, 'still locked after the cooldown');
 is($r->{json}{lock}, 'liveness', 'liveness');
@@ -277,8 +297,8 @@ release_slots($lock_pid);
 $r = capture($t, $te, photo => 'good.jpg');
 is($r->{status}, 201, 'afterwards it goes through') or diag($r->{content});
 my $de1 = $r->{json}{draft}{id};
-sleep 0.1;
 $r = capture($t, $te, photo => 'good.jpg');
+is($r->{status}, 201, 'and the next one') or diag($r->{content});
 my $de2 = $r->{json}{draft}{id};
 
 # --- concurrent submissions: one live order --------------------------------------------

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tools/testdata.sh DIR -- the photo test set: real photos from Debian
 # packages (dlib's example faces with ground-truth boxes, skimage's sample
-# images), fetched with `apt-get download` and unpacked with `dpkg -x` (no
+# images, matplotlib's Grace Hopper), fetched with `apt-get download` and unpacked with `dpkg -x` (no
 # install), then generated variants (tools/testdata_gen.py) and the booth
 # set (tools/testdata_booth.py).  Idempotent:
 # DIR/.done holding the generators' checksum means nothing to do.
@@ -16,7 +16,7 @@ mkdir -p "$DIR/deb" "$DIR/src"
 DIR=$(cd "$DIR" && pwd)
 cd "$DIR/deb"
 updated=
-for p in libdlib19.1 python3-skimage; do
+for p in libdlib19.1 python3-skimage python-matplotlib-data; do
     ls ${p}_*.deb >/dev/null 2>&1 && continue
     apt-get download "$p" 2>/dev/null && continue
     # stale or missing package lists: refresh once, then retry
@@ -27,6 +27,9 @@ for f in *.deb; do [ -d "x-${f%%_*}" ] || dpkg -x "$f" "x-${f%%_*}"; done
 faces=$(echo x-libdlib19.1/usr/share/doc/libdlib19.1/examples/faces)
 sk=$(echo x-python3-skimage/usr/lib/python3/dist-packages/skimage/data)
 cp -f "$faces"/*.jpg "$faces"/testing.xml "$faces"/training.xml "$DIR/src/"
+# a real head with glasses (US Navy photo, public domain) for the booth set
+cp -f x-python-matplotlib-data/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg \
+    "$DIR/src/mpl_grace_hopper.jpg"
 for f in astronaut.png coffee.png chelsea.png rocket.jpg horse.png coins.png \
          moon.png hubble_deep_field.jpg motorcycle_left.png brick.png; do
     cp -f "$sk/$f" "$DIR/src/sk_$f"

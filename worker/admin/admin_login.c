@@ -21,6 +21,7 @@
 
 #include "admin.h"
 #include "handlers.h"
+#include "login_backoff.h"
 #include "token.h"
 #include "log.h"
 
@@ -61,20 +62,15 @@ dummy_hash(void)
 }
 
 /*
- * Per-username backoff: ADM_LOGIN_FREE wrong passwords, then each further
- * one must wait 2^(n - FREE) s (capped) after the previous failure.  Checked
- * before the password, so a throttled guess costs no argon2 either; the
- * edge's per-address buckets count only the 401s, never these 429s, so one
+ * Per-username backoff (the rule: login_backoff.c).  Checked before the
+ * password, so a throttled guess costs no argon2 either; the edge's
+ * per-address buckets count only the 401s, never these 429s, so one
  * hammered username cannot shut a school's other teachers out.
  */
-#define ADM_LOGIN_FREE       5
-#define ADM_LOGIN_MAX_WAIT   900
-#define ADM_LOGIN_FORGET     86400
-
 static int64_t
 throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
 {
-    uint64_t failures = 0, last = 0, wait;
+    uint64_t failures = 0, last = 0;
 
     if (adm_query_u64(ctx, &failures,
             "SELECT failures FROM login_throttle WHERE username = %s"
@@ -86,12 +82,7 @@ throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
     {
         return 0;
     }
-    wait = failures - ADM_LOGIN_FREE >= 10
-           ? ADM_LOGIN_MAX_WAIT : (uint64_t) 1 << (failures - ADM_LOGIN_FREE);
-    if (wait > ADM_LOGIN_MAX_WAIT) {
-        wait = ADM_LOGIN_MAX_WAIT;
-    }
-    return (int64_t) (last + wait) > now ? (int64_t) (last + wait) - now : 0;
+    return adm_login_backoff(failures, (int64_t) last, now);
 }
 
 static void

@@ -13,59 +13,8 @@
 #include "handler.h"
 #include "db.h"
 
-/* ---- steps (journey_step.c) ---- */
-
-enum {
-    J_CODE = 0, J_PHONE, J_CONFIRM, J_NOTICE, J_SUBSCRIBE, J_VIDEO, J_SHOOT,
-    J_SUBMIT, J_PAY, J_PRODUCING, J_DONE, J_NSTEPS
-};
-
-#define J_BIT(s)        (1u << (s))
-/* Steps at or after s (re-reading earlier pages stays allowed). */
-#define J_FROM(s)       ((~0u << (s)) & ((1u << J_NSTEPS) - 1))
-
-const char *journey_step_name(int step);
-
-/* Everything the rules need about one account and its student. */
-typedef struct {
-    uint64_t account_id;
-    uint64_t pending_student_id;      /* 0 = none */
-    uint64_t pending_code_id;         /* the code scanned, 0 = none */
-    char     pending_phone[24];       /* "" = none */
-
-    int      has_student;             /* bound or pending */
-    int      bound;                   /* students.account_id = account */
-    uint64_t student_id;
-    uint32_t school_id;
-    char     student_no[40];
-    char     name[80];
-    char     phone[24];
-    uint32_t notice_ack_version;
-    int      subs_set, sub_photo_status, sub_payment_result;
-    int64_t  video_started_at;        /* 0 = never */
-    int64_t  video_finished_at;       /* 0 = not yet */
-    int64_t  cooldown_until;
-    int      lock_kind;               /* TUCAI_LOCK_* */
-    int64_t  lock_until;
-    uint32_t liveness_fails, quality_fails, attempts;
-
-    /* the student's school */
-    char     school_name[136];
-    char     contact[260];
-    uint32_t fee_fen;
-    uint32_t notice_version;
-    char     video_url[520];
-    uint32_t video_duration_s;
-    char     tpl_photo_status[136];
-    char     tpl_payment_result[136];
-
-    /* derived */
-    int      ndrafts;                 /* live drafts */
-    int      has_order;               /* a live order (UNPAID/PAID/FREE) */
-    char     order_status[8];
-    int      photo_ready;             /* photos row exists */
-    int      step;                    /* J_* */
-} jst_t;
+/* The steps, the student's state (jst_t) and the pure step rules. */
+#include "steps.h"
 
 /*
  * Prologue of every authenticated student endpoint: checks the role and
@@ -80,8 +29,6 @@ int  journey_enter(tucai_ctx_t *ctx, const tucai_req_t *req,
          tucai_resp_t *resp, jst_t *st, unsigned allowed);
 /* Reloads st (after a change) without the request checks. 0 or -1. */
 int  journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st);
-/* Computes st->step from the loaded rows. */
-int  journey_step_of(const jst_t *st);
 /* 409 STEP_NOT_ALLOWED {"step"} unless st->step is in the allowed mask. */
 int  journey_guard(const jst_t *st, unsigned allowed, tucai_resp_t *resp);
 /* Stores the computed step in students.step (for the back office). */

@@ -201,6 +201,10 @@ int photo_checks_run(const photo_img_t *im, const uint8_t *g,
                 d->eyes_refined == 2 ? "iris" : d->eyes_refined ? "cascade+iris" : "cascade"));
             json_object_set_new(m, "eye_line_y",
                 json_integer(lround((d->ly + d->ry) / 2 * im->scale)));
+            /* each eye in source px: `make eval` measures them against labels */
+            json_object_set_new(m, "src_eyes", json_pack("[[ff][ff]]",
+                round(d->lx * im->scale * 10) / 10, round(d->ly * im->scale * 10) / 10,
+                round(d->rx * im->scale * 10) / 10, round(d->ry * im->scale * 10) / 10));
             if (fabs(d->roll_deg) > th->max_roll_deg)
                 photo_reason(r, "HEAD_TILTED", json_real(round3(d->roll_deg)), json_real(th->max_roll_deg));
         } else {

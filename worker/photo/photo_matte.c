@@ -194,16 +194,26 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
     if (!lab || !grey || !alpha || !grad || !stack) goto out;
     const double F = fr->face_w, cx = fr->cx, ye = fr->ye;
     /* 1. trimap */
+    const double ay = fmax(0.55 * F, ye + 0.12 * F - (fr->hair_top + 0.08 * F));
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
             if (!inside[i]) continue;
             double dx = x - cx;
-            double ex = dx / (0.40 * F), ey = (y - (ye + 0.12 * F)) / (0.55 * F);
+            /* the face ellipse, its top stretched up to just under the
+             * measured hair top: a bald scalp or fair hair as bright as
+             * the wall stays person */
+            double ex = dx / (0.40 * F), ey = (y - (ye + 0.12 * F)) / (y < ye + 0.12 * F ? ay : 0.55 * F);
             double hw = 0;
             if (y > ye + 0.45 * F) hw = 0.22 * F;
             if (y > ye + 1.0 * F) hw = fmin(0.22 * F + (y - ye - 1.0 * F) * 1.2, 0.55 * F);
-            if (ex * ex + ey * ey <= 1 || fabs(dx) < hw) lab[i] = FG;
+            /* the shoulders: an adult's are about +-1.1 F wide a face below
+             * the chin, a child's +-0.9 F; +-0.75 F is person for sure, so a
+             * jacket or shirt of the wall's colour is not taken as wall */
+            if (y > ye + 1.5 * F) hw = fmin(0.55 * F + (y - ye - 1.5 * F) * 0.6, 0.75 * F);
+            /* above its centre a head is broader than an ellipse */
+            double r = y < ye + 0.12 * F ? pow(fabs(ex), 3) + pow(fabs(ey), 3) : ex * ex + ey * ey;
+            if (r <= 1 || fabs(dx) < hw) lab[i] = FG;
             else if (y < fr->hair_top - 8 || (y < ye && fabs(dx) > 0.9 * F && (x < 10 || x >= w - 10)))
                 lab[i] = SEED;
         }
@@ -279,10 +289,11 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
         }
     }
     /* Pockets: wall enclosed by the person (between an arm or a collar and
-     * the frame's edge) is not reached from the seeds.  A piece of
-     * edge-free pixels near the wall model, away from the body's middle,
-     * is wall too.  (Not near the middle: a white shirt front between
-     * lapels must stay.) */
+     * the frame's edge, between the jaw and the hair) is not reached from
+     * the seeds.  A piece of edge-free pixels near the wall model, away
+     * from the body's middle or above the chin, is wall too.  (Not near
+     * the middle below the chin: a white shirt front between lapels must
+     * stay.) */
     {
         uint8_t *seen = calloc(n, 1);
         int *comp = malloc(sizeof(int) * n);
@@ -290,7 +301,7 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
         for (size_t s0 = 0; s0 < n; s0++) {
             if (seen[s0] || lab[s0] != UNK || !inside[s0] || grad[s0] >= gt) continue;
             int nc = 0, q = 0;
-            double sdx = 0, sd = 0;
+            double sdx = 0, sd = 0, sy = 0;
             comp[nc++] = (int)s0; seen[s0] = 1;
             while (q < nc) {
                 int i = comp[q++], x = i % w, y = i / w;
@@ -298,7 +309,7 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 wall_at(&wm, x, y, b);
                 const uint8_t *p = px + 3 * (size_t)i;
                 double d = fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
-                sd += d; sdx += fabs(x - cx);
+                sd += d; sdx += fabs(x - cx); sy += y;
                 int nb[4] = { x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1, y > 0 ? i - w : -1, y < h - 1 ? i + w : -1 };
                 for (int k = 0; k < 4; k++) {
                     int j = nb[k];
@@ -310,7 +321,9 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                     seen[j] = 1; comp[nc++] = j;
                 }
             }
-            if (nc >= 150 && sdx / nc > 0.6 * F && sd / nc < 0.6 * thr)
+            /* beside the face above the chin (wall between the jaw and
+             * the hair, dark on a dark wall) or beside the body */
+            if (nc >= 150 && sd / nc < 0.6 * thr && (sdx / nc > 0.6 * F || sy / nc < ye + 0.7 * F))
                 for (int k = 0; k < nc; k++) lab[comp[k]] = BGF;
         }
         free(seen); free(comp);
@@ -329,6 +342,28 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 keep[j] = 1; stack[sp++] = j;
             }
         }
+    }
+    /* Peel the rim: the growth stops a few px short of a strong edge (the
+     * smoothed Sobel is wide), leaving a rim of wall round the person --
+     * a dark line on a dark wall.  Up to 3 px of person pixels that touch
+     * the grown wall and have the wall model's colour are wall. */
+    for (int pass = 0; pass < 3; pass++) {
+        sp = 0;
+        for (int y = 1; y < h - 1; y++)
+            for (int x = 1; x < w - 1; x++) {
+                int i = y * w + x;
+                if (!keep[i] || lab[i] == FG) continue;
+                int j4[4] = { i - 1, i + 1, i - w, i + w }, touch = 0;
+                for (int k = 0; k < 4; k++)
+                    if (!keep[j4[k]] && inside[j4[k]] && (lab[j4[k]] == BGF || lab[j4[k]] == SEED)) touch = 1;
+                if (!touch) continue;
+                double b[3];
+                wall_at(&wm, x, y, b);
+                const uint8_t *p = px + 3 * (size_t)i;
+                if (fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]) < thr) stack[sp++] = i;
+            }
+        if (!sp) break;
+        while (sp) { int i = stack[--sp]; keep[i] = 0; lab[i] = BGF; }
     }
     long nfg = 0;
     for (size_t i = 0; i < n; i++) { alpha[i] = keep[i]; nfg += keep[i]; }
@@ -370,6 +405,7 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
             for (int x = 0; x < w; x++) {
                 size_t i = (size_t)y * w + x;
                 float a = ga[i];
+                int coloured = 0;
                 double b[3];
                 if (bw[i] > 0.01f)
                     for (int c = 0; c < 3; c++) b[c] = bc[c * n + i] / bw[i];
@@ -386,10 +422,13 @@ int photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                         double ac = num / den;
                         a = (float)(ac < 0 ? 0 : ac > 1 ? 1 : ac);
                         nband++;
+                        coloured = 1;
                     }
                 }
+                /* the sure person is 1, except at its own outline where
+                 * the colours tell (the face ellipse may overshoot a jaw) */
                 if (!inside[i] || lab[i] == SEED || (lab[i] == BGF && in4[i] < 0.001f)) a = 0;
-                else if (lab[i] == FG) a = 1;
+                else if (lab[i] == FG && !coloured) a = 1;
                 a = a < 0.02f ? 0 : a > 0.98f ? 1 : a;
                 if (a >= 1) continue;
                 if (!inside[i]) nfill++;
