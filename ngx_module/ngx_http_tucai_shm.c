@@ -34,8 +34,8 @@ typedef struct {
 
 /*
  * The contact rides in every entry, so it must not push an entry into the
- * next slab size (that would halve what a zone holds): 256 bytes on 64-bit
- * (<= 128 on 32-bit, where the sizes are smaller still).
+ * next slab size (that would halve what a zone holds): entries were already
+ * in the 256-byte class on 64-bit (152 bytes), and stay there.
  */
 typedef char ngx_http_tucai_node_fits_slab
     [sizeof(ngx_http_tucai_node_t) <= 256 ? 1 : -1];

@@ -15,7 +15,8 @@ require "./t/20_journey_lib.pl";
 die "missing prerequisite: no test data (make testdata)\n"
     unless -e "$Tucai::Test::ROOT/build/testdata/.done";
 
-my $t = j_harness(worker_ini_extra => "[outbox]\ninterval = 1\n");
+my $t = j_harness(worker_ini_extra => "[outbox]\ninterval = 1\n",
+                  knobs => { drafts_capacity => 10 });
 die "missing prerequisite: no nginx module built\n" unless $t->has_nginx;
 my $sch = seed_school($t);
 my ($sid, $code) = seed_student($t, $sch);
@@ -61,5 +62,32 @@ is($t->sql_one("SELECT COUNT(*) FROM outbox WHERE status = 'dead'"), 0,
    'WeChat refused nothing (no message beyond a consent)');
 is($t->sandbox_get('/sandbox/stats')->{json}{calls}{subscribe}, 2,
    'two subscribe calls in all');
+
+sub consents { $t->sql_one("SELECT consents_photo_status FROM students WHERE id = $sid") }
+sub last_row { ($t->sql("SELECT id, status, attempts FROM outbox WHERE student_id = $sid"
+                      . " ORDER BY id DESC LIMIT 1"))[0] }
+
+# --- a message that dies unsent gives its consent back ---------------------------
+api_post($t, $tok, '/api/v1/subscriptions', { photo_status => JSON::PP::true });
+$t->sandbox_post('/sandbox/consent', { openid => $openid, template_id => 'TPL_PHOTO' });
+$t->sandbox_post('/sandbox/fail', { api => 'subscribe', times => 100000 });
+is(good()->{status}, 201, 'a capture while WeChat fails');
+is(consents(), 0, 'its message took the consent');
+my $id = last_row()->[0];
+ok($t->wait_for(sub { last_row()->[2] >= 1 }, 20), 'the message is failing');
+# past max_attempts and a day old: the next failure is its last
+$t->sql_do("UPDATE outbox SET attempts = 30, created_at = created_at - 90000, next_at = 0"
+         . " WHERE id = $id");
+ok($t->wait_for(sub { last_row()->[1] eq 'dead' }, 20), 'it ends dead');
+is(consents(), 1, 'the consent is given back');
+$t->sandbox_post('/sandbox/fail', { api => 'subscribe', times => 0 });
+
+# --- 43101: WeChat holds no consent, the count follows it -------------------------
+api_post($t, $tok, '/api/v1/subscriptions', { photo_status => JSON::PP::true });
+is(consents(), 2, 'two consents');
+$t->sandbox_post('/sandbox/refuse', { openid => $openid });
+is(good()->{status}, 201, 'a capture for a user who turned messages off');
+ok($t->wait_for(sub { last_row()->[1] eq 'dead' }, 20), 'its message dies (43101)');
+is(consents(), 0, 'no consent left after 43101');
 
 done_testing;

@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config nginx nginx-dev libnginx-mod-http-ndk libnginx-
  libvips-dev libvips-tools libheif-dev libmariadb-dev mariadb-server mariadb-client
  libcurl4-openssl-dev libssl-dev libjansson-dev libcsv-dev libinih-dev
  libzbar-dev libqrencode-dev libzip-dev libargon2-dev libcmocka-dev
- opencv-data wrk curl procps psmisc time bc
+ opencv-data libdlib-dev liblapack-dev wrk curl procps psmisc time bc
  clang libclang-rt-14-dev clang-format
  perl libjson-pp-perl libhttp-tiny-perl
  prometheus debhelper fakeroot lintian systemd

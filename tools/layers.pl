@@ -74,7 +74,7 @@ sub check_includes {
 
 for my $f (@folders) {
     next unless $may{$f};
-    for my $file (sort glob("$wdir/$f/*.[ch]")) {
+    for my $file (sort glob("$wdir/$f/*.[ch] $wdir/$f/*.cpp")) {
         check_includes($file, $f, sub {
             my $to = shift;
             return $proto_ok{$f} if $to eq 'include';

@@ -15,7 +15,7 @@
 #define PHOTO_WORK_SIDE 1280
 /* Longest side of the grey copy the face cascade scans. */
 #define PHOTO_DET_SIDE  480
-#define PHOTO_MAX_FACES 16
+#define PHOTO_MAX_FACES 32
 
 /* An upright decoded image: packed RGB, 3 bytes a pixel. */
 typedef struct {
