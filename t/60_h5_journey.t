@@ -258,11 +258,15 @@ click('file-preview');
 ok(until_js("!document.getElementById('preview').hidden"), 'preview');
 click('shoot-btn');
 like(msg_after('通过'), qr/检测通过/, 'good photo passed');
-ok(until_js(q{(() => { const i = document.querySelectorAll('#drafts-list img.thumb');
-    return i.length && Array.from(i).every(x => x.src.startsWith('blob:') && x.complete && x.naturalWidth > 0); })()}),
-   'draft thumbnails loaded with the token');
+# The drafts row exists once the verdict is shown; wait for the list to
+# show that many (the old list may still be on screen, all loaded).
 my @drafts = map { $_->[0] } $t->sql("SELECT id FROM drafts WHERE student_id=$sid AND status='draft' ORDER BY id DESC");
 my $draft = $drafts[0];
+my $thumbs_js = sprintf(q{(() => { const i = document.querySelectorAll('#drafts-list img.thumb');
+    return i.length === %d && document.querySelector("#drafts-list li[data-id='%d']")
+        && Array.from(i).every(x => x.src.startsWith('blob:') && x.complete && x.naturalWidth > 0); })()},
+    scalar(@drafts), $draft);
+ok(until_js($thumbs_js), 'draft thumbnails loaded with the token');
 is(js("return document.getElementById('drafts-count').textContent"), scalar(@drafts) . ' / 3', 'box count');
 ok(js('return document.querySelector("#drafts-list li[data-id=\'' . $draft . '\'] button.del").disabled'),
    'delete disabled for 24 h');
