@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "pool_int.h"
+#include "pool_shm.h"
 
 static void
 backoff_doubles_on_quick_crashes(void **state)
@@ -36,6 +37,8 @@ backoff_resets(void **state)
     assert_int_equal(pool_backoff_next(1600, 1, QUICK_DEATH_MS - 1), 3200);
 }
 
+static int32_t st[8];
+
 static void
 idle_kids(kid_t *k, int n)
 {
@@ -46,7 +49,7 @@ idle_kids(kid_t *k, int n)
         k[i].pid = 100 + i;
         k[i].sp = 10 + i;
         k[i].slot = i;
-        k[i].conn = -1;
+        st[i] = KID_IDLE;
     }
 }
 
@@ -57,10 +60,10 @@ pick_round_robin(void **state)
 
     (void) state;
     idle_kids(k, 4);
-    assert_int_equal(pool_pick_idle(k, 4, 0), 0);
-    assert_int_equal(pool_pick_idle(k, 4, 1), 1);
-    assert_int_equal(pool_pick_idle(k, 4, 3), 3);
-    assert_int_equal(pool_pick_idle(k, 4, 4), 0);   /* wraps */
+    assert_int_equal(pool_pick_idle(k, 4, 0, st), 0);
+    assert_int_equal(pool_pick_idle(k, 4, 1, st), 1);
+    assert_int_equal(pool_pick_idle(k, 4, 3, st), 3);
+    assert_int_equal(pool_pick_idle(k, 4, 4, st), 0);   /* wraps */
 }
 
 static void
@@ -70,15 +73,18 @@ pick_skips_the_unfit(void **state)
 
     (void) state;
     idle_kids(k, 6);
-    k[0].conn = 7;          /* busy */
+    st[0] = KID_BUSY;       /* serving */
     k[1].pid = 0;           /* empty entry */
     k[2].last = 1;          /* leaving */
     k[3].slot = -1;         /* old generation, retiring */
     k[4].jobs = 1;          /* the jobs process */
-    assert_int_equal(pool_pick_idle(k, 6, 0), 5);
+    assert_int_equal(pool_pick_idle(k, 6, 0, st), 5);
+    st[5] = KID_RESERVED;   /* a connection is on its way to it */
+    assert_int_equal(pool_pick_idle(k, 6, 0, st), -1);
+    st[5] = KID_IDLE;
     k[5].sp = -1;           /* stopped talking */
-    assert_int_equal(pool_pick_idle(k, 6, 0), -1);
-    assert_int_equal(pool_pick_idle(k, 0, 0), -1);
+    assert_int_equal(pool_pick_idle(k, 6, 0, st), -1);
+    assert_int_equal(pool_pick_idle(k, 0, 0, st), -1);
 }
 
 int

@@ -29,9 +29,9 @@
 #endif
 
 #define MMAP_THRESHOLD   (256 * 1024)
-#define TRIM_GROWTH_KB   1024             /* trim when RSS grew this much */
+#define TRIM_GROWTH_KB   1024             /* trim when the heap grew this much */
 
-static long rss_trimmed_kb = -1;            /* RSS after the last trim */
+static long heap_trimmed = -1;              /* heap bytes after the last trim */
 
 void childmem_init(void)
 {
@@ -57,19 +57,25 @@ long childmem_rss_kb(void)
 
 int childmem_after_request(const tucai_config_t *cfg, uint64_t served)
 {
-    long rss;
+    /* mallinfo2 is a walk of the arena's bins, no system call: reading
+     * /proc/self/statm after every request cost three (open, read, close)
+     * on the pool's hottest path.  The RSS is read when the heap grew (to
+     * trim) or when max_rss_mb asks for it. */
+    struct mallinfo2 mi = mallinfo2();
+    long             rss = -1;
 
-    rss = childmem_rss_kb();
-    if (rss >= 0 && (rss_trimmed_kb < 0 || rss > rss_trimmed_kb + TRIM_GROWTH_KB)) {
+    if (heap_trimmed < 0 || mi.arena > (size_t) heap_trimmed + TRIM_GROWTH_KB * 1024) {
         malloc_trim(0);
-        rss = childmem_rss_kb();
-        rss_trimmed_kb = rss;
+        heap_trimmed = (long) mallinfo2().arena;
     }
 
     if (cfg->max_requests > 0 && served >= (uint64_t) cfg->max_requests) {
         tlog_info("conn: served %llu requests, recycling",
                   (unsigned long long) served);
         return 1;
+    }
+    if (cfg->max_rss_mb > 0) {
+        rss = childmem_rss_kb();
     }
     if (cfg->max_rss_mb > 0 && rss > (long) cfg->max_rss_mb * 1024) {
         tlog_info("conn: RSS %ld MB above max_rss_mb %d after %llu requests, recycling",

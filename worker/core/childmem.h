@@ -16,7 +16,7 @@ long childmem_rss_kb(void);
 
 /* After each request a child served (served counts it): freed heap given
  * back to the kernel when the request grew it; 1 when the child should say
- * POOL_LAST and exit (logged why), else 0. */
+ * give back what it keeps and exit (logged why), else 0. */
 int childmem_after_request(const tucai_config_t *cfg, uint64_t served);
 
 /* A child about to exit: under the ASan build, LeakSanitizer looks for

@@ -1,13 +1,17 @@
-/* conn.c -- a child's loop: one exchange per connection the master lends.
+/* conn.c -- a child's loop: it serves the connections the master lent it
+ * and keeps them, so nginx's next requests on them come straight here.
  *
- * The master owns the connections and hands one over only when nginx has
- * written on it, so a child never holds an idle connection that a request
- * could wait on while it is busy with another (see pool_broker.c). */
+ * Ownership changes only by compare-and-swap on pool_shm.h's owner word:
+ * before reading a request the child takes the connection (kept ->
+ * serving); a connection the master took back meanwhile (this child was
+ * busy with a slow request, another was idle: pool_broker.c) no longer
+ * matches and its copy is closed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -17,7 +21,9 @@
 #include "db.h"
 #include "handler.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
+#include "pool_shm.h"
 #include "proto.h"
 
 #define KEEP_BUF        (1u << 20)  /* larger scratch buffers are freed */
@@ -184,129 +190,264 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
     return rc;
 }
 
-/* Receives a connection from the master.  1 with *fd, 0 when the master
- * is gone (or, after shutdown, nothing is left), -1 on EAGAIN/EINTR. */
-static int recv_conn(int sp, int *fd, uint64_t *accepts)
-{
-    unsigned char  buf[8];
-    union {
-        struct cmsghdr h;
-        char           b[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct iovec   iov = { buf, sizeof(buf) };
-    struct msghdr  m = { 0 };
-    struct cmsghdr *c;
-    ssize_t        n;
+/* What this child keeps: connection number -> its copy and generation
+ * (pool_shm.h), fd -1 when none. */
+typedef struct {
+    int      fd;
+    uint32_t gen;
+} kept_t;
 
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = u.b;
-    m.msg_controllen = sizeof(u.b);
-    n = recvmsg(sp, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) {
-        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : 0;
+static kept_t kept[POOL_SHM_CONNS];
+static int    kid_idx;
+/* the child's epoll: sp and the kept connections (a poll() over all of
+ * them cost a look at each per request) */
+static int    cep = -1;
+#define EV_SP  0xffffffffu
+
+static uint32_t own_word(int c, int serving)
+{
+    return OWN_MAKE(kept[c].gen, kid_idx + 1, serving);
+}
+
+/* Always out of the epoll first: the master's copy keeps the file open,
+ * and epoll would go on reporting it under a closed number. */
+static void drop(int c)
+{
+    (void) epoll_ctl(cep, EPOLL_CTL_DEL, kept[c].fd, NULL);
+    close(kept[c].fd);
+    kept[c].fd = -1;
+}
+
+static void watch(int fd, uint32_t data)
+{
+    struct epoll_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.events = EPOLLIN;
+    e.data.u32 = data;
+    if (epoll_ctl(cep, EPOLL_CTL_ADD, fd, &e) != 0) {
+        tlog_error("conn: epoll_ctl: %s", strerror(errno));
     }
-    if (n == 0) {
-        return 0;
+}
+
+static void set_busy(void)
+{
+    __atomic_store_n(&pool_shm->kbusy_ms[kid_idx], now_ms(), __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool_shm->kstate[kid_idx], KID_BUSY, __ATOMIC_SEQ_CST);
+}
+
+/* Idle again; the master hears of it only when connections wait for a
+ * child (it reserves idle children itself otherwise, pool_shm.h). */
+static void set_idle(int sp)
+{
+    unsigned char m = POOL_MSG_IDLE;
+
+    __atomic_store_n(&pool_shm->kstate[kid_idx], KID_IDLE, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&pool_shm->queued, __ATOMIC_SEQ_CST)) {
+        (void) send(sp, &m, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
-    *fd = -1;
-    for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
-            && c->cmsg_len == CMSG_LEN(sizeof(int)))
+}
+
+/* Gives connection `only` back to the master (all kept ones when -1); one
+ * being served is given back from `serving`. */
+static void give_back(int sp, int only, int serving)
+{
+    unsigned char buf[2 + 2 * POOL_RELEASE_MAX];
+    int           c, n = 0;
+
+    buf[0] = POOL_MSG_RELEASE;
+    buf[1] = 0;
+    for (c = 0; c < POOL_SHM_CONNS; c++) {
+        if (kept[c].fd < 0 || (only >= 0 && c != only)) continue;
+        if (own_cas(&pool_shm->owner[c], own_word(c, serving),
+                    OWN_MAKE(kept[c].gen + 1, 0, 0)))
         {
-            memcpy(fd, CMSG_DATA(c), sizeof(int));
+            buf[2 + 2 * n] = (unsigned char) (c >> 8);
+            buf[3 + 2 * n] = (unsigned char) c;
+            n++;
+        }
+        drop(c);
+        if (n == POOL_RELEASE_MAX) {
+            (void) send(sp, buf, (size_t) (2 + 2 * n), MSG_NOSIGNAL);
+            n = 0;
         }
     }
-    if (*fd < 0 || n != (ssize_t) sizeof(buf)) {
-        /* not something the master sends: drop it, wait for the next */
-        if (*fd >= 0) close(*fd);
-        return -1;
-    }
-    *accepts = tucai_get64(buf);
-    return 1;
-}
-
-/* Gives the connection back (or says it is closed).  A master that is gone
- * needs no answer. */
-static void send_back(int sp, unsigned char status, int fd)
-{
-    union {
-        struct cmsghdr h;
-        char           b[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct iovec   iov = { &status, 1 };
-    struct msghdr  m = { 0 };
-
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (status & POOL_KEEP) {
-        memset(&u, 0, sizeof(u));
-        m.msg_control = u.b;
-        m.msg_controllen = sizeof(u.b);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    while (sendmsg(sp, &m, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-        /* retry */
+    if (n > 0) {
+        (void) send(sp, buf, (size_t) (2 + 2 * n), MSG_NOSIGNAL);
     }
 }
 
-void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
+/* Reads the master's messages.  Returns the connection just lent (the
+ * master reserved this child for it), -1 when none; *gone when the master
+ * is. */
+static int recv_msgs(int sp, int *gone)
 {
-    tbuf          in = { 0 }, head = { 0 };
-    tucai_resp_t  resp;
-    uint64_t      served = 0, accepts = 0;
-    int           draining = 0, fd, r;
-
-    memset(&resp, 0, sizeof(resp));
+    int lent = -1;
 
     for (;;) {
-        if (*stop && !draining) {
-            /* the master's next send fails (EPIPE) and it keeps that
-             * connection; what it already sent is still served below */
-            shutdown(sp, SHUT_RD);
-            draining = 1;
-        }
-        if (!draining) {
-            struct pollfd p = { sp, POLLIN, 0 };
-            int n = poll(&p, 1, 1000);
-            if (n < 0 && errno != EINTR) {
-                tlog_error("conn: poll: %s", strerror(errno));
-                break;
-            }
-            if (n <= 0) {
-                continue;
-            }
-        }
+        unsigned char  buf[8];
+        union {
+            struct cmsghdr h;
+            char           b[CMSG_SPACE(sizeof(int))];
+        } u;
+        struct iovec   iov = { buf, sizeof(buf) };
+        struct msghdr  m = { 0 };
+        struct cmsghdr *cm;
+        ssize_t        n;
+        int            fd = -1;
 
-        r = recv_conn(sp, &fd, &accepts);
-        if (r == 0) {
-            break;              /* master gone, or drained */
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_control = u.b;
+        m.msg_controllen = sizeof(u.b);
+        n = recvmsg(sp, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            break;
         }
-        if (r < 0) {
-            if (draining) break;
+        if (n <= 0) {
+            *gone = 1;
+            break;
+        }
+        for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
+                && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            {
+                memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+            }
+        }
+        if (buf[0] != POOL_MSG_LEND || n != (ssize_t) sizeof(buf) || fd < 0) {
+            /* POOL_MSG_STOP (the loop reads pool_shm), or not something
+             * the master sends */
+            if (fd >= 0) close(fd);
             continue;
         }
-        ctx->accepts = accepts;
+        int c = (buf[2] << 8) | buf[3];
+        if (c >= POOL_SHM_CONNS) {
+            close(fd);
+            continue;
+        }
+        if (kept[c].fd >= 0) drop(c);
+        kept[c].fd = fd;
+        kept[c].gen = ((uint32_t) buf[4] << 24) | ((uint32_t) buf[5] << 16)
+                      | ((uint32_t) buf[6] << 8) | buf[7];
+        watch(fd, (uint32_t) c);
+        lent = c;
+    }
+    return lent;
+}
 
-        unsigned char st = serve_one(ctx, fd, &in, &head, &resp) == 0
-                           ? POOL_KEEP : POOL_CLOSED;
+void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
+    volatile sig_atomic_t *stop)
+{
+    struct epoll_event   ev[64];
+    tbuf                 in = { 0 }, head = { 0 };
+    tucai_resp_t         resp;
+    uint64_t             served = 0;
+    int                  c, rr = 0, gave_all = 0;
+
+    memset(&resp, 0, sizeof(resp));
+    kid_idx = kid;
+    for (c = 0; c < POOL_SHM_CONNS; c++) kept[c].fd = -1;
+    cep = epoll_create1(EPOLL_CLOEXEC);
+    if (cep < 0) {
+        tlog_error("conn: epoll: %s", strerror(errno));
+        return;
+    }
+    watch(sp, EV_SP);
+    set_idle(sp);
+
+    while (!*stop) {
+        int stopping = __atomic_load_n(&pool_shm->stopping, __ATOMIC_SEQ_CST);
+        int n, j, gone = 0, lent = -1, nconn = 0;
+
+        if (stopping && !gave_all) {
+            /* the pool stops: what nginx wrote on is served by whoever
+             * the master lends it to; nothing is kept any more */
+            give_back(sp, -1, 0);
+            gave_all = 1;
+        }
+        n = epoll_wait(cep, ev, 64, 1000);
+        if (n < 0 && errno != EINTR) {
+            tlog_error("conn: epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (j = 0; j < n; j++) {
+            if (ev[j].data.u32 == EV_SP) {
+                lent = recv_msgs(sp, &gone);
+            } else {
+                ev[nconn++] = ev[j];
+            }
+        }
+        if (gone) break;
+
+        /* what the master lent first (it waited in its queue), else the
+         * next kept connection nginx wrote on, round robin */
+        c = lent;
+        for (j = 0; c < 0 && j < nconn; j++) {
+            int x = (int) ev[(rr + j) % nconn].data.u32;
+            if (x < POOL_SHM_CONNS && kept[x].fd >= 0) {
+                c = x;
+            }
+        }
+        rr++;
+        if (c < 0) {
+            continue;
+        }
+        if (lent < 0) {
+            int32_t idle = KID_IDLE;
+            __atomic_store_n(&pool_shm->kbusy_ms[kid_idx], now_ms(), __ATOMIC_SEQ_CST);
+            if (!__atomic_compare_exchange_n(&pool_shm->kstate[kid_idx], &idle,
+                    KID_BUSY, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            {
+                /* reserved: the master is lending one that waited longer;
+                 * take that first */
+                struct pollfd p = { sp, POLLIN, 0 };
+                (void) poll(&p, 1, 50);
+                continue;
+            }
+        } else {
+            set_busy();
+        }
+        if (!own_cas(&pool_shm->owner[c], own_word(c, 0), own_word(c, 1))) {
+            drop(c);            /* the master took it back, or it closed */
+            set_idle(sp);
+            continue;
+        }
+        if (lent < 0 && tucai_metrics) {
+            /* served where it waited: no queue */
+            metrics_observe(&tucai_metrics->queue_wait, 0);
+        }
+        ctx->accepts = __atomic_load_n(&pool_shm->accepts, __ATOMIC_RELAXED);
+
+        int ok = serve_one(ctx, kept[c].fd, &in, &head, &resp) == 0;
         served++;
         /* max_requests, max_rss_mb; a photo's memory given back */
         int recycle = childmem_after_request(ctx->cfg, served);
-        if (recycle || *stop) {
-            st |= POOL_LAST;
+        if (!ok) {
+            /* nginx and the master's copy see it end */
+            shutdown(kept[c].fd, SHUT_RDWR);
+            drop(c);
+        } else if (*stop || recycle
+                   || __atomic_load_n(&pool_shm->stopping, __ATOMIC_SEQ_CST))
+        {
+            give_back(sp, c, 1);
+        } else if (!own_cas(&pool_shm->owner[c], own_word(c, 1), own_word(c, 0))) {
+            drop(c);            /* closed meanwhile */
         }
-        send_back(sp, st, fd);
-        close(fd);
         if (recycle) {
             break;
         }
+        if (!*stop) {
+            set_idle(sp);
+        }
     }
 
+    /* leaving: lend me nothing more; what I keep goes back (one lent
+     * meanwhile comes back when the master reaps me) */
+    set_busy();
+    (void) recv_msgs(sp, &c);
+    give_back(sp, -1, 0);
+    close(cep);
     tbuf_free(&in);
     tbuf_free(&head);
     tbuf_free(&resp.body);
@@ -329,5 +470,4 @@ void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
             pool_app->tick(ctx, JOBS_BUDGET_MS);
         }
     }
-    childmem_leak_check();
 }

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "metrics.h"
+#include "pool_shm.h"
 
 tucai_metrics_t *tucai_metrics;
 
@@ -151,6 +152,12 @@ int metrics_render(tbuf *out)
     if (m == NULL) {
         return -1;
     }
+    /* the children's own states, as of now: the master's loop sleeps
+     * while they serve the connections they keep */
+    uint32_t busy = GET(m->children_busy), idle = GET(m->children_idle);
+    if (pool_shm) {
+        pool_shm_children(&busy, &idle);
+    }
 
     rc |= metrics_printf(out,
         "# HELP tucai_pool_children Pool children by state.\n"
@@ -171,7 +178,7 @@ int metrics_render(tbuf *out)
         "tucai_pool_queue_length %u\n"
         "# HELP tucai_pool_queue_wait_seconds Time a request waited for a free child.\n"
         "# TYPE tucai_pool_queue_wait_seconds histogram\n",
-        GET(m->children_busy), GET(m->children_idle),
+        busy, idle,
         GET(m->children_configured),
         (unsigned long long) GET(m->child_exits_total),
         GET(m->connections), GET(m->queue_length));

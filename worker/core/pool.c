@@ -1,8 +1,8 @@
 /* pool.c -- the master: binds the sockets, preforks and supervises children,
- * and brokers every nginx connection.  Its main loop, stop and reload; the
+ * and lends nginx connections to them.  Its main loop, stop and reload; the
  * parts are in pool_*.c (pool_int.h says which does what).
  *
- * The master alone accepts and owns the connections (pool_broker.c).
+ * The master alone accepts; children keep what it lends them (pool_broker.c).
  * Signals reach the master's loop through a self-pipe (pool_sig.c), so all
  * the work (reaping, respawning, reloading) happens outside signal handlers.
  *   HUP  reload the config, start a new generation of children, then TERM
@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "peer.h"
 #include "pool_int.h"
+#include "pool_shm.h"
 
 typedef struct {
     const char     *cfg_path;
@@ -43,7 +44,6 @@ static void master_stop(master_t *m)
     m->stop_deadline = mono_ms() + STOP_GRACE_S * 1000;
     listen_close();
     broker_stop();
-    kids_term_idle_retiring();
 }
 
 /* HUP: a broken config is refused and logged, the old one stays */
@@ -91,10 +91,9 @@ static void master_spawn_due(master_t *m, const tucai_app_t *app, int64_t now)
  * when none is left. */
 static int master_drained(master_t *m, int64_t now)
 {
-    int alive, busy;
+    int alive = kids_alive();
 
-    kids_count(&alive, &busy);
-    if (!m->draining_done && busy == 0 && broker_queued() == 0) {
+    if (!m->draining_done && broker_outstanding() == 0) {
         kids_term_all();
         m->draining_done = 1;
     }
@@ -112,12 +111,15 @@ static int master_drained(master_t *m, int64_t now)
 
 /* Waits for events and hands them out; returns 1 when the self-pipe
  * spoke. */
-static int master_events(master_t *m)
+static int master_events(master_t *m, int timeout)
 {
     struct epoll_event ev[64];
     int                n, e, got_sig = 0;
 
-    n = epoll_wait(pool_ep, ev, 64, m->stopping ? 100 : 200);
+    if (timeout < 0) {
+        timeout = m->stopping ? 100 : 200;
+    }
+    n = epoll_wait(pool_ep, ev, 64, timeout);
     for (e = 0; e < n; e++) {
         int kind = (int) (ev[e].data.u64 >> 32);
         int idx = (int) (uint32_t) ev[e].data.u64;
@@ -175,11 +177,15 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     write_pid(cfg->pid_file);
     sig_master_handlers();
     broker_init();
-    kids_init(cfg->children);
-    /* before the first fork: every child shares it */
+    /* before the first fork: every child shares them */
+    if (pool_shm_init() != 0) {
+        tlog_error("pool: no shared memory: %s", strerror(errno));
+        return 1;
+    }
     if (metrics_init() != 0) {
         tlog_warn("pool: no shared memory for metrics: %s", strerror(errno));
     }
+    kids_init(cfg->children);
     tlog_info("pool %s: master %d, %d children on %d socket(s)",
               TUCAI_POOL_VERSION, (int) getpid(), nslots, pool_nlfds);
 
@@ -187,14 +193,14 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
         int64_t now = mono_ms();
 
         master_spawn_due(&m, app, now);
-        kids_reap(now, m.stopping, broker_lost);
+        kids_reap(now, m.stopping, broker_kid_gone);
         /* a child respawned (or freed) may take what waited */
         broker_dispatch(m.stopping);
         if (m.stopping && master_drained(&m, now)) {
             break;
         }
         listen_watch(!m.stopping && broker_room());
-        int got_sig = master_events(&m);
+        int got_sig = master_events(&m, broker_steal(now));
         broker_dispatch(m.stopping);
         broker_metrics();
         broker_sweep();

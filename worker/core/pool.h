@@ -28,21 +28,30 @@ extern const tucai_app_t *pool_app;
 int pool_run(const char *cfg_path, tucai_config_t *cfg, int foreground,
     const tucai_app_t *app);
 
-/* The master owns every nginx connection; a child borrows one for one
- * exchange over its socketpair `sp` (SOCK_SEQPACKET):
- *   master -> child  one message: the connection (SCM_RIGHTS) and a u64,
- *                    the master's accept count (reported by health)
- *   child -> master  one status byte, with the connection attached when
- *                    POOL_KEEP; POOL_LAST: the child leaves after this one
- *                    (max_requests or TERM), hand it nothing more. */
-#define POOL_CLOSED  0x00
-#define POOL_KEEP    0x01
-#define POOL_LAST    0x80
+/* The master lends a connection nginx wrote on to an idle child, which
+ * keeps it (pool_broker.c, pool_shm.h).  Messages over the child's
+ * socketpair `sp` (SOCK_SEQPACKET):
+ *   master -> child  POOL_MSG_LEND: 8 bytes (type, 0, connection number
+ *                    u16, generation u32, big-endian), the connection
+ *                    attached (SCM_RIGHTS);
+ *                    POOL_MSG_STOP: 1 byte, the pool stops: give back
+ *                    everything kept, keep nothing more.
+ *   child -> master  POOL_MSG_IDLE: 1 byte, sent only when the master has
+ *                    connections waiting (pool_shm.h queued);
+ *                    POOL_MSG_RELEASE: type, 0, then up to POOL_RELEASE_MAX
+ *                    connection numbers (u16) the child gives back. */
+#define POOL_MSG_LEND     'L'
+#define POOL_MSG_STOP     'S'
+#define POOL_MSG_IDLE     'I'
+#define POOL_MSG_RELEASE  'R'
+#define POOL_RELEASE_MAX  64
 
-/* conn.c: a child's life.  Returns when the master closes `sp`, when *stop
- * is set (after the exchange in flight and any connection already handed
- * over), or when max_requests is hit. */
-void conn_child_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop);
+/* conn.c: a child's life (kid: its index in the master's table, its
+ * entries in pool_shm.h).  Returns when the master is gone, when *stop is
+ * set (after the exchange in flight; what it keeps is given back), or when
+ * max_requests is hit. */
+void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
+    volatile sig_atomic_t *stop);
 
 /* conn.c: the jobs process's life: the program's periodic work
  * (tucai_app_t.tick) about once a second; it never takes a connection.

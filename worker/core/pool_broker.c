@@ -1,12 +1,23 @@
-/* pool_broker.c -- the master's connections: it alone accepts and owns
- * them, polls the idle ones and, when nginx has written on one, lends it
- * to an idle child over that child's socketpair (SCM_RIGHTS), keeping no
- * copy; the child serves one exchange and gives it back (pool.h).  A
- * request never waits behind another child's long request while a child
- * is free: ready connections wait in one FIFO for the first free child.
- * A child that dies mid-exchange held the connection's only copy, so
- * nginx sees it end. */
+/* pool_broker.c -- the master's connections.
+ *
+ * The master alone accepts.  A new connection (and one a child gives back)
+ * is the master's: it polls it and, once nginx has written on it, lends it
+ * to an idle child (reserved first, pool_shm.h) with SCM_RIGHTS, keeping
+ * its own copy.  The child then keeps it: nginx's next requests on it go
+ * straight to that child, the master does not wake for them.  So a child
+ * never lets a request wait while it is busy with another, the master
+ * takes back (pool_shm.h: by compare-and-swap) a connection nginx wrote on
+ * whose child has been busy for STEAL_AFTER_MS, while a child is idle, and
+ * lends it to the idle one.  Ready connections wait in one FIFO for the
+ * first free child.
+ *
+ * The master's copy is in its epoll for the hangup only while a child
+ * keeps it: nginx closing it, or a child ending it (shutdown), frees it.
+ * A child that dies mid-exchange: the master closes its copy, so nginx
+ * sees that connection end; the ones it only kept come back to the master.
+ */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -18,13 +29,16 @@
 #include "metrics.h"
 #include "peer.h"
 #include "pool_int.h"
+#include "pool_shm.h"
 
-uint64_t          pool_accepts;
+#define STEAL_AFTER_MS   2      /* a child busy this long is "slow" */
+#define STEAL_TICK_MS    1
 
 static conn_t     conns[MAX_CONNS];
 static int        nconns;
 static int        queue[MAX_CONNS], q_head, q_len;
 static int        rr;
+static int        stopping;
 
 void broker_init(void)
 {
@@ -38,31 +52,60 @@ int broker_room(void)
     return nconns < MAX_CONNS;
 }
 
-int broker_queued(void)
+/* connections a child keeps or that wait for one */
+int broker_outstanding(void)
 {
-    return q_len;
+    int i, n = 0;
+
+    for (i = 0; i < MAX_CONNS; i++) {
+        n += conns[i].state == C_OWNED || conns[i].state == C_QUEUED;
+    }
+    return n;
+}
+
+/* a serving child of this generation, alive and talking */
+static int eligible(const kid_t *x)
+{
+    return x->pid > 0 && x->sp >= 0 && x->slot >= 0 && !x->last && !x->jobs;
 }
 
 /* the master's gauges for TUCAI_OP_METRICS, once per turn of its loop */
 void broker_metrics(void)
 {
-    uint32_t busy = 0, idle = 0;
-    int      i;
+    uint32_t busy, idle;
 
     if (tucai_metrics == NULL) return;
-    for (i = 0; i < MAX_KIDS; i++) {
-        /* serving children only: the jobs process is never lent one */
-        if (kids[i].pid > 0 && kids[i].slot >= 0 && kids[i].sp >= 0
-            && !kids[i].jobs)
-        {
-            if (kids[i].conn >= 0) busy++; else idle++;
-        }
-    }
+    pool_shm_children(&busy, &idle);
     tucai_metrics->children_busy = busy;
     tucai_metrics->children_idle = idle;
     tucai_metrics->children_configured = (uint32_t) nslots;
     tucai_metrics->queue_length = (uint32_t) q_len;
     tucai_metrics->connections = (uint32_t) nconns;
+}
+
+static uint32_t owner(int c)
+{
+    return own_load(&pool_shm->owner[c]);
+}
+
+/* The master's again, under a new generation: a child's copy never
+ * matches it again. */
+static void own_master(int c)
+{
+    __atomic_store_n(&pool_shm->owner[c], OWN_MAKE(OWN_GEN(owner(c)) + 1, 0, 0),
+                     __ATOMIC_SEQ_CST);
+}
+
+static void ev_set(int c, uint32_t events)
+{
+    struct epoll_event e;
+
+    memset(&e, 0, sizeof(e));
+    e.events = events;
+    e.data.u64 = ((uint64_t) EV_CONN << 32) | (uint32_t) c;
+    if (epoll_ctl(pool_ep, EPOLL_CTL_MOD, conns[c].fd, &e) != 0) {
+        tlog_error("pool: epoll_ctl mod: %s", strerror(errno));
+    }
 }
 
 static int conn_new(int fd)
@@ -74,6 +117,7 @@ static int conn_new(int fd)
             conns[i].fd = fd;
             conns[i].last = time(NULL);
             conns[i].state = C_IDLE;
+            own_master(i);
             nconns++;
             return i;
         }
@@ -87,21 +131,25 @@ static void conn_free(int c)
         ev_del(conns[c].fd);
         close(conns[c].fd);
     }
+    own_master(c);
     conns[c].fd = -1;
     conns[c].state = C_FREE;
     nconns--;
 }
 
-/* a lent connection whose child died: the child's copy was its last */
-void broker_lost(int c)
+static void enqueue(int c)
 {
-    conns[c].state = C_FREE;
-    nconns--;
+    ev_set(c, 0);
+    conns[c].state = C_QUEUED;
+    conns[c].queued_us = mono_us();
+    queue[(q_head + q_len) % MAX_CONNS] = c;
+    q_len++;
+    __atomic_store_n(&pool_shm->queued, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Idle connection c: queued when nginx wrote on it, closed at EOF, left
- * alone when nothing is there.  The data is only peeked at: the child
- * reads the whole frame. */
+/* The master's connection c: queued when nginx wrote on it, closed at EOF,
+ * left alone when nothing is there.  The data is only peeked at: the
+ * child reads the whole frame. */
 static void conn_check(int c, uint32_t events)
 {
     unsigned char b;
@@ -119,159 +167,250 @@ static void conn_check(int c, uint32_t events)
         conn_free(c);
         return;
     }
-    ev_del(conns[c].fd);
-    conns[c].state = C_QUEUED;
-    conns[c].queued_us = mono_us();
-    queue[(q_head + q_len) % MAX_CONNS] = c;
-    q_len++;
+    enqueue(c);
+}
+
+/* A connection a child kept is the master's again (the child gave it
+ * back, left, or was slow): polled, or served at once when nginx wrote. */
+static void reclaim(int c)
+{
+    own_master(c);
+    conns[c].state = C_IDLE;
+    conns[c].last = time(NULL);
+    ev_set(c, EPOLLIN | EPOLLRDHUP);
+    conn_check(c, 0);
+    if (stopping && conns[c].state == C_IDLE) conn_free(c);
 }
 
 void broker_conn_event(int c, uint32_t events)
 {
-    if (conns[c].state == C_IDLE) conn_check(c, events);
+    if (conns[c].state == C_IDLE) {
+        conn_check(c, events);
+    } else if ((conns[c].state == C_OWNED || conns[c].state == C_QUEUED)
+               && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    {
+        /* nginx closed it, or its child ended it: the child's copy, if
+         * any, no longer matches (a queued one leaves the FIFO when its
+         * turn comes) */
+        conn_free(c);
+    }
 }
 
-/* Lends the connection at the queue's head to an idle child. */
-void broker_dispatch(int stopping)
+/* Lends c to kid k (reserved): its number, generation and the master's
+ * accept count, the connection attached.  0 or -1. */
+static int lend(int k, int c)
 {
-    while (q_len > 0) {
-        int i, k = pool_pick_idle(kids, MAX_KIDS, rr);
+    unsigned char  buf[8];
+    union {
+        struct cmsghdr h;
+        char           b[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct iovec   iov = { buf, sizeof(buf) };
+    struct msghdr  m;
+    struct cmsghdr *cm;
+    uint32_t       gen = OWN_GEN(owner(c));
 
+    memset(&m, 0, sizeof(m));
+    memset(&u, 0, sizeof(u));
+    buf[0] = POOL_MSG_LEND;
+    buf[1] = 0;
+    buf[2] = (unsigned char) (c >> 8);
+    buf[3] = (unsigned char) c;
+    buf[4] = (unsigned char) (gen >> 24);
+    buf[5] = (unsigned char) (gen >> 16);
+    buf[6] = (unsigned char) (gen >> 8);
+    buf[7] = (unsigned char) gen;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = u.b;
+    m.msg_controllen = sizeof(u.b);
+    cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &conns[c].fd, sizeof(int));
+    __atomic_store_n(&pool_shm->owner[c], OWN_MAKE(gen, k + 1, 0), __ATOMIC_SEQ_CST);
+    if (sendmsg(kids[k].sp, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(buf)) {
+        own_master(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Lends the connections at the queue's head to idle children. */
+void broker_dispatch(int stop)
+{
+    stopping = stop;
+    while (q_len > 0) {
+        int c = queue[q_head], i, k = -1, from;
+
+        if (conns[c].state != C_QUEUED) {
+            /* closed while it waited */
+            q_head = (q_head + 1) % MAX_CONNS;
+            q_len--;
+            continue;
+        }
+        for (i = 0, from = rr; i < MAX_KIDS; i++) {
+            int x = pool_pick_idle(kids, MAX_KIDS, from, pool_shm->kstate);
+            if (x < 0) break;
+            int32_t idle = KID_IDLE;
+            if (__atomic_compare_exchange_n(&pool_shm->kstate[x], &idle,
+                    KID_RESERVED, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            {
+                k = x;
+                break;
+            }
+            from = x + 1;       /* it just became busy */
+        }
         if (k < 0) {
             if (stopping) {
                 /* no child left to serve them: nothing can be done */
                 for (i = 0; i < MAX_KIDS && kids[i].pid <= 0; i++) { }
                 if (i == MAX_KIDS) {
                     while (q_len > 0) {
-                        conn_free(queue[q_head]);
+                        if (conns[queue[q_head]].state == C_QUEUED) conn_free(queue[q_head]);
                         q_head = (q_head + 1) % MAX_CONNS;
                         q_len--;
                     }
                 }
             }
-            return;
+            break;
         }
         rr = k + 1;
-
-        int            c = queue[q_head];
-        unsigned char  buf[8];
-        union {
-            struct cmsghdr h;
-            char           b[CMSG_SPACE(sizeof(int))];
-        } u;
-        struct iovec   iov = { buf, sizeof(buf) };
-        struct msghdr  m;
-        struct cmsghdr *cm;
-
-        memset(&m, 0, sizeof(m));
-        memset(&u, 0, sizeof(u));
-        tucai_put64(buf, pool_accepts);
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
-        m.msg_control = u.b;
-        m.msg_controllen = sizeof(u.b);
-        cm = CMSG_FIRSTHDR(&m);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &conns[c].fd, sizeof(int));
-        /* busy before it can answer: a metrics scrape it serves sees
-         * itself busy */
-        kids[k].conn = c;
-        broker_metrics();
-        if (tucai_metrics) tucai_metrics->queue_length = (uint32_t) (q_len - 1);
-        if (sendmsg(kids[k].sp, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(buf)) {
+        if (lend(k, c) != 0) {
             /* the child is leaving (TERM) or gone: the connection stays
              * queued for another one */
-            kids[k].conn = -1;
             kids[k].last = 1;
+            __atomic_store_n(&pool_shm->kstate[k], KID_BUSY, __ATOMIC_SEQ_CST);
             continue;
         }
         q_head = (q_head + 1) % MAX_CONNS;
         q_len--;
+        conns[c].state = C_OWNED;
+        ev_set(c, EPOLLRDHUP);
         if (tucai_metrics) {
             metrics_observe(&tucai_metrics->queue_wait,
                             mono_us() - conns[c].queued_us);
         }
-        close(conns[c].fd);     /* already out of epoll (queued) */
-        conns[c].fd = -1;
-        conns[c].state = C_LENT;
-        kids[k].conn = c;
+    }
+    if (q_len == 0) {
+        __atomic_store_n(&pool_shm->queued, 0, __ATOMIC_SEQ_CST);
     }
 }
 
-/* A child's message: its status byte, the connection when kept. */
-void broker_kid_readable(int k, int stopping)
+/* A child's messages: "idle" (it may take what waits: dispatch runs after
+ * every turn) or connections it gives back. */
+void broker_kid_readable(int k, int stop)
 {
-    kid_t          *x = &kids[k];
-    unsigned char  st;
-    union {
-        struct cmsghdr h;
-        char           b[CMSG_SPACE(sizeof(int))];
-    } u;
-    struct iovec   iov = { &st, 1 };
-    struct msghdr  m;
-    struct cmsghdr *cm;
+    kid_t         *x = &kids[k];
+    unsigned char  buf[2 + 2 * POOL_RELEASE_MAX];
     ssize_t        n;
-    int            fd = -1;
+    int            i;
 
-    if (x->sp < 0) {
-        return;
+    stopping = stop;
+    for (;;) {
+        if (x->sp < 0) {
+            return;
+        }
+        n = recv(x->sp, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return;
+        }
+        if (n <= 0) {
+            /* the child is gone: reaping takes back what it kept */
+            x->last = 1;
+            kid_close_sp(x);
+            return;
+        }
+        if (buf[0] != POOL_MSG_RELEASE) {
+            continue;
+        }
+        for (i = 2; i + 1 < n; i += 2) {
+            int c = (buf[i] << 8) | buf[i + 1];
+            if (c < MAX_CONNS && conns[c].state == C_OWNED
+                && OWN_WHO(owner(c)) == 0)
+            {
+                reclaim(c);
+            }
+        }
     }
-    memset(&m, 0, sizeof(m));
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = u.b;
-    m.msg_controllen = sizeof(u.b);
-    n = recvmsg(x->sp, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        return;
+}
+
+/* Kid k is gone: what it was serving ends (the master's copy was the last
+ * one but for the child's), what it kept comes back. */
+void broker_kid_gone(int k)
+{
+    int c;
+
+    for (c = 0; c < MAX_CONNS; c++) {
+        uint32_t w;
+        if (conns[c].state != C_OWNED) continue;
+        w = owner(c);
+        if (OWN_WHO(w) == 0) {
+            reclaim(c);         /* given back, the message lost */
+        } else if (OWN_WHO(w) == (uint32_t) k + 1) {
+            if (w & OWN_SERVING) conn_free(c); else reclaim(c);
+        }
     }
-    for (cm = CMSG_FIRSTHDR(&m); n > 0 && cm; cm = CMSG_NXTHDR(&m, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
-            && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+}
+
+/* Connections nginx wrote on whose child has been busy for STEAL_AFTER_MS
+ * are taken back and queued for an idle child.  Returns the epoll timeout
+ * to use (ms, -1: the default): short while a busy child keeps
+ * connections, since a child may turn idle without telling the master. */
+int broker_steal(int64_t now_ms)
+{
+    struct pollfd pfd[MAX_CONNS];
+    int           idx[MAX_CONNS];
+    int           i, n = 0, idle = 0, busy = 0;
+
+    for (i = 0; i < MAX_KIDS; i++) {
+        if (!eligible(&kids[i])) continue;
+        int st = __atomic_load_n(&pool_shm->kstate[i], __ATOMIC_SEQ_CST);
+        idle += st == KID_IDLE;
+        busy += st == KID_BUSY;
+    }
+    if (busy == 0) {
+        return -1;
+    }
+    for (i = 0; i < MAX_CONNS; i++) {
+        uint32_t w;
+        int      k;
+        if (conns[i].state != C_OWNED) continue;
+        w = owner(i);
+        if (OWN_WHO(w) == 0 || (w & OWN_SERVING)) continue;
+        k = (int) OWN_WHO(w) - 1;
+        if (__atomic_load_n(&pool_shm->kstate[k], __ATOMIC_SEQ_CST) != KID_BUSY
+            || now_ms - __atomic_load_n(&pool_shm->kbusy_ms[k], __ATOMIC_SEQ_CST)
+               < STEAL_AFTER_MS)
         {
-            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+            continue;
+        }
+        pfd[n].fd = conns[i].fd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        idx[n++] = i;
+    }
+    if (n == 0) {
+        /* nothing to take yet: look again when it may be */
+        return STEAL_AFTER_MS;
+    }
+    if (idle > 0 && poll(pfd, (nfds_t) n, 0) > 0) {
+        for (i = 0; i < n; i++) {
+            int      c = idx[i];
+            uint32_t w = owner(c);
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            if (OWN_WHO(w) == 0 || (w & OWN_SERVING)) continue;
+            if (own_cas(&pool_shm->owner[c], w,
+                        OWN_MAKE(OWN_GEN(w) + 1, 0, 0)))
+            {
+                tlog_info("pool: connection %d taken from busy child %d",
+                          c, (int) OWN_WHO(w) - 1);
+                enqueue(c);
+            }
         }
     }
-    if (n != 1 || x->conn < 0) {
-        /* the child is gone (its copy of a lent connection went with it:
-         * nginx sees the connection end) or talks nonsense */
-        if (fd >= 0) close(fd);
-        if (x->conn >= 0) {
-            broker_lost(x->conn);
-            x->conn = -1;
-        }
-        x->last = 1;
-        kid_close_sp(x);
-        return;
-    }
-
-    int c = x->conn;
-    x->conn = -1;
-    if (st & POOL_LAST) {
-        x->last = 1;
-    }
-    if ((st & POOL_KEEP) && fd >= 0) {
-        conns[c].fd = fd;
-        conns[c].state = C_IDLE;
-        conns[c].last = time(NULL);
-        if (stopping) {
-            /* kept only when nginx already wrote its next request */
-            conn_check(c, 0);
-            if (conns[c].state == C_IDLE) conn_free(c);
-        } else {
-            ev_add(fd, EV_CONN, c);
-        }
-    } else {
-        if (fd >= 0) close(fd);
-        conns[c].state = C_FREE;
-        nconns--;
-    }
-    if (x->slot < 0 && !x->termed) {
-        /* an old generation's child, done with its exchange */
-        kid_term(x);
-    }
+    return STEAL_TICK_MS;
 }
 
 void broker_accept(int l)
@@ -289,8 +428,9 @@ void broker_accept(int l)
             continue;
         }
         int c = conn_new(fd);
-        pool_accepts++;
-        tlog_info("accept: connection %llu", (unsigned long long) pool_accepts);
+        __atomic_add_fetch(&pool_shm->accepts, 1, __ATOMIC_RELAXED);
+        tlog_info("accept: connection %llu",
+                  (unsigned long long) pool_shm->accepts);
         ev_add(fd, EV_CONN, c);
     }
 }
@@ -312,16 +452,25 @@ void broker_sweep(void)
     }
 }
 
-/* a request nginx already wrote is still served; idle connections are
- * closed */
+/* A request nginx already wrote is still served; idle connections are
+ * closed; the children give back what they keep (and keep nothing from
+ * now on). */
 void broker_stop(void)
 {
-    int i;
+    unsigned char s = POOL_MSG_STOP;
+    int           i;
 
+    stopping = 1;
+    __atomic_store_n(&pool_shm->stopping, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < MAX_CONNS; i++) {
         if (conns[i].state != C_IDLE) continue;
         conn_check(i, 0);
         if (conns[i].state == C_IDLE) conn_free(i);
+    }
+    for (i = 0; i < MAX_KIDS; i++) {
+        if (kids[i].pid > 0 && kids[i].sp >= 0 && !kids[i].jobs) {
+            (void) send(kids[i].sp, &s, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
     }
 }
 
@@ -330,7 +479,7 @@ void broker_close_all(void)
     int i;
 
     for (i = 0; i < MAX_CONNS; i++) {
-        if (conns[i].state == C_IDLE || conns[i].state == C_QUEUED) conn_free(i);
+        if (conns[i].state != C_FREE) conn_free(i);
     }
 }
 

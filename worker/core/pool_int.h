@@ -5,9 +5,10 @@
  *   pool_spawn.c  fork a child or the jobs process, the child's side
  *                 -> broker, kids, listen, sig, ev
  *   pool_broker.c the connections: accept, idle poll, FIFO, lend to an
- *                 idle child, take back -> kids, rules, ev
+ *                 idle child, take back -> kids, rules, ev, shm
  *   pool_kids.c   children and slots: bookkeeping, reaping, backoff,
- *                 TERM/KILL -> rules, ev
+ *                 TERM/KILL -> rules, ev, shm
+ *   pool_shm.c    what master and children share (pool_shm.h)
  *   pool_listen.c the Unix sockets and the pid file -> ev
  *   pool_sig.c    signals through a self-pipe -> ev
  *   pool_ev.c     the master's epoll and clocks
@@ -52,15 +53,15 @@ typedef struct {
     pid_t   pid;
     int     sp;                 /* master's end of the socketpair, -1 closed */
     int     slot;
-    int     conn;               /* connection lent to it, -1 = idle */
-    int     last;               /* said POOL_LAST or cannot take more */
+    int     last;               /* leaving: lend it nothing more */
     int     termed;
     int     jobs;               /* the jobs process: never lent anything */
 } kid_t;
 
-/* A connection: idle (in epoll), queued (nginx wrote, waiting for a
- * child) or lent (its only copy is in a child). */
-enum { C_FREE = 0, C_IDLE, C_QUEUED, C_LENT };
+/* A connection: the master's (in epoll), queued (nginx wrote, waiting for
+ * a child) or owned (a child keeps it; the master's copy waits for the
+ * hangup only). */
+enum { C_FREE = 0, C_IDLE, C_QUEUED, C_OWNED };
 
 typedef struct {
     int     fd;
@@ -75,9 +76,9 @@ typedef struct {
  * resets it. */
 int pool_backoff_next(int backoff_ms, int crashed, int64_t lived_ms);
 /* The child to lend the next connection to, searching round robin from
- * `from`: alive, talking, current generation, idle, not leaving, not the
- * jobs process.  -1 when none. */
-int pool_pick_idle(const kid_t *kids, int n, int from);
+ * `from`: alive, talking, current generation, idle (kstate[i], pool_shm.h),
+ * not leaving, not the jobs process.  -1 when none. */
+int pool_pick_idle(const kid_t *kids, int n, int from, const int32_t *kstate);
 
 /* pool_ev.c: the master's epoll */
 extern int pool_ep;
@@ -114,32 +115,32 @@ void kids_init(int n);
 int  kids_free_index(void);                     /* -1: none left */
 void kid_add(int k, pid_t pid, int sp, int no);
 void kid_close_sp(kid_t *k);
-void kid_term(kid_t *k);                        /* TERM once, stop talking */
+void kid_term(kid_t *k);                        /* TERM once */
 /* Spawn due for slot i (empty, its backoff over). */
 int  slot_due(int i, int64_t now);
 void slot_spawned(int i, pid_t pid, int64_t now);
-/* Reaps exited children; a lent connection that died with one is passed
- * to lost(); slots are refilled later (backoff) unless stopping. */
-void kids_reap(int64_t now, int stopping, void (*lost)(int conn));
-void kids_count(int *alive, int *busy);
+/* Reaps exited children, each passed to gone() (index in kids[]); slots
+ * are refilled later (backoff) unless stopping. */
+void kids_reap(int64_t now, int stopping, void (*gone)(int k));
+int  kids_alive(void);
 void kids_term_all(void);
 void kids_kill_all(void);
-void kids_term_idle_retiring(void);
-/* HUP: every child becomes retiring (idle ones TERMed now), slots empty
- * for the new generation of n children. */
+/* HUP: every child becomes retiring and gets TERM (it finishes its
+ * exchange and gives back what it keeps), slots empty for the new
+ * generation of n children. */
 void kids_new_generation(int n);
 void kids_close_sps(void);                      /* a child: fds only */
 
 /* pool_broker.c: the connections */
-extern uint64_t pool_accepts;
 void broker_init(void);
 int  broker_room(void);                         /* may accept more */
 void broker_accept(int lfd);
 void broker_conn_event(int c, uint32_t events);
 void broker_kid_readable(int k, int stopping);
 void broker_dispatch(int stopping);
-int  broker_queued(void);
-void broker_lost(int c);                        /* died with its child */
+int  broker_outstanding(void);                  /* kept or queued */
+void broker_kid_gone(int k);                    /* reaped */
+int  broker_steal(int64_t now_ms);              /* -1 or a timeout, ms */
 void broker_sweep(void);                        /* idle ones, once a second */
 void broker_stop(void);                         /* close idle, keep written */
 void broker_close_all(void);

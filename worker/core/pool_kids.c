@@ -7,12 +7,14 @@
  * supervised the same way, never lent a connection. */
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
 #include "pool_int.h"
+#include "pool_shm.h"
 
 pid_t  tucai_master_pid;
 slot_t slots[MAX_CHILDREN + 1];
@@ -23,7 +25,7 @@ void kids_init(int n)
 {
     int i;
 
-    for (i = 0; i < MAX_KIDS; i++) { kids[i].sp = -1; kids[i].conn = -1; }
+    for (i = 0; i < MAX_KIDS; i++) kids[i].sp = -1;
     nslots = n > MAX_CHILDREN ? MAX_CHILDREN : n;
     memset(slots, 0, sizeof(slots));
     for (i = 0; i <= MAX_CHILDREN; i++) slots[i].kid = -1;
@@ -42,11 +44,14 @@ void kid_add(int k, pid_t pid, int sp, int no)
     kids[k].pid = pid;
     kids[k].sp = sp;
     kids[k].slot = no;
-    kids[k].conn = -1;
     kids[k].last = 0;
     kids[k].termed = 0;
     kids[k].jobs = no == nslots;
     slots[no].kid = k;
+    /* busy until its loop says otherwise (it connects to the DB first) */
+    __atomic_store_n(&pool_shm->kbusy_ms[k], mono_ms(), __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool_shm->kstate[k], KID_BUSY, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pool_shm->kserving[k], !kids[k].jobs, __ATOMIC_SEQ_CST);
     ev_add(sp, EV_KID, k);
 }
 
@@ -59,13 +64,22 @@ void kid_close_sp(kid_t *k)
     }
 }
 
+/* It finishes its exchange, gives back what it keeps (over sp, still
+ * open) and exits. */
 void kid_term(kid_t *k)
 {
+    unsigned char wake = POOL_MSG_STOP;
+
     if (!k->termed) {
         kill(k->pid, SIGTERM);
         k->termed = 1;
+        /* a TERM landing just before its epoll_wait would be seen a
+         * second later: a message wakes it (it reads *stop first) */
+        if (k->sp >= 0) {
+            (void) send(k->sp, &wake, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
     }
-    kid_close_sp(k);
+    k->last = 1;
 }
 
 int slot_due(int i, int64_t now)
@@ -82,7 +96,7 @@ void slot_spawned(int i, pid_t pid, int64_t now)
     }
 }
 
-void kids_reap(int64_t now, int stopping, void (*lost)(int conn))
+void kids_reap(int64_t now, int stopping, void (*gone)(int k))
 {
     pid_t pid;
     int   status, i;
@@ -94,11 +108,9 @@ void kids_reap(int64_t now, int stopping, void (*lost)(int conn))
         kid_t *x = &kids[k];
         if (tucai_metrics) tucai_metrics->child_exits_total++;
         kid_close_sp(x);
-        if (x->conn >= 0) {
-            /* died mid-exchange: its copy was the connection's last */
-            lost(x->conn);
-            x->conn = -1;
-        }
+        __atomic_store_n(&pool_shm->kserving[k], 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&pool_shm->kstate[k], KID_BUSY, __ATOMIC_SEQ_CST);
+        gone(k);
         x->pid = 0;
         i = x->slot;
         if (i < 0 || slots[i].kid != k) continue;
@@ -117,15 +129,14 @@ void kids_reap(int64_t now, int stopping, void (*lost)(int conn))
     }
 }
 
-void kids_count(int *alive, int *busy)
+int kids_alive(void)
 {
-    int i;
+    int i, alive = 0;
 
-    *alive = *busy = 0;
     for (i = 0; i < MAX_KIDS; i++) {
-        *alive += kids[i].pid > 0;
-        *busy += kids[i].pid > 0 && kids[i].conn >= 0;
+        alive += kids[i].pid > 0;
     }
+    return alive;
 }
 
 /* every exchange done: the children may go */
@@ -134,11 +145,9 @@ void kids_term_all(void)
     int i;
 
     for (i = 0; i < MAX_KIDS; i++) {
-        if (kids[i].pid > 0 && !kids[i].termed) {
-            kill(kids[i].pid, SIGTERM);
-            kids[i].termed = 1;
+        if (kids[i].pid > 0) {
+            kid_term(&kids[i]);
         }
-        kid_close_sp(&kids[i]);
     }
 }
 
@@ -149,23 +158,9 @@ void kids_kill_all(void)
     for (i = 0; i < MAX_KIDS; i++) if (kids[i].pid > 0) kill(kids[i].pid, SIGKILL);
 }
 
-/* retiring children that are idle go now */
-void kids_term_idle_retiring(void)
-{
-    int i;
-
-    for (i = 0; i < MAX_KIDS; i++) {
-        if (kids[i].pid > 0 && kids[i].slot < 0 && kids[i].conn < 0
-            && !kids[i].termed)
-        {
-            kid_term(&kids[i]);
-        }
-    }
-}
-
 /* Old children keep pointers into the config they were forked with (their
- * own copy); the master switches over.  An idle one goes now, a busy one
- * after its exchange; the jobs process after its tick. */
+ * own copy); the master switches over.  Each finishes its exchange (the
+ * jobs process its tick), gives back the connections it keeps and goes. */
 void kids_new_generation(int n)
 {
     int i;
@@ -174,9 +169,8 @@ void kids_new_generation(int n)
         int k = slots[i].kid;
         if (k >= 0) {
             kids[k].slot = -1;
-            if (kids[k].conn < 0) {
-                kid_term(&kids[k]);
-            }
+            __atomic_store_n(&pool_shm->kserving[k], 0, __ATOMIC_SEQ_CST);
+            kid_term(&kids[k]);
         }
         slots[i].kid = -1;
         slots[i].next_spawn_ms = 0;

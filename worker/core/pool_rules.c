@@ -1,6 +1,7 @@
 /* pool_rules.c -- the master's pure decisions: no system calls, no state
  * of their own (t/unit/pool_test.c). */
 #include "pool_int.h"
+#include "pool_shm.h"
 
 int pool_backoff_next(int backoff_ms, int crashed, int64_t lived_ms)
 {
@@ -12,7 +13,7 @@ int pool_backoff_next(int backoff_ms, int crashed, int64_t lived_ms)
     return backoff_ms > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff_ms;
 }
 
-int pool_pick_idle(const kid_t *kids, int n, int from)
+int pool_pick_idle(const kid_t *kids, int n, int from, const int32_t *kstate)
 {
     int i;
 
@@ -22,8 +23,8 @@ int pool_pick_idle(const kid_t *kids, int n, int from)
     from = ((from % n) + n) % n;
     for (i = 0; i < n; i++) {
         const kid_t *x = &kids[(from + i) % n];
-        if (x->pid > 0 && x->sp >= 0 && x->slot >= 0 && x->conn < 0
-            && !x->last && !x->jobs)
+        if (x->pid > 0 && x->sp >= 0 && x->slot >= 0 && !x->last && !x->jobs
+            && kstate[(from + i) % n] == KID_IDLE)
         {
             return (from + i) % n;
         }

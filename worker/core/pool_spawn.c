@@ -15,7 +15,7 @@
 #include "log.h"
 #include "pool_int.h"
 
-static void child_main(tucai_config_t *cfg, int no, int sp);
+static void child_main(tucai_config_t *cfg, int no, int sp, int k);
 
 pid_t pool_spawn(tucai_config_t *cfg, int no)
 {
@@ -65,11 +65,11 @@ pid_t pool_spawn(tucai_config_t *cfg, int no)
         _exit(0);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
-    child_main(cfg, no, sv[1]);
+    child_main(cfg, no, sv[1], k);
     _exit(0);
 }
 
-static void child_main(tucai_config_t *cfg, int no, int sp)
+static void child_main(tucai_config_t *cfg, int no, int sp, int k)
 {
     tucai_ctx_t ctx;
 
@@ -96,7 +96,7 @@ static void child_main(tucai_config_t *cfg, int no, int sp)
         return;
     }
     tlog_info("child %d started", no);
-    conn_child_loop(&ctx, sp, &pool_child_stop);
+    conn_child_loop(&ctx, sp, k, &pool_child_stop);
     db_close(&ctx);
     tlog_info("child %d exiting", no);
 }

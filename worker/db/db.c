@@ -203,6 +203,25 @@ int db_ensure(tucai_ctx_t *ctx)
     return 0;
 }
 
+/* The server answers: a ping (no statement to parse, no result set: the
+ * cheapest round trip); a lost connection is reconnected once. */
+int db_ping(tucai_ctx_t *ctx)
+{
+    if (ctx->db == NULL) {
+        return db_connect(ctx);
+    }
+    if (mysql_ping(ctx->db) == 0) {
+        last_ok = time(NULL);
+        return 0;
+    }
+    set_err(mysql_errno(ctx->db), mysql_error(ctx->db));
+    if (in_txn) {
+        return -1;
+    }
+    tlog_info("db: connection lost (%s), reconnecting", mysql_error(ctx->db));
+    return db_connect(ctx);
+}
+
 /* Runs sql; outside a transaction retries once on a lost connection and
  * up to three times on a conflict (a statement of its own: running it again
  * is safe).  A transaction's conflict is retried by dispatch, which runs

@@ -45,6 +45,9 @@ int  db_connect(tucai_ctx_t *ctx);
 void db_set_multi_statements(int on);
 /* Makes sure ctx->db is usable (ping, reconnect).  0 or -1. */
 int  db_ensure(tucai_ctx_t *ctx);
+/* One round trip to the server (health): 0, or -1 when it cannot be
+ * reached even after a reconnect. */
+int  db_ping(tucai_ctx_t *ctx);
 void db_close(tucai_ctx_t *ctx);
 
 #include <stdarg.h>

@@ -1,5 +1,6 @@
 /* log.c -- timestamped log lines carrying pid, level and request id. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,27 @@
 
 static int  log_fd = 2;
 static char cur_rid[40];
+static int  my_pid;
+
+/* getpid() is a system call per line (glibc no longer caches it); the
+ * pool's children fork from the master, so a fork forgets it */
+static void forget_pid(void)
+{
+    my_pid = 0;
+}
+
+static int log_pid(void)
+{
+    static int hooked;
+
+    if (!hooked) {
+        hooked = pthread_atfork(NULL, NULL, forget_pid) == 0;
+    }
+    if (my_pid == 0 || !hooked) {
+        my_pid = (int) getpid();
+    }
+    return my_pid;
+}
 
 int tlog_open(const char *path)
 {
@@ -50,7 +72,7 @@ void tlog(int level, const char *fmt, ...)
     gmtime_r(&now, &tm);
     n = (int) strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", &tm);
     m = snprintf(line + n, sizeof(line) - (size_t) n, " [%s] pid=%d rid=%s ",
-                 names[level < 0 || level > 3 ? 1 : level], (int) getpid(),
+                 names[level < 0 || level > 3 ? 1 : level], log_pid(),
                  cur_rid[0] ? cur_rid : "-");
     if (m > 0) {
         n += m;
