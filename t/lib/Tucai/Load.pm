@@ -217,6 +217,10 @@ sub _req1 {
     my $js = eval { $J->decode($res->{content}) } if ($res->{content} // '') =~ /^\s*\{/;
     my $code = $res->{status} >= 400 && $js && $js->{error} ? $js->{error}
              : $res->{status} == 599 ? 'CONNECT' : '';
+    # nginx's admission of photo checks (tucai_checks_in_flight) answers
+    # POOL_UNAVAILABLE too: back-pressure to retry, told apart by its text
+    $code .= '/CHECKS_BUSY' if $res->{status} == 503 && $js && ($js->{message} // '')
+        =~ /Photo checks are busy|\x{7167}\x{7247}\x{68c0}\x{6d4b}\x{7e41}\x{5fd9}/;
     my $ok = grep { $_ == $res->{status} } @{ $OK{$step} || [200] };
     my $hi = 0;
     for (0 .. $#$hosts) { $hi = $_ + 1 if $hosts->[$_] eq $host }
