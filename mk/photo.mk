@@ -13,7 +13,7 @@ $(B)/cascades.c: tools/cascade2c.py $(CASCADE_FACE) $(CASCADE_EYE)
 # tool, compiled -O0 (it runs once; its headers are what costs).
 $(B)/hog2c: tools/hog2c.cpp
 	@mkdir -p $(B)
-	$(CXX) -O0 $(WARN) -std=gnu++17 -o $@ $< -llapack
+	$(CXX) -O0 $(WARN) -std=gnu++17 -o $@ $< $(shell pkg-config --libs dlib-1)
 $(B)/photo/hog_face.c: $(B)/hog2c
 	@mkdir -p $(@D)
 	$(B)/hog2c $@.tmp && mv $@.tmp $@
