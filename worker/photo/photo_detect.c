@@ -187,8 +187,8 @@ static void add_hog(const uint8_t *grey, int W, int H, const photo_hog_box_t *hb
 static int hog_verify(const uint8_t *grey, int W, int H, const casc_hit_t *raw, int nraw,
         double s, double hog_scale, photo_det_t *d, photo_det_t *main_eyes);
 
-/* HOG over the grey copy: at scale 1 on the <= 480 px copy; again at
- * twice that size (from the working copy, which has the detail) when
+/* HOG over the grey copy: at scale 1 on the <= 480 px copy; again at up
+ * to twice that size (from the working copy, which has the detail) when
  * faces under ~75 px there are wanted -- that is, unless the search's own
  * minimum is above it or the subject is so large that any face of half
  * its width is found at scale 1.  -1 out of memory. */
@@ -200,12 +200,17 @@ static int hog_pass(const uint8_t *grey, int W, int H, const uint8_t *small, int
     if (n < 0) return -1;
     for (int i = 0; i < n; i++) { hb[i].x *= s; hb[i].y *= s; hb[i].w *= s; hb[i].h *= s; }
     add_hog(grey, W, H, hb, n, raw, nraw, s, d, main_eyes);
+    /* the second scan only goes as small as needed: to ~37 px, or, beside
+     * a subject, to half its width (MULTIPLE_FACES counts no smaller) --
+     * an ID photo's subject of 110 px here costs a 1.4x scan, not 2x */
     double biggest = d->nfaces ? d->faces[0].w / s : 0;
-    if (mins >= HOG_MIN || biggest * 0.5 >= HOG_MIN) return 0;
-    n = photo_hog_detect(grey, W, H, 2.0 * dw / W, HOG_THR, hb, PHOTO_MAX_FACES);
+    double k = biggest > 0 ? HOG_MIN / (0.5 * biggest) : 2.0;
+    if (k > 2.0) k = 2.0;
+    if (mins >= HOG_MIN || k <= 1.05) return 0;
+    n = photo_hog_detect(grey, W, H, k * dw / W, HOG_THR, hb, PHOTO_MAX_FACES);
     if (n < 0) return -1;
     add_hog(grey, W, H, hb, n, raw, nraw, s, d, main_eyes);
-    return hog_verify(grey, W, H, raw, nraw, s, 2.0, d, main_eyes);
+    return hog_verify(grey, W, H, raw, nraw, s, k, d, main_eyes);
 }
 
 /* Face-cascade hits too small for the HOG scans (under HOG_MIN at the
