@@ -29,18 +29,19 @@
 static tucai_config_t cfg;
 
 /* The periodic jobs, in the order they run each tick. */
-static const tucai_job_pt jobs[] = {
-    outbox_run, pay_reconcile, deliver_pending, retention_run, NULL
-};
+static const tucai_job_pt jobs[] = { outbox_run, pay_reconcile, deliver_pending,
+    retention_run, NULL };
 
-static void tick(tucai_ctx_t *ctx, int budget_ms)
+static void
+tick(tucai_ctx_t *ctx, int budget_ms)
 {
     jobs_tick(ctx, jobs, budget_ms);
 }
 
 static const tucai_app_t app = { tucai_ops_handler, tick };
 
-static int usage(void)
+static int
+usage(void)
 {
     fprintf(stderr,
         "usage: tucai-worker -c worker.ini [--foreground]\n"
@@ -50,24 +51,31 @@ static int usage(void)
     return 2;
 }
 
-static int daemonize(void)
+static int
+daemonize(void)
 {
     pid_t pid = fork();
     int   fd;
 
-    if (pid < 0) return -1;
-    if (pid > 0) _exit(0);
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
     setsid();
     fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
-        dup2(fd, 0); dup2(fd, 1);
-        if (cfg.log_file[0]) dup2(fd, 2);
-        if (fd > 2) close(fd);
+        dup2(fd, 0);
+        dup2(fd, 1);
+        if (cfg.log_file[0])
+            dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
     }
     return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
     const char *path = NULL;
     int         foreground = 0, i;
@@ -96,19 +104,22 @@ int main(int argc, char **argv)
     ctx.cfg = &cfg;
 
     if (i < argc && strcmp(argv[i], "token") == 0) {
-        char     tok[TUCAI_TOKEN_MAX + 1];
-        int64_t  ttl;
+        char    tok[TUCAI_TOKEN_MAX + 1];
+        int64_t ttl;
 
-        if (argc - i < 4 || strlen(argv[i + 1]) != 1) return usage();
+        if (argc - i < 4 || strlen(argv[i + 1]) != 1)
+            return usage();
         /* a negative TTL gives an already expired token (tests) */
         ttl = argc - i > 4 ? strtoll(argv[i + 4], NULL, 10)
                            : (int64_t) cfg.token_ttl_s;
-        if (token_issue_exp(&cfg, argv[i + 1][0], strtoull(argv[i + 2], NULL, 10),
-                            (uint32_t) strtoul(argv[i + 3], NULL, 10),
-                            (uint64_t) ((int64_t) time(NULL) + ttl), tok,
-                            sizeof(tok)) != 0) {
+        if (token_issue_exp(&cfg, argv[i + 1][0],
+                strtoull(argv[i + 2], NULL, 10),
+                (uint32_t) strtoul(argv[i + 3], NULL, 10),
+                (uint64_t) ((int64_t) time(NULL) + ttl), tok, sizeof(tok))
+            != 0)
+        {
             fprintf(stderr, "token: cannot issue (role s|t, key file %s)\n",
-                    cfg.token_key_file);
+                cfg.token_key_file);
             return 1;
         }
         printf("%s\n", tok);

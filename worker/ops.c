@@ -4,7 +4,7 @@
 #include "handlers.h"
 #include "ops.h"
 
-static const tucai_handler_pt  ops[TUCAI_OP_MAX] = {
+static const tucai_handler_pt ops[TUCAI_OP_MAX] = {
 #define TUCAI_OP(name, code, method, role, body, area, path, stat, handler) \
     [code] = handler,
 #include "tucai_ops.def"
@@ -13,7 +13,8 @@ static const tucai_handler_pt  ops[TUCAI_OP_MAX] = {
     [TUCAI_OP_STATUS] = health_status,
 };
 
-tucai_handler_pt tucai_ops_handler(uint16_t op)
+tucai_handler_pt
+tucai_ops_handler(uint16_t op)
 {
     return op < TUCAI_OP_MAX ? ops[op] : NULL;
 }

@@ -17,7 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void usage(void)
+static void
+usage(void)
 {
     fprintf(stderr,
         "usage: tucai-check [--spec FILE] [--thresholds FILE] [--out DIR] [--meta JSON] IMAGE...\n"
@@ -26,138 +27,224 @@ static void usage(void)
 }
 
 /* Whole file, at most max bytes (+1 so the pipeline sees "too large"). */
-static unsigned char *slurp(const char *path, size_t max, size_t *len, char *err, size_t n)
+static unsigned char *
+slurp(const char *path, size_t max, size_t *len, char *err, size_t n)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, n, "%s: %s", path, strerror(errno)); return NULL; }
-    size_t cap = 1 << 16, used = 0;
+    if (!f) {
+        snprintf(err, n, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t         cap = 1 << 16, used = 0;
     unsigned char *b = malloc(cap);
     while (b) {
         if (used == cap) {
-            if (cap > max) break;
+            if (cap > max)
+                break;
             unsigned char *nb = realloc(b, cap * 2);
-            if (!nb) { free(b); b = NULL; break; }
-            b = nb; cap *= 2;
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
         }
         size_t r = fread(b + used, 1, cap - used, f);
         used += r;
-        if (r == 0) break;
+        if (r == 0)
+            break;
     }
     fclose(f);
-    if (!b) { snprintf(err, n, "out of memory"); return NULL; }
+    if (!b) {
+        snprintf(err, n, "out of memory");
+        return NULL;
+    }
     *len = used > max + 1 ? max + 1 : used;
     return b;
 }
 
-static json_t *load_json(const char *path)
+static json_t *
+load_json(const char *path)
 {
     json_error_t e;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-    if (!j) { fprintf(stderr, "tucai-check: %s:%d: %s\n", path, e.line, e.text); exit(2); }
+    json_t      *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        fprintf(stderr, "tucai-check: %s:%d: %s\n", path, e.line, e.text);
+        exit(2);
+    }
     return j;
 }
 
-static void emit(const char *file, photo_result_t *res, const char *outdir)
+static void
+emit(const char *file, photo_result_t *res, const char *outdir)
 {
     json_object_set_new(res->verdict, "file", json_string(file));
     char *s = json_dumps(res->verdict, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (s) { puts(s); free(s); }
+    if (s) {
+        puts(s);
+        free(s);
+    }
     if (outdir && (res->jpeg || res->rejected_jpeg)) {
         /* a photo that failed its re-check is written as NAME.rejected.jpg */
         const unsigned char *data = res->jpeg ? res->jpeg : res->rejected_jpeg;
         size_t len = res->jpeg ? res->jpeg_len : res->rejected_len;
-        char *dup = strdup(file), path[4096];
-        char *base = basename(dup), *dot = strrchr(base, '.');
-        if (dot) *dot = 0;
-        snprintf(path, sizeof path, "%s/%s%s.jpg", outdir, base, res->jpeg ? "" : ".rejected");
+        char  *dup = strdup(file), path[4096];
+        char  *base = basename(dup), *dot = strrchr(base, '.');
+        if (dot)
+            *dot = 0;
+        snprintf(path, sizeof path, "%s/%s%s.jpg", outdir, base,
+            res->jpeg ? "" : ".rejected");
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(data, 1, len, f) != len)
             fprintf(stderr, "tucai-check: cannot write %s\n", path);
-        if (f) fclose(f);
+        if (f)
+            fclose(f);
         free(dup);
     }
 }
 
-static void unreadable(const char *file, const char *err)
+static void
+unreadable(const char *file, const char *err)
 {
-    json_t *v = json_pack("{sb s[{ss ss ss sn}] s{} s[] ss}", "pass", 0, "reasons",
-        "code", "CORRUPT_IMAGE", "message", "无法读取文件 / The file cannot be read",
-        "value", err, "limit", "metrics", "faces", "file", file);
-    char *s = json_dumps(v, JSON_COMPACT);
-    if (s) { puts(s); free(s); }
+    json_t *v = json_pack("{sb s[{ss ss ss sn}] s{} s[] ss}", "pass", 0,
+        "reasons", "code", "CORRUPT_IMAGE", "message",
+        "无法读取文件 / The file cannot be read", "value", err, "limit",
+        "metrics", "faces", "file", file);
+    char   *s = json_dumps(v, JSON_COMPACT);
+    if (s) {
+        puts(s);
+        free(s);
+    }
     json_decref(v);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
-    photo_spec_t spec; photo_thresholds_t th; photo_meta_t meta;
+    photo_spec_t       spec;
+    photo_thresholds_t th;
+    photo_meta_t       meta;
     photo_spec_default(&spec);
     photo_thresholds_default(&th);
     memset(&meta, 0, sizeof meta);
     const char *outdir = NULL;
-    int burst = 0, i = 1;
-    char err[256];
+    int         burst = 0, i = 1;
+    char        err[256];
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         const char *o = argv[i];
-        if (!strcmp(o, "--")) { i++; break; }
-        if (!strcmp(o, "--burst")) { burst = 1; continue; }
-        if (!strcmp(o, "--help")) usage();
-        if (i + 1 >= argc) usage();
+        if (!strcmp(o, "--")) {
+            i++;
+            break;
+        }
+        if (!strcmp(o, "--burst")) {
+            burst = 1;
+            continue;
+        }
+        if (!strcmp(o, "--help"))
+            usage();
+        if (i + 1 >= argc)
+            usage();
         const char *v = argv[++i];
         if (!strcmp(o, "--spec") || !strcmp(o, "--thresholds")) {
             json_t *j = load_json(v);
-            int rc = !strcmp(o, "--spec") ? photo_spec_from_json(&spec, j, err, sizeof err)
-                                          : photo_thresholds_from_json(&th, j, err, sizeof err);
+            int     rc = !strcmp(o, "--spec")
+                    ? photo_spec_from_json(&spec, j, err, sizeof err)
+                    : photo_thresholds_from_json(&th, j, err, sizeof err);
             json_decref(j);
-            if (rc) { fprintf(stderr, "tucai-check: %s: %s\n", v, err); return 2; }
+            if (rc) {
+                fprintf(stderr, "tucai-check: %s: %s\n", v, err);
+                return 2;
+            }
         } else if (!strcmp(o, "--out")) {
             outdir = v;
         } else if (!strcmp(o, "--meta")) {
             json_error_t e;
-            json_t *j = json_loads(v, 0, &e);
-            const char *cam = json_string_value(json_object_get(j, "camera"));
-            const char *src = json_string_value(json_object_get(j, "source"));
-            if (!json_is_object(j)) { fprintf(stderr, "tucai-check: bad --meta\n"); return 2; }
+            json_t      *j = json_loads(v, 0, &e);
+            const char  *cam = json_string_value(json_object_get(j, "camera"));
+            const char  *src = json_string_value(json_object_get(j, "source"));
+            if (!json_is_object(j)) {
+                fprintf(stderr, "tucai-check: bad --meta\n");
+                return 2;
+            }
             snprintf(meta.camera, sizeof meta.camera, "%s", cam ? cam : "");
             snprintf(meta.source, sizeof meta.source, "%s", src ? src : "");
             json_decref(j);
-        } else usage();
+        } else
+            usage();
     }
-    if (i >= argc) usage();
+    if (i >= argc)
+        usage();
     if (outdir && mkdir(outdir, 0755) && errno != EEXIST) {
         fprintf(stderr, "tucai-check: %s: %s\n", outdir, strerror(errno));
         return 2;
     }
-    if (photo_init(argv[0])) { fprintf(stderr, "tucai-check: libvips init failed\n"); return 1; }
+    if (photo_init(argv[0])) {
+        fprintf(stderr, "tucai-check: libvips init failed\n");
+        return 1;
+    }
 
     if (burst) {
-        enum { MAXF = 16 };
+        enum {
+            MAXF = 16
+        };
         int nf = argc - i - 1;
-        if (nf > MAXF) { fprintf(stderr, "tucai-check: at most %d frames\n", MAXF); return 2; }
-        size_t len; unsigned char *photo = slurp(argv[i], (size_t)th.max_bytes, &len, err, sizeof err);
-        if (!photo) { unreadable(argv[i], err); return 0; }
-        const unsigned char *frames[MAXF]; size_t lens[MAXF]; int n = 0;
-        for (int k = 0; k < nf; k++) {
-            unsigned char *b = slurp(argv[i + 1 + k], (size_t)th.max_bytes, &lens[n], err, sizeof err);
-            if (b) frames[n++] = b;
-            else fprintf(stderr, "tucai-check: %s\n", err);
+        if (nf > MAXF) {
+            fprintf(stderr, "tucai-check: at most %d frames\n", MAXF);
+            return 2;
         }
-        photo_input_t in = { .photo = photo, .photo_len = len, .frames = frames,
-            .frame_lens = lens, .nframes = n, .judge_liveness = 1, .meta = meta };
+        size_t         len;
+        unsigned char *photo =
+            slurp(argv[i], (size_t) th.max_bytes, &len, err, sizeof err);
+        if (!photo) {
+            unreadable(argv[i], err);
+            return 0;
+        }
+        const unsigned char *frames[MAXF];
+        size_t               lens[MAXF];
+        int                  n = 0;
+        for (int k = 0; k < nf; k++) {
+            unsigned char *b = slurp(argv[i + 1 + k], (size_t) th.max_bytes,
+                &lens[n], err, sizeof err);
+            if (b)
+                frames[n++] = b;
+            else
+                fprintf(stderr, "tucai-check: %s\n", err);
+        }
+        photo_input_t  in = { .photo = photo,
+             .photo_len = len,
+             .frames = frames,
+             .frame_lens = lens,
+             .nframes = n,
+             .judge_liveness = 1,
+             .meta = meta };
         photo_result_t res;
-        if (photo_process(&in, &spec, &th, 1, &res)) { fprintf(stderr, "tucai-check: out of memory\n"); return 1; }
+        if (photo_process(&in, &spec, &th, 1, &res)) {
+            fprintf(stderr, "tucai-check: out of memory\n");
+            return 1;
+        }
         emit(argv[i], &res, outdir);
         photo_result_free(&res);
-        for (int k = 0; k < n; k++) free((void *)frames[k]);
+        for (int k = 0; k < n; k++)
+            free((void *) frames[k]);
         free(photo);
         return 0;
     }
     for (; i < argc; i++) {
-        size_t len; unsigned char *photo = slurp(argv[i], (size_t)th.max_bytes, &len, err, sizeof err);
-        if (!photo) { unreadable(argv[i], err); continue; }
-        photo_input_t in = { .photo = photo, .photo_len = len, .meta = meta };
+        size_t         len;
+        unsigned char *photo =
+            slurp(argv[i], (size_t) th.max_bytes, &len, err, sizeof err);
+        if (!photo) {
+            unreadable(argv[i], err);
+            continue;
+        }
+        photo_input_t  in = { .photo = photo, .photo_len = len, .meta = meta };
         photo_result_t res;
-        if (photo_process(&in, &spec, &th, 1, &res)) { fprintf(stderr, "tucai-check: out of memory\n"); free(photo); return 1; }
+        if (photo_process(&in, &spec, &th, 1, &res)) {
+            fprintf(stderr, "tucai-check: out of memory\n");
+            free(photo);
+            return 1;
+        }
         emit(argv[i], &res, outdir);
         photo_result_free(&res);
         free(photo);

@@ -18,24 +18,24 @@
 #include "db.h"
 #include "handler.h"
 
-#define ADM_CODE_ALPHABET   "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   /* no 0/O/1/I */
-#define ADM_CODE_RANDOM     16
-#define ADM_CODE_MAX        32      /* text length incl. prefix, + NUL */
+#define ADM_CODE_ALPHABET "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" /* no 0/O/1/I */
+#define ADM_CODE_RANDOM   16
+#define ADM_CODE_MAX      32 /* text length incl. prefix, + NUL */
 
-#define ADM_MAX_STUDENTS    20000   /* per roster import / per school batch */
-#define ADM_MAX_LIST        1000    /* rows in one list answer */
+#define ADM_MAX_STUDENTS 20000 /* per roster import / per school batch */
+#define ADM_MAX_LIST     1000  /* rows in one list answer */
 
 /* One code of a generation batch (admin_codes.c, admin_batch.c). */
 typedef struct {
-    uint64_t  student_id;
-    char      no[33];
-    char      name[257];
-    char      cls[257];                 /* "" = no class */
-    char      code[ADM_CODE_MAX];
+    uint64_t student_id;
+    char     no[33];
+    char     name[257];
+    char     cls[257]; /* "" = no class */
+    char     code[ADM_CODE_MAX];
 } adm_code_row_t;
 
-#define ADM_SHEET_PER_PAGE  40          /* cards per printed page, default */
-#define ADM_INLINE_CODES    200         /* larger batches: CSV and sheets only */
+#define ADM_SHEET_PER_PAGE 40  /* cards per printed page, default */
+#define ADM_INLINE_CODES   200 /* larger batches: CSV and sheets only */
 
 /* admin_sheet.c: one printable page (one class) of a batch. */
 char *adm_sheet_page(const char *school_name, const char *cls, int page,
@@ -47,17 +47,17 @@ char *adm_sheet_page(const char *school_name, const char *cls, int page,
  * 0, or -1 with nothing left on disk (*storage_err says whether the disk or
  * the database failed).  adm_batch_discard removes the files again when the
  * commit fails. */
-int adm_batch_write(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
-    const char *school_name, adm_code_row_t *rows, size_t n, int per_page,
-    uint64_t *batch_id, json_t **sheets, char *dir, size_t dirn,
-    int *storage_err);
+int  adm_batch_write(tucai_ctx_t *ctx, uint32_t school_id, uint32_t teacher_id,
+     const char *school_name, adm_code_row_t *rows, size_t n, int per_page,
+     uint64_t *batch_id, json_t **sheets, char *dir, size_t dirn,
+     int *storage_err);
 void adm_batch_discard(tucai_ctx_t *ctx, const char *dir);
 void adm_batch_expire(tucai_ctx_t *ctx, uint32_t school_id);
 
 /* The authenticated teacher of a request. */
 typedef struct {
-    uint32_t  teacher_id;
-    uint32_t  school_id;
+    uint32_t teacher_id;
+    uint32_t school_id;
 } adm_who_t;
 
 /* ---- admin_db.c: SQL with escaping, transactions ---- */
@@ -65,9 +65,9 @@ typedef struct {
 /* A growable NUL-terminated string (SQL text, the code sheet's HTML); after
  * a failed allocation oom is set and further adds are ignored. */
 typedef struct {
-    char   *p;
-    size_t  len, cap;
-    int     oom;
+    char  *p;
+    size_t len, cap;
+    int    oom;
 } adm_sbuf;
 
 void adm_sb_add(adm_sbuf *b, const char *s, size_t n);
@@ -88,9 +88,9 @@ MYSQL_RES *adm_query(tucai_ctx_t *ctx, const char *fmt, ...) DB_FMT(2);
 /* First column of the first row as integer: 1 found, 0 no row, -1 error. */
 int adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...)
     DB_FMT(3);
-int adm_begin(tucai_ctx_t *ctx);
-int adm_commit(tucai_ctx_t *ctx);
-void adm_rollback(tucai_ctx_t *ctx);
+int      adm_begin(tucai_ctx_t *ctx);
+int      adm_commit(tucai_ctx_t *ctx);
+void     adm_rollback(tucai_ctx_t *ctx);
 uint64_t adm_last_id(tucai_ctx_t *ctx);
 
 /* ---- admin_auth.c: who is asking, request parsing ---- */
@@ -104,8 +104,8 @@ int adm_json_body(const tucai_req_t *req, tucai_resp_t *resp, json_t **out);
 /* Value of key in a query string, percent-decoded into buf. 1/0. */
 int adm_query_param(tstr q, const char *key, char *buf, size_t n);
 /* The path parameter as a student number; -1 with 404 written if invalid. */
-int adm_param_student_no(const tucai_req_t *req, tucai_resp_t *resp,
-    char *buf, size_t n);
+int adm_param_student_no(
+    const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n);
 int adm_valid_student_no(const char *s, size_t len);
 /* The optional {"reason"} body of unlock/revoke (at most ADM_REASON_MAX-1
  * bytes) into buf ("" when absent).  0, or -1 with a 400 written. */
@@ -136,8 +136,8 @@ void adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
 int adm_code_issue(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
     char code[ADM_CODE_MAX]);
 /* Stores an already known plain code (demo re-seed).  0 or -1. */
-int adm_code_store(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
-    const char *code);
+int  adm_code_store(tucai_ctx_t *ctx, uint32_t school_id, uint64_t student_id,
+     const char *code);
 void adm_code_hash(const char *code, unsigned char out[32]);
 /* Random text of the code alphabet (passwords, codes). 0 or -1. */
 int adm_random_text(char *out, size_t nchars);

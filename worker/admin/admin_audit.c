@@ -35,8 +35,8 @@ int
 adm_audit(tucai_ctx_t *ctx, const tucai_req_t *req, const adm_who_t *who,
     const char *action, const char *target, json_t *detail)
 {
-    return adm_audit_raw(ctx, who->school_id, who->teacher_id, req->rid,
-                         action, target, detail);
+    return adm_audit_raw(
+        ctx, who->school_id, who->teacher_id, req->rid, action, target, detail);
 }
 
 /* GET /admin/api/v1/audit?limit=&before=&action=&target=
@@ -46,8 +46,8 @@ int
 admin_audit(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     adm_who_t who;
-    char buf[32], action[40] = "", target[72] = "";
-    uint64_t limit = 100, before = 0;
+    char      buf[32], action[40] = "", target[72] = "";
+    uint64_t  limit = 100, before = 0;
 
     if (adm_auth(ctx, req, resp, &who) != 0) {
         return 0;
@@ -68,13 +68,14 @@ admin_audit(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         || strchr(action, '_'))
     {
         return resp_error(resp, 400, "BAD_REQUEST", "筛选条件过长或无效",
-                          "filter too long or invalid", json_pack("{s:s}",
-                          "field", strlen(target) > 64 ? "target" : "action"));
+            "filter too long or invalid",
+            json_pack(
+                "{s:s}", "field", strlen(target) > 64 ? "target" : "action"));
     }
     size_t al = strlen(action);
-    char action_pat[48];
+    char   action_pat[48];
     snprintf(action_pat, sizeof(action_pat), "%s%s", action,
-             al && action[al - 1] == '.' ? "%" : "");
+        al && action[al - 1] == '.' ? "%" : "");
 
     /* no "before" = from the newest row */
     MYSQL_RES *res = adm_query(ctx,
@@ -84,35 +85,34 @@ admin_audit(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         " WHERE a.school_id = %u AND a.id < %lu"
         " AND (%s = '' OR a.action LIKE %s) AND (%s = '' OR a.target = %s)"
         " ORDER BY a.id DESC LIMIT %lu",
-        who.school_id, before ? before : UINT64_MAX, action, action_pat,
-        target, target, limit);
+        who.school_id, before ? before : UINT64_MAX, action, action_pat, target,
+        target, limit);
     if (res == NULL) {
         return resp_db_unavailable(resp);
     }
 
-    json_t *arr = json_array();
+    json_t   *arr = json_array();
     MYSQL_ROW row;
-    uint64_t last = 0;
-    char ts[32];
+    uint64_t  last = 0;
+    char      ts[32];
     while ((row = mysql_fetch_row(res)) != NULL) {
         json_t *detail = NULL;
         if (row[3]) {
             detail = json_loads(row[3], 0, NULL);
         }
         last = strtoull(row[0], NULL, 10);
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:I,s:s?}",
-            "id", (json_int_t) last,
-            "action", row[1],
-            "target", row[2],
-            "detail", detail ? detail : json_null(),
-            "request_id", row[4],
-            "at", tucai_rfc3339(ts, sizeof(ts), strtoll(row[5], NULL, 10)),
-            "teacher_id", (json_int_t) strtoll(row[6], NULL, 10),
-            "teacher", row[7]));
+        json_array_append_new(arr,
+            json_pack("{s:I,s:s,s:s,s:o,s:s,s:s,s:I,s:s?}", "id",
+                (json_int_t) last, "action", row[1], "target", row[2], "detail",
+                detail ? detail : json_null(), "request_id", row[4], "at",
+                tucai_rfc3339(ts, sizeof(ts), strtoll(row[5], NULL, 10)),
+                "teacher_id", (json_int_t) strtoll(row[6], NULL, 10), "teacher",
+                row[7]));
     }
     uint64_t n = mysql_num_rows(res);
     mysql_free_result(res);
 
-    return resp_json(resp, 200, json_pack("{s:o,s:o}", "entries", arr,
-        "next_before", n == limit ? json_integer((json_int_t) last) : json_null()));
+    return resp_json(resp, 200,
+        json_pack("{s:o,s:o}", "entries", arr, "next_before",
+            n == limit ? json_integer((json_int_t) last) : json_null()));
 }

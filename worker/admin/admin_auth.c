@@ -31,9 +31,8 @@ adm_auth(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         return -1;
     }
     uint64_t school;
-    int rc = adm_query_u64(ctx, &school,
-                           "SELECT school_id FROM teachers WHERE id = %lu",
-                           req->hdr.subject);
+    int      rc = adm_query_u64(ctx, &school,
+             "SELECT school_id FROM teachers WHERE id = %lu", req->hdr.subject);
     if (rc < 0) {
         resp_db_unavailable(resp);
         return -1;
@@ -51,11 +50,11 @@ int
 adm_json_body(const tucai_req_t *req, tucai_resp_t *resp, json_t **out)
 {
     json_error_t err;
-    json_t *j = NULL;
+    json_t      *j = NULL;
 
     if (req->body_len > 0) {
         j = json_loadb((const char *) req->body, req->body_len,
-                       JSON_REJECT_DUPLICATES, &err);
+            JSON_REJECT_DUPLICATES, &err);
     }
     if (j == NULL || !json_is_object(j)) {
         json_decref(j);
@@ -73,7 +72,7 @@ adm_reason(const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n)
 
     buf[0] = '\0';
     if (req->body_len == 0) {
-        return 0;       /* the reason is optional for API clients */
+        return 0; /* the reason is optional for API clients */
     }
     if (adm_json_body(req, resp, &j) != 0) {
         return -1;
@@ -84,8 +83,8 @@ adm_reason(const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n)
     {
         json_decref(j);
         resp_error(resp, 400, "BAD_REQUEST", "原因应为不超过 200 字节的文字",
-                   "reason must be text of at most 200 bytes",
-                   json_pack("{s:s}", "field", "reason"));
+            "reason must be text of at most 200 bytes",
+            json_pack("{s:s}", "field", "reason"));
         return -1;
     }
     if (json_is_string(r)) {
@@ -98,9 +97,11 @@ adm_reason(const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n)
 static int
 hexval(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= '0' && c <= '9')
+        return c - '0';
     c = tolower(c);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
     return -1;
 }
 
@@ -111,23 +112,23 @@ adm_query_param(tstr q, const char *key, char *buf, size_t n)
 
     while (i < q.len) {
         size_t end = i;
-        while (end < q.len && q.p[end] != '&') end++;
+        while (end < q.len && q.p[end] != '&')
+            end++;
         if (end - i > klen && memcmp(q.p + i, key, klen) == 0
-            && q.p[i + klen] == '=')
-        {
+            && q.p[i + klen] == '=') {
             size_t o = 0;
             for (size_t j = i + klen + 1; j < end; j++) {
                 int c = (unsigned char) q.p[j];
                 if (c == '+') {
                     c = ' ';
                 } else if (c == '%' && j + 2 < end && hexval(q.p[j + 1]) >= 0
-                           && hexval(q.p[j + 2]) >= 0)
+                    && hexval(q.p[j + 2]) >= 0)
                 {
                     c = hexval(q.p[j + 1]) * 16 + hexval(q.p[j + 2]);
                     j += 2;
                 }
                 if (o + 1 >= n) {
-                    break;   /* truncated: callers bound lengths anyway */
+                    break; /* truncated: callers bound lengths anyway */
                 }
                 buf[o++] = (char) c;
             }
@@ -159,12 +160,11 @@ adm_valid_student_no(const char *s, size_t len)
 }
 
 int
-adm_param_student_no(const tucai_req_t *req, tucai_resp_t *resp, char *buf,
-    size_t n)
+adm_param_student_no(
+    const tucai_req_t *req, tucai_resp_t *resp, char *buf, size_t n)
 {
     if (!adm_valid_student_no(req->param.p, req->param.len)
-        || req->param.len >= n)
-    {
+        || req->param.len >= n) {
         adm_not_found(resp);
         return -1;
     }

@@ -90,7 +90,7 @@ adm_query_u64(tucai_ctx_t *ctx, uint64_t *out, const char *fmt, ...)
         return -1;
     }
     MYSQL_ROW row = mysql_num_fields(res) > 0 ? mysql_fetch_row(res) : NULL;
-    int found = 0;
+    int       found = 0;
     if (row != NULL) {
         *out = row[0] ? strtoull(row[0], NULL, 10) : 0;
         found = 1;

@@ -25,12 +25,12 @@
 #include "token.h"
 #include "log.h"
 
-#define ADM_KDF_T      2
-#define ADM_KDF_M_KIB  19456
-#define ADM_KDF_P      1
-#define ADM_SALT_LEN   16
-#define ADM_HASH_LEN   32
-#define ADM_PWD_MAX    256
+#define ADM_KDF_T     2
+#define ADM_KDF_M_KIB 19456
+#define ADM_KDF_P     1
+#define ADM_SALT_LEN  16
+#define ADM_HASH_LEN  32
+#define ADM_PWD_MAX   256
 
 int
 adm_password_hash(const char *pwd, char *encoded, size_t n)
@@ -40,9 +40,8 @@ adm_password_hash(const char *pwd, char *encoded, size_t n)
     if (RAND_bytes(salt, sizeof(salt)) != 1) {
         return -1;
     }
-    int rc = argon2id_hash_encoded(ADM_KDF_T, ADM_KDF_M_KIB, ADM_KDF_P,
-                                   pwd, strlen(pwd), salt, sizeof(salt),
-                                   ADM_HASH_LEN, encoded, n);
+    int rc = argon2id_hash_encoded(ADM_KDF_T, ADM_KDF_M_KIB, ADM_KDF_P, pwd,
+        strlen(pwd), salt, sizeof(salt), ADM_HASH_LEN, encoded, n);
     return rc == ARGON2_OK ? 0 : -1;
 }
 
@@ -54,7 +53,9 @@ dummy_hash(void)
     static char enc[160];
     if (enc[0] == '\0') {
         char pwd[24];
-        if (adm_random_text(pwd, 20) != 0 || adm_password_hash(pwd, enc, sizeof(enc)) != 0) {
+        if (adm_random_text(pwd, 20) != 0
+            || adm_password_hash(pwd, enc, sizeof(enc)) != 0)
+        {
             return NULL;
         }
     }
@@ -74,11 +75,14 @@ throttle_wait(tucai_ctx_t *ctx, const char *user, int64_t now)
 
     if (adm_query_u64(ctx, &failures,
             "SELECT failures FROM login_throttle WHERE username = %s"
-            " AND last_failure_at > %ld", user, now - ADM_LOGIN_FORGET) != 1
+            " AND last_failure_at > %ld",
+            user, now - ADM_LOGIN_FORGET)
+            != 1
         || failures < ADM_LOGIN_FREE
         || adm_query_u64(ctx, &last,
-            "SELECT last_failure_at FROM login_throttle WHERE username = %s",
-            user) != 1)
+               "SELECT last_failure_at FROM login_throttle WHERE username = %s",
+               user)
+            != 1)
     {
         return 0;
     }
@@ -102,14 +106,14 @@ static int
 unauthorized(tucai_resp_t *resp)
 {
     return resp_error(resp, 401, "UNAUTHORIZED", "用户名或密码错误",
-                      "wrong username or password", NULL);
+        "wrong username or password", NULL);
 }
 
 /* POST /admin/api/v1/login {"username","password"} -> {"token","school"} */
 int
 admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
-    json_t *body;
+    json_t     *body;
     const char *user, *pwd;
 
     if (adm_json_body(req, resp, &body) != 0) {
@@ -121,11 +125,12 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         || strlen(user) > 64 || strlen(pwd) > ADM_PWD_MAX)
     {
         const char *field = user == NULL || user[0] == '\0' || strlen(user) > 64
-                            ? "username" : "password";
+            ? "username"
+            : "password";
         json_decref(body);
-        return resp_error(resp, 400, "BAD_REQUEST",
-                          "请输入用户名和密码", "username and password required",
-                          json_pack("{s:s}", "field", field));
+        return resp_error(resp, 400, "BAD_REQUEST", "请输入用户名和密码",
+            "username and password required",
+            json_pack("{s:s}", "field", field));
     }
     if (ctx->db == NULL) {
         json_decref(body);
@@ -135,32 +140,32 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     int64_t now = (int64_t) time(NULL);
     int64_t wait = throttle_wait(ctx, user, now);
     if (wait > 0) {
-        tlog_info("admin login throttled: username \"%s\" for %lld s",
-                  user, (long long) wait);
+        tlog_info("admin login throttled: username \"%s\" for %lld s", user,
+            (long long) wait);
         json_decref(body);
         return resp_refuse(resp, TUCAI_ERR_LOGIN_THROTTLED,
-                          json_pack("{s:I}", "retry_after", (json_int_t) wait));
+            json_pack("{s:I}", "retry_after", (json_int_t) wait));
     }
 
     MYSQL_RES *res = adm_query(ctx,
         "SELECT t.id, t.school_id, t.pwd_hash, s.name FROM teachers t"
-        " JOIN schools s ON s.id = t.school_id WHERE t.username = %s", user);
+        " JOIN schools s ON s.id = t.school_id WHERE t.username = %s",
+        user);
     if (res == NULL) {
         json_decref(body);
         return resp_db_unavailable(resp);
     }
-    MYSQL_ROW row = mysql_fetch_row(res);
+    MYSQL_ROW   row = mysql_fetch_row(res);
     const char *hash = row ? row[2] : dummy_hash();
-    int ok = hash != NULL
-             && argon2id_verify(hash, pwd, strlen(pwd)) == ARGON2_OK
-             && row != NULL;
+    int         ok = hash != NULL
+        && argon2id_verify(hash, pwd, strlen(pwd)) == ARGON2_OK && row != NULL;
 
     if (!ok) {
         throttle_failed(ctx, user, now);
         if (row != NULL) {
             /* A wrong password for a real account is worth a trace. */
             adm_who_t who = { (uint32_t) strtoul(row[0], NULL, 10),
-                              (uint32_t) strtoul(row[1], NULL, 10) };
+                (uint32_t) strtoul(row[1], NULL, 10) };
             (void) adm_audit(ctx, req, &who, "login.failed", user, NULL);
         }
         mysql_free_result(res);
@@ -170,24 +175,26 @@ admin_login(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
     uint32_t tid = (uint32_t) strtoul(row[0], NULL, 10);
     uint32_t sid = (uint32_t) strtoul(row[1], NULL, 10);
-    json_t *school = json_pack("{s:i,s:s}", "id", (int) sid, "name", row[3]);
-    char uname[72];
+    json_t  *school = json_pack("{s:i,s:s}", "id", (int) sid, "name", row[3]);
+    char     uname[72];
     snprintf(uname, sizeof(uname), "%s", user);
     mysql_free_result(res);
-    (void) adm_exec(ctx, NULL, "DELETE FROM login_throttle WHERE username = %s",
-                    uname);
+    (void) adm_exec(
+        ctx, NULL, "DELETE FROM login_throttle WHERE username = %s", uname);
     json_decref(body);
 
     char tok[TUCAI_TOKEN_MAX + 1];
     if (token_issue(ctx->cfg, 't', tid, sid, tok, sizeof(tok)) != 0) {
         json_decref(school);
         return resp_error(resp, 503, "TOKEN_UNAVAILABLE", "无法签发登录凭证",
-                          "cannot issue a session token", json_pack("{s:i}", "retry_after", 5));
+            "cannot issue a session token",
+            json_pack("{s:i}", "retry_after", 5));
     }
 
     adm_who_t who = { tid, sid };
     (void) adm_audit(ctx, req, &who, "login", uname, NULL);
 
-    return resp_json(resp, 200, json_pack("{s:s,s:o,s:i}", "token", tok,
-        "school", school, "expires_in", ctx->cfg->token_ttl_s));
+    return resp_json(resp, 200,
+        json_pack("{s:s,s:o,s:i}", "token", tok, "school", school, "expires_in",
+            ctx->cfg->token_ttl_s));
 }

@@ -13,9 +13,11 @@
 #include "handlers.h"
 #include "metrics.h"
 
-int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+int
+admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
-    int64_t pending = 0, oldest = 0, dead = 0, skipped = 0, unpaid = 0, unpaid_oldest = 0;
+    int64_t pending = 0, oldest = 0, dead = 0, skipped = 0, unpaid = 0,
+            unpaid_oldest = 0;
     int64_t now = (int64_t) time(NULL);
     int     up, rc = 0;
 
@@ -23,28 +25,41 @@ int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     resp->body.len = 0;
     if (metrics_render(&resp->body) != 0) {
         return resp_error(resp, 500, "INTERNAL", "内部错误",
-                          "pool metrics unavailable", NULL);
+            "pool metrics unavailable", NULL);
     }
 
     /* small indexed counts (outbox ix_due, orders ix_status) */
     up = db_ensure(ctx) == 0
-         && db_query_int(ctx, &pending, "SELECT COUNT(*) FROM outbox"
-                                        " WHERE status = 'pending'") == 1
-         && db_query_int(ctx, &oldest, "SELECT MIN(created_at) FROM outbox"
-                                       " WHERE status = 'pending'") == 1
-         && db_query_int(ctx, &dead, "SELECT COUNT(*) FROM outbox"
-                                     " WHERE status = 'dead'") == 1
-         && db_query_int(ctx, &skipped, "SELECT COUNT(*) FROM outbox"
-                                        " WHERE status = 'skipped'") == 1
-         && db_query_int(ctx, &unpaid, "SELECT COUNT(*) FROM orders"
-                                       " WHERE status = 'UNPAID'") == 1
-         && db_query_int(ctx, &unpaid_oldest, "SELECT MIN(created_at)"
-                         " FROM orders WHERE status = 'UNPAID'") == 1;
+        && db_query_int(ctx, &pending,
+               "SELECT COUNT(*) FROM outbox"
+               " WHERE status = 'pending'")
+            == 1
+        && db_query_int(ctx, &oldest,
+               "SELECT MIN(created_at) FROM outbox"
+               " WHERE status = 'pending'")
+            == 1
+        && db_query_int(ctx, &dead,
+               "SELECT COUNT(*) FROM outbox"
+               " WHERE status = 'dead'")
+            == 1
+        && db_query_int(ctx, &skipped,
+               "SELECT COUNT(*) FROM outbox"
+               " WHERE status = 'skipped'")
+            == 1
+        && db_query_int(ctx, &unpaid,
+               "SELECT COUNT(*) FROM orders"
+               " WHERE status = 'UNPAID'")
+            == 1
+        && db_query_int(ctx, &unpaid_oldest,
+               "SELECT MIN(created_at)"
+               " FROM orders WHERE status = 'UNPAID'")
+            == 1;
 
     rc |= metrics_printf(&resp->body,
         "# HELP tucai_db_up Whether the pool reached its database for this scrape.\n"
         "# TYPE tucai_db_up gauge\n"
-        "tucai_db_up %d\n", up ? 1 : 0);
+        "tucai_db_up %d\n",
+        up ? 1 : 0);
     if (up) {
         rc |= metrics_printf(&resp->body,
             "# HELP tucai_outbox_messages Subscribe messages in the outbox by status (sent ones not counted).\n"
@@ -69,10 +84,10 @@ int admin_metrics(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (rc != 0) {
         resp->body.len = 0;
         return resp_error(resp, 500, "INTERNAL", "内部错误",
-                          "pool metrics unavailable", NULL);
+            "pool metrics unavailable", NULL);
     }
     resp->status = 200;
     snprintf(resp->content_type, sizeof(resp->content_type), "%s",
-             "text/plain; version=0.0.4; charset=utf-8");
+        "text/plain; version=0.0.4; charset=utf-8");
     return 0;
 }

@@ -46,17 +46,17 @@ static void
 hb_qr_svg(hbuf *b, const char *text)
 {
     QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    char num[192];
+    char    num[192];
 
     if (qr == NULL) {
         hb_str(b, "<div class=\"qrerr\">QR?</div>");
         return;
     }
-    int w = qr->width, q = 4;   /* 4-module quiet zone, as the spec asks */
+    int w = qr->width, q = 4; /* 4-module quiet zone, as the spec asks */
     snprintf(num, sizeof(num),
-             "<svg class=\"qr\" viewBox=\"0 0 %d %d\" shape-rendering=\"crispEdges\">"
-             "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/><path d=\"",
-             w + 2 * q, w + 2 * q);
+        "<svg class=\"qr\" viewBox=\"0 0 %d %d\" shape-rendering=\"crispEdges\">"
+        "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/><path d=\"",
+        w + 2 * q, w + 2 * q);
     hb_str(b, num);
     for (int y = 0; y < w; y++) {
         for (int x = 0; x < w; x++) {
@@ -73,32 +73,35 @@ hb_qr_svg(hbuf *b, const char *text)
 char *
 adm_sheet_html(const char *school_name, json_t *codes)
 {
-    hbuf b = {0};
-    size_t i;
+    hbuf    b = { 0 };
+    size_t  i;
     json_t *c;
 
-    hb_str(&b, "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-               "<title>采集码 Collection codes</title><style>"
-               "body{font-family:sans-serif;margin:8mm}"
-               "h1{font-size:16pt}"
-               ".grid{display:flex;flex-wrap:wrap;gap:4mm}"
-               ".card{width:58mm;border:1px dashed #888;padding:3mm;"
-               "page-break-inside:avoid;text-align:center}"
-               ".qr{width:40mm;height:40mm}"
-               ".code{font-family:monospace;font-size:11pt;letter-spacing:1px}"
-               ".name{font-size:12pt;font-weight:bold}"
-               "@media print{.noprint{display:none}}"
-               "</style></head><body><h1>");
+    hb_str(&b,
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        "<title>采集码 Collection codes</title><style>"
+        "body{font-family:sans-serif;margin:8mm}"
+        "h1{font-size:16pt}"
+        ".grid{display:flex;flex-wrap:wrap;gap:4mm}"
+        ".card{width:58mm;border:1px dashed #888;padding:3mm;"
+        "page-break-inside:avoid;text-align:center}"
+        ".qr{width:40mm;height:40mm}"
+        ".code{font-family:monospace;font-size:11pt;letter-spacing:1px}"
+        ".name{font-size:12pt;font-weight:bold}"
+        "@media print{.noprint{display:none}}"
+        "</style></head><body><h1>");
     hb_esc(&b, school_name);
-    hb_str(&b, " — 采集码 / collection codes</h1>"
-               "<p class=\"noprint\">请打印后剪开分发给学生；此页关闭后无法再次显示这些采集码。"
-               " / Print and cut; these codes cannot be shown again.</p>"
-               "<div class=\"grid\">");
-    json_array_foreach(codes, i, c) {
+    hb_str(&b,
+        " — 采集码 / collection codes</h1>"
+        "<p class=\"noprint\">请打印后剪开分发给学生；此页关闭后无法再次显示这些采集码。"
+        " / Print and cut; these codes cannot be shown again.</p>"
+        "<div class=\"grid\">");
+    json_array_foreach (codes, i, c) {
         const char *no = json_string_value(json_object_get(c, "student_no"));
         const char *name = json_string_value(json_object_get(c, "name"));
         const char *code = json_string_value(json_object_get(c, "code"));
-        if (!no || !code) continue;
+        if (!no || !code)
+            continue;
         hb_str(&b, "<div class=\"card\"><div class=\"name\">");
         hb_esc(&b, name ? name : "");
         hb_str(&b, "</div><div>学号 ");
@@ -126,29 +129,31 @@ char *
 adm_sheet_page(const char *school_name, const char *cls, int page,
     int pages_of_class, const adm_code_row_t *rows, size_t n)
 {
-    hbuf b = {0};
+    hbuf b = { 0 };
     char num[64];
 
-    hb_str(&b, "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-               "<title>采集码 ");
+    hb_str(&b,
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+        "<title>采集码 ");
     hb_esc(&b, cls[0] ? cls : "未分班");
-    hb_str(&b, "</title><style>"
-               "body{font-family:sans-serif;margin:8mm}"
-               "h1{font-size:15pt;margin:0 0 3mm}"
-               ".grid{display:flex;flex-wrap:wrap;gap:4mm}"
-               ".card{width:58mm;border:1px dashed #888;padding:3mm;"
-               "page-break-inside:avoid;text-align:center}"
-               ".school{font-size:9pt;color:#333}"
-               ".qr{width:36mm;height:36mm}"
-               ".code{font-family:monospace;font-size:10pt;letter-spacing:1px}"
-               ".name{font-size:12pt;font-weight:bold}"
-               ".how{font-size:8pt;color:#333}"
-               "</style></head><body><h1>");
+    hb_str(&b,
+        "</title><style>"
+        "body{font-family:sans-serif;margin:8mm}"
+        "h1{font-size:15pt;margin:0 0 3mm}"
+        ".grid{display:flex;flex-wrap:wrap;gap:4mm}"
+        ".card{width:58mm;border:1px dashed #888;padding:3mm;"
+        "page-break-inside:avoid;text-align:center}"
+        ".school{font-size:9pt;color:#333}"
+        ".qr{width:36mm;height:36mm}"
+        ".code{font-family:monospace;font-size:10pt;letter-spacing:1px}"
+        ".name{font-size:12pt;font-weight:bold}"
+        ".how{font-size:8pt;color:#333}"
+        "</style></head><body><h1>");
     hb_esc(&b, school_name);
     hb_str(&b, " · ");
     hb_esc(&b, cls[0] ? cls : "未分班");
-    snprintf(num, sizeof(num), " · 第 %d/%d 页</h1><div class=\"grid\">",
-             page, pages_of_class);
+    snprintf(num, sizeof(num), " · 第 %d/%d 页</h1><div class=\"grid\">", page,
+        pages_of_class);
     hb_str(&b, num);
     for (size_t i = 0; i < n; i++) {
         hb_str(&b, "<div class=\"card\"><div class=\"school\">");
@@ -165,8 +170,9 @@ adm_sheet_page(const char *school_name, const char *cls, int page,
         hb_qr_svg(&b, rows[i].code);
         hb_str(&b, "<div class=\"code\">");
         hb_esc(&b, rows[i].code);
-        hb_str(&b, "</div><div class=\"how\">在微信中打开图像采集小程序，扫描二维码或输入采集码；"
-                   "请勿转交他人</div></div>");
+        hb_str(&b,
+            "</div><div class=\"how\">在微信中打开图像采集小程序，扫描二维码或输入采集码；"
+            "请勿转交他人</div></div>");
     }
     hb_str(&b, "</div></body></html>");
     if (b.oom) {
@@ -188,5 +194,6 @@ admin_code_sheet(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     return resp_error(resp, 410, "CODES_NOT_RETRIEVABLE",
         "采集码只保存哈希，打印单只能在生成时获得：POST /admin/api/v1/codes 加 \"sheet\":true",
         "codes are stored hashed; get the printable sheet when generating: "
-        "POST /admin/api/v1/codes with \"sheet\":true", NULL);
+        "POST /admin/api/v1/codes with \"sheet\":true",
+        NULL);
 }

@@ -13,16 +13,15 @@
 #include "handlers.h"
 #include "outbox.h"
 
-static const char *steps[] = {
-    "code", "phone", "confirm", "notice", "subscribe", "video", "shoot",
-    "submit", "pay", "producing", "done", NULL
-};
+static const char *steps[] = { "code", "phone", "confirm", "notice",
+    "subscribe", "video", "shoot", "submit", "pay", "producing", "done", NULL };
 
 static int
 valid_step(const char *s)
 {
     for (int i = 0; steps[i]; i++) {
-        if (strcmp(s, steps[i]) == 0) return 1;
+        if (strcmp(s, steps[i]) == 0)
+            return 1;
     }
     return 0;
 }
@@ -34,7 +33,8 @@ like_pattern(const char *q, char *out, size_t n)
     size_t o = 0;
     out[o++] = '%';
     for (; *q && o + 3 < n; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\') out[o++] = '\\';
+        if (*q == '%' || *q == '_' || *q == '\\')
+            out[o++] = '\\';
         out[o++] = *q;
     }
     out[o++] = '%';
@@ -45,7 +45,8 @@ static json_t *
 time_or_null(int64_t t)
 {
     char buf[32];
-    return t > 0 ? json_string(tucai_rfc3339(buf, sizeof(buf), t)) : json_null();
+    return t > 0 ? json_string(tucai_rfc3339(buf, sizeof(buf), t))
+                 : json_null();
 }
 
 /* A yes/no filter: "" (absent) -1, "1"/"true" 1, "0"/"false" 0, else -2. */
@@ -56,8 +57,10 @@ flag_param(const tucai_req_t *req, const char *key)
     if (!adm_query_param(req->query, key, v, sizeof(v)) || v[0] == '\0') {
         return -1;
     }
-    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) return 1;
-    if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0) return 0;
+    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+        return 1;
+    if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+        return 0;
     return -2;
 }
 
@@ -65,16 +68,15 @@ flag_param(const tucai_req_t *req, const char *key)
  * stable. */
 static const struct {
     const char *key, *sql;
-} sorts[] = {
-    { "student_no", "s.student_no" },
-    { "name", "CONVERT(s.name USING gbk)" },   /* GBK order is pinyin order for common hanzi */
+} sorts[] = { { "student_no", "s.student_no" },
+    { "name",
+        "CONVERT(s.name USING gbk)" }, /* GBK order is pinyin order for common hanzi */
     { "class", "s.class" },
-    { "step", "FIELD(s.step, 'code', 'phone', 'confirm', 'notice', 'subscribe',"
-              " 'video', 'shoot', 'submit', 'pay', 'producing', 'done')" },
-    { "attempts", "s.attempts" },
-    { "updated", "s.updated_at" },
-    { NULL, NULL }
-};
+    { "step",
+        "FIELD(s.step, 'code', 'phone', 'confirm', 'notice', 'subscribe',"
+        " 'video', 'shoot', 'submit', 'pay', 'producing', 'done')" },
+    { "attempts", "s.attempts" }, { "updated", "s.updated_at" },
+    { NULL, NULL } };
 
 /* GET /admin/api/v1/students?q=&step=&class=&locked=&paid=&photo=&sort=
  *     &dir=&limit=&offset=
@@ -84,12 +86,12 @@ static const struct {
 int
 admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
-    adm_who_t who;
-    char step[24] = "", q[72] = "", cls[40] = "", num[24], pat[160];
-    char sort[16] = "student_no", dir[8] = "asc";
-    uint64_t limit = 200, offset = 0;
-    int64_t now = (int64_t) time(NULL);
-    int has_class, locked, paid, photo;
+    adm_who_t   who;
+    char        step[24] = "", q[72] = "", cls[40] = "", num[24], pat[160];
+    char        sort[16] = "student_no", dir[8] = "asc";
+    uint64_t    limit = 200, offset = 0;
+    int64_t     now = (int64_t) time(NULL);
+    int         has_class, locked, paid, photo;
     const char *sort_sql = NULL;
 
     if (adm_auth(ctx, req, resp, &who) != 0) {
@@ -98,17 +100,18 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (adm_query_param(req->query, "step", step, sizeof(step)) && step[0]
         && !valid_step(step))
     {
-        return resp_error(resp, 400, "BAD_REQUEST", "未知的步骤", "unknown step",
-                          json_pack("{s:s}", "field", "step"));
+        return resp_error(resp, 400, "BAD_REQUEST", "未知的步骤",
+            "unknown step", json_pack("{s:s}", "field", "step"));
     }
     if (adm_query_param(req->query, "q", q, sizeof(q)) && strlen(q) > 64) {
         return resp_error(resp, 400, "BAD_REQUEST", "搜索词过长",
-                          "search text too long", json_pack("{s:s}", "field", "q"));
+            "search text too long", json_pack("{s:s}", "field", "q"));
     }
-    has_class = adm_query_param(req->query, "class", cls, sizeof(cls)) && cls[0];
+    has_class =
+        adm_query_param(req->query, "class", cls, sizeof(cls)) && cls[0];
     if (has_class && strlen(cls) > 32) {
         return resp_error(resp, 400, "BAD_REQUEST", "班级名称过长",
-                          "class too long", json_pack("{s:s}", "field", "class"));
+            "class too long", json_pack("{s:s}", "field", "class"));
     }
     locked = flag_param(req, "locked");
     paid = flag_param(req, "paid");
@@ -116,25 +119,28 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (locked == -2 || paid == -2 || photo == -2) {
         const char *f = locked == -2 ? "locked" : paid == -2 ? "paid" : "photo";
         return resp_error(resp, 400, "BAD_REQUEST", "筛选条件应为 1 或 0",
-                          "filter must be 1 or 0", json_pack("{s:s}", "field", f));
+            "filter must be 1 or 0", json_pack("{s:s}", "field", f));
     }
     adm_query_param(req->query, "sort", sort, sizeof(sort));
     for (int i = 0; sorts[i].key; i++) {
-        if (strcmp(sort, sorts[i].key) == 0) sort_sql = sorts[i].sql;
+        if (strcmp(sort, sorts[i].key) == 0)
+            sort_sql = sorts[i].sql;
     }
     adm_query_param(req->query, "dir", dir, sizeof(dir));
     if (sort_sql == NULL || (strcmp(dir, "asc") && strcmp(dir, "desc"))) {
         return resp_error(resp, 400, "BAD_REQUEST", "不支持的排序方式",
-                          "unknown sort order",
-                          json_pack("{s:s}", "field", sort_sql ? "dir" : "sort"));
+            "unknown sort order",
+            json_pack("{s:s}", "field", sort_sql ? "dir" : "sort"));
     }
     if (adm_query_param(req->query, "limit", num, sizeof(num))) {
         limit = strtoull(num, NULL, 10);
-        if (limit == 0 || limit > ADM_MAX_LIST) limit = ADM_MAX_LIST;
+        if (limit == 0 || limit > ADM_MAX_LIST)
+            limit = ADM_MAX_LIST;
     }
     if (adm_query_param(req->query, "offset", num, sizeof(num))) {
         offset = strtoull(num, NULL, 10);
-        if (offset > 10000000) offset = 10000000;
+        if (offset > 10000000)
+            offset = 10000000;
     }
     like_pattern(q, pat, sizeof(pat));
 
@@ -156,10 +162,8 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         " AND (%d = 0 OR (%s = '-' AND COALESCE(s.class, '') = '')"
         "   OR s.class = %s)"
         " AND (%d < 0 OR %d = %-s) AND (%d < 0 OR %d = %-s)",
-        who.school_id, step, step, pat, pat, pat,
-        locked >= 0 ? 1 : 0, locked == 1 ? 1 : 0,
-        lock_sql ? lock_sql : "0",
-        has_class, cls, cls,
+        who.school_id, step, step, pat, pat, pat, locked >= 0 ? 1 : 0,
+        locked == 1 ? 1 : 0, lock_sql ? lock_sql : "0", has_class, cls, cls,
         paid, paid, paid_expr, photo, photo, photo_expr);
     if (lock_sql == NULL || where == NULL) {
         free(lock_sql);
@@ -167,10 +171,11 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
 
-    uint64_t total = 0;
+    uint64_t   total = 0;
     MYSQL_RES *res = NULL;
-    if (adm_query_u64(ctx, &total, "SELECT COUNT(*) FROM students s WHERE %-s",
-                      where) >= 0)
+    if (adm_query_u64(
+            ctx, &total, "SELECT COUNT(*) FROM students s WHERE %-s", where)
+        >= 0)
     {
         res = adm_query(ctx,
             "SELECT s.student_no, s.name, s.phone, s.step, %-s, s.lock_until,"
@@ -190,34 +195,41 @@ admin_students(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
 
-    json_t *arr = json_array();
+    json_t   *arr = json_array();
     MYSQL_ROW row;
     while ((row = mysql_fetch_row(res)) != NULL) {
-        int lock = atoi(row[4]);
-        int64_t cool = strtoll(row[6], NULL, 10);
+        int         lock = atoi(row[4]);
+        int64_t     cool = strtoll(row[6], NULL, 10);
         const char *ost = row[14];
-        json_array_append_new(arr, json_pack(
-            "{s:s,s:s,s:s?,s:s,s:s?,s:o,s:o,s:i,s:i,s:i,s:b,s:s,s:b,s:s?,"
-            "s:s?,s:b,s:o}",
-            "student_no", row[0], "name", row[1], "phone", row[2],
-            "step", row[3],
-            "lock", lock == 1 ? "liveness" : lock == 2 ? "quality" : NULL,
-            "lock_until", lock == 2 ? time_or_null(strtoll(row[5], NULL, 10))
-                                    : json_null(),
-            "cooldown_until", cool > now ? time_or_null(cool) : json_null(),
-            "attempts", atoi(row[7]), "liveness_fails", atoi(row[8]),
-            "quality_fails", atoi(row[9]), "bound", atoi(row[10]),
-            "code", row[11] == NULL ? "none" : atoi(row[11]) ? "active" : "revoked",
-            "photo_ready", atoi(row[12]),
-            "class", row[13] && row[13][0] ? row[13] : NULL,
-            "order_status", ost,
-            "paid", ost && (strcmp(ost, "PAID") == 0 || strcmp(ost, "FREE") == 0),
-            "updated_at", time_or_null(strtoll(row[15], NULL, 10))));
+        json_array_append_new(arr,
+            json_pack(
+                "{s:s,s:s,s:s?,s:s,s:s?,s:o,s:o,s:i,s:i,s:i,s:b,s:s,s:b,s:s?,"
+                "s:s?,s:b,s:o}",
+                "student_no", row[0], "name", row[1], "phone", row[2], "step",
+                row[3], "lock",
+                lock == 1       ? "liveness"
+                    : lock == 2 ? "quality"
+                                : NULL,
+                "lock_until",
+                lock == 2 ? time_or_null(strtoll(row[5], NULL, 10))
+                          : json_null(),
+                "cooldown_until", cool > now ? time_or_null(cool) : json_null(),
+                "attempts", atoi(row[7]), "liveness_fails", atoi(row[8]),
+                "quality_fails", atoi(row[9]), "bound", atoi(row[10]), "code",
+                row[11] == NULL     ? "none"
+                    : atoi(row[11]) ? "active"
+                                    : "revoked",
+                "photo_ready", atoi(row[12]), "class",
+                row[13] && row[13][0] ? row[13] : NULL, "order_status", ost,
+                "paid",
+                ost && (strcmp(ost, "PAID") == 0 || strcmp(ost, "FREE") == 0),
+                "updated_at", time_or_null(strtoll(row[15], NULL, 10))));
     }
     mysql_free_result(res);
-    return resp_json(resp, 200, json_pack("{s:o,s:I,s:I,s:I}", "students", arr,
-        "total", (json_int_t) total, "limit", (json_int_t) limit,
-        "offset", (json_int_t) offset));
+    return resp_json(resp, 200,
+        json_pack("{s:o,s:I,s:I,s:I}", "students", arr, "total",
+            (json_int_t) total, "limit", (json_int_t) limit, "offset",
+            (json_int_t) offset));
 }
 
 /* POST /admin/api/v1/students/{student_no}/unlock -> 204
@@ -227,7 +239,7 @@ int
 admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     adm_who_t who;
-    char no[40], reason[ADM_REASON_MAX];
+    char      no[40], reason[ADM_REASON_MAX];
 
     if (adm_auth(ctx, req, resp, &who) != 0
         || adm_param_student_no(req, resp, no, sizeof(no)) != 0
@@ -241,7 +253,8 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     MYSQL_RES *res = adm_query(ctx,
         "SELECT id, account_id, lock_kind, lock_until, liveness_fails,"
         " quality_fails FROM students WHERE school_id = %u AND student_no = %s"
-        " FOR UPDATE", who.school_id, no);
+        " FOR UPDATE",
+        who.school_id, no);
     if (res == NULL) {
         adm_rollback(ctx);
         return resp_db_unavailable(resp);
@@ -254,20 +267,22 @@ admin_unlock(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     }
     uint64_t sid = strtoull(row[0], NULL, 10);
     uint64_t account = row[1] ? strtoull(row[1], NULL, 10) : 0;
-    int was_locked = atoi(row[2]) != 0;
-    json_t *d = json_pack("{s:i,s:I,s:i,s:i,s:s}", "lock_kind", atoi(row[2]),
-        "lock_until", (json_int_t) strtoll(row[3], NULL, 10),
-        "liveness_fails", atoi(row[4]), "quality_fails", atoi(row[5]),
-        "reason", reason);
+    int      was_locked = atoi(row[2]) != 0;
+    json_t  *d = json_pack("{s:i,s:I,s:i,s:i,s:s}", "lock_kind", atoi(row[2]),
+         "lock_until", (json_int_t) strtoll(row[3], NULL, 10), "liveness_fails",
+         atoi(row[4]), "quality_fails", atoi(row[5]), "reason", reason);
     mysql_free_result(res);
 
     if (was_locked) {
-        adm_tell_student(ctx, sid, "unlock", "老师已解锁，可以重新拍摄", "已解锁");
+        adm_tell_student(
+            ctx, sid, "unlock", "老师已解锁，可以重新拍摄", "已解锁");
     }
     if (adm_exec(ctx, NULL,
             "UPDATE students SET lock_kind = 0, lock_until = 0,"
             " liveness_fails = 0, quality_fails = 0, cooldown_until = 0,"
-            " updated_at = %ld WHERE id = %lu", (int64_t) time(NULL), sid) != 0
+            " updated_at = %ld WHERE id = %lu",
+            (int64_t) time(NULL), sid)
+            != 0
         || adm_audit(ctx, req, &who, "student.unlock", no, d) != 0
         || adm_commit(ctx) != 0)
     {
@@ -287,10 +302,10 @@ void
 adm_tell_student(tucai_ctx_t *ctx, uint64_t sid, const char *what,
     const char *text, const char *state)
 {
-    char key[64];
+    char    key[64];
     int64_t now = (int64_t) time(NULL);
 
     snprintf(key, sizeof(key), "teacher_%s:%llu:%lld", what,
-             (unsigned long long) sid, (long long) now);
+        (unsigned long long) sid, (long long) now);
     (void) outbox_photo_status(ctx, sid, key, text, state);
 }

@@ -10,13 +10,13 @@
 
 #include <stdint.h>
 
-#define ADM_LOGIN_FREE       5          /* wrong passwords without a wait */
-#define ADM_LOGIN_MAX_WAIT   900        /* s */
-#define ADM_LOGIN_FORGET     86400      /* s after the last failure */
+#define ADM_LOGIN_FREE     5     /* wrong passwords without a wait */
+#define ADM_LOGIN_MAX_WAIT 900   /* s */
+#define ADM_LOGIN_FORGET   86400 /* s after the last failure */
 
 /* Seconds a login of a username with `failures` counted, the last at
  * last_failure_at, must still wait at now; 0 = may try. */
-int64_t adm_login_backoff(uint64_t failures, int64_t last_failure_at,
-            int64_t now);
+int64_t adm_login_backoff(
+    uint64_t failures, int64_t last_failure_at, int64_t now);
 
 #endif

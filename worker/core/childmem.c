@@ -29,31 +29,37 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define TRIM_GROWTH_KB   1024             /* trim when RSS grew this much */
+#define TRIM_GROWTH_KB 1024 /* trim when RSS grew this much */
 
-static long rss_trimmed_kb = -1;            /* RSS after the last trim */
+static long rss_trimmed_kb = -1; /* RSS after the last trim */
 
-void childmem_init(void)
+void
+childmem_init(void)
 {
     /* fails only on a bad parameter; glibc's default then stands */
     (void) mallopt(M_ARENA_MAX, 1);
 }
 
-long childmem_rss_kb(void)
+long
+childmem_rss_kb(void)
 {
-    char  b[128];
-    long  size, res;
-    int   fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
+    char b[128];
+    long size, res;
+    int  fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
     ssize_t n = read(fd, b, sizeof(b) - 1);
     close(fd);
-    if (n <= 0) return -1;
+    if (n <= 0)
+        return -1;
     b[n] = '\0';
-    if (sscanf(b, "%ld %ld", &size, &res) != 2) return -1;
+    if (sscanf(b, "%ld %ld", &size, &res) != 2)
+        return -1;
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-int childmem_after_request(const tucai_config_t *cfg, uint64_t served)
+int
+childmem_after_request(const tucai_config_t *cfg, uint64_t served)
 {
     long rss;
 
@@ -64,7 +70,8 @@ int childmem_after_request(const tucai_config_t *cfg, uint64_t served)
      * price is one open/read/close of /proc/self/statm per request, a few
      * microseconds against ~0.6 ms of the cheapest request. */
     rss = childmem_rss_kb();
-    if (rss >= 0 && (rss_trimmed_kb < 0 || rss > rss_trimmed_kb + TRIM_GROWTH_KB)) {
+    if (rss >= 0
+        && (rss_trimmed_kb < 0 || rss > rss_trimmed_kb + TRIM_GROWTH_KB)) {
         malloc_trim(0);
         rss = childmem_rss_kb();
         rss_trimmed_kb = rss;
@@ -72,18 +79,20 @@ int childmem_after_request(const tucai_config_t *cfg, uint64_t served)
 
     if (cfg->max_requests > 0 && served >= (uint64_t) cfg->max_requests) {
         tlog_info("conn: served %llu requests, recycling",
-                  (unsigned long long) served);
+            (unsigned long long) served);
         return 1;
     }
     if (cfg->max_rss_mb > 0 && rss > (long) cfg->max_rss_mb * 1024) {
-        tlog_info("conn: RSS %ld MB above max_rss_mb %d after %llu requests, recycling",
-                  rss / 1024, cfg->max_rss_mb, (unsigned long long) served);
+        tlog_info(
+            "conn: RSS %ld MB above max_rss_mb %d after %llu requests, recycling",
+            rss / 1024, cfg->max_rss_mb, (unsigned long long) served);
         return 1;
     }
     return 0;
 }
 
-void childmem_leak_check(void)
+void
+childmem_leak_check(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
     if (__lsan_do_recoverable_leak_check() != 0) {

@@ -26,11 +26,12 @@
 #include "pool_shm.h"
 #include "proto.h"
 
-#define KEEP_BUF        (1u << 20)  /* larger scratch buffers are freed */
-#define JOBS_EVERY_MS   1000
-#define JOBS_BUDGET_MS  2000        /* nobody waits on the jobs process */
+#define KEEP_BUF       (1u << 20) /* larger scratch buffers are freed */
+#define JOBS_EVERY_MS  1000
+#define JOBS_BUDGET_MS 2000 /* nobody waits on the jobs process */
 
-static int64_t now_ms(void)
+static int64_t
+now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -39,8 +40,8 @@ static int64_t now_ms(void)
 
 /* Reads exactly n bytes before deadline.  Returns n, 0 on EOF before the
  * first byte when allow_eof, or -1 (error, timeout, short read). */
-static ssize_t read_full(int fd, unsigned char *p, size_t n, int64_t deadline,
-    int allow_eof)
+static ssize_t
+read_full(int fd, unsigned char *p, size_t n, int64_t deadline, int allow_eof)
 {
     size_t got = 0;
 
@@ -65,14 +66,16 @@ static ssize_t read_full(int fd, unsigned char *p, size_t n, int64_t deadline,
             return -1;
         }
         struct pollfd pfd = { fd, POLLIN, 0 };
-        if (poll(&pfd, 1, (int) (left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+        if (poll(&pfd, 1, (int) (left > 1000 ? 1000 : left)) < 0
+            && errno != EINTR) {
             return -1;
         }
     }
     return (ssize_t) n;
 }
 
-static int write_full(int fd, struct iovec *iov, int cnt, int64_t deadline)
+static int
+write_full(int fd, struct iovec *iov, int cnt, int64_t deadline)
 {
     while (cnt > 0) {
         struct msghdr m = { 0 };
@@ -80,12 +83,16 @@ static int write_full(int fd, struct iovec *iov, int cnt, int64_t deadline)
         m.msg_iovlen = (size_t) cnt;
         ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
         if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -1;
             int64_t left = deadline - now_ms();
-            if (left <= 0) return -1;
+            if (left <= 0)
+                return -1;
             struct pollfd pfd = { fd, POLLOUT, 0 };
-            if (poll(&pfd, 1, (int) (left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+            if (poll(&pfd, 1, (int) (left > 1000 ? 1000 : left)) < 0
+                && errno != EINTR) {
                 return -1;
             }
             continue;
@@ -103,7 +110,8 @@ static int write_full(int fd, struct iovec *iov, int cnt, int64_t deadline)
     return 0;
 }
 
-static int grow(tbuf *b, size_t n)
+static int
+grow(tbuf *b, size_t n)
 {
     if (b->cap >= n) {
         return 0;
@@ -118,8 +126,8 @@ static int grow(tbuf *b, size_t n)
 }
 
 /* One exchange.  Returns 0 (connection stays open) or -1 (close it). */
-static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
-    tucai_resp_t *resp)
+static int
+serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head, tucai_resp_t *resp)
 {
     unsigned char raw[TUCAI_HDR_SIZE];
     tucai_hdr_t   h;
@@ -147,8 +155,9 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
         return -1;
     }
     if (rest && read_full(fd, in->p, rest, deadline, 0) != (ssize_t) rest) {
-        tlog_warn("conn: short or timed-out frame (%zu bytes expected), closing",
-                  rest);
+        tlog_warn(
+            "conn: short or timed-out frame (%zu bytes expected), closing",
+            rest);
         return -1;
     }
     if (proto_decode_req(&req, &h, in->p) != 0) {
@@ -168,15 +177,13 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
     /* logged before the answer leaves, so whoever got the answer can
      * already read the line */
     tlog_info("op=%u status=%d in=%zu out=%zu ms=%lld", h.code, resp->status,
-              rest, resp->body.len, (long long) (now_ms() - t0));
+        rest, resp->body.len, (long long) (now_ms() - t0));
     if (proto_encode_resp(head, resp, &req) != 0) {
         tlog_error("conn: cannot encode the answer, closing");
         rc = -1;
     } else {
-        struct iovec iov[2] = {
-            { head->p, head->len },
-            { resp->body.p, resp->body.len }
-        };
+        struct iovec iov[2] = { { head->p, head->len },
+            { resp->body.p, resp->body.len } };
         if (write_full(fd, iov, resp->body.len ? 2 : 1, deadline) != 0) {
             tlog_warn("conn: write failed, closing");
             rc = -1;
@@ -185,8 +192,10 @@ static int serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head,
     tlog_set_rid(NULL);
 
     /* an upload's buffer is not kept around for the next small request */
-    if (in->cap > KEEP_BUF) tbuf_free(in);
-    if (resp->body.cap > KEEP_BUF) tbuf_free(&resp->body);
+    if (in->cap > KEEP_BUF)
+        tbuf_free(in);
+    if (resp->body.cap > KEEP_BUF)
+        tbuf_free(&resp->body);
     return rc;
 }
 
@@ -201,24 +210,27 @@ static kept_t kept[POOL_SHM_CONNS];
 static int    kid_idx;
 /* the child's epoll: sp and the kept connections (a poll() over all of
  * them cost a look at each per request) */
-static int    cep = -1;
-#define EV_SP  0xffffffffu
+static int cep = -1;
+#define EV_SP 0xffffffffu
 
-static uint32_t own_word(int c, int serving)
+static uint32_t
+own_word(int c, int serving)
 {
     return OWN_MAKE(kept[c].gen, kid_idx + 1, serving);
 }
 
 /* Always out of the epoll first: the master's copy keeps the file open,
  * and epoll would go on reporting it under a closed number. */
-static void drop(int c)
+static void
+drop(int c)
 {
     (void) epoll_ctl(cep, EPOLL_CTL_DEL, kept[c].fd, NULL);
     close(kept[c].fd);
     kept[c].fd = -1;
 }
 
-static void watch(int fd, uint32_t data)
+static void
+watch(int fd, uint32_t data)
 {
     struct epoll_event e;
 
@@ -230,7 +242,8 @@ static void watch(int fd, uint32_t data)
     }
 }
 
-static void set_busy(void)
+static void
+set_busy(void)
 {
     __atomic_store_n(&pool_shm->kbusy_ms[kid_idx], now_ms(), __ATOMIC_SEQ_CST);
     __atomic_store_n(&pool_shm->kstate[kid_idx], KID_BUSY, __ATOMIC_SEQ_CST);
@@ -238,7 +251,8 @@ static void set_busy(void)
 
 /* Idle again; the master hears of it only when connections wait for a
  * child (it reserves idle children itself otherwise, pool_shm.h). */
-static void set_idle(int sp)
+static void
+set_idle(int sp)
 {
     unsigned char m = POOL_MSG_IDLE;
 
@@ -250,7 +264,8 @@ static void set_idle(int sp)
 
 /* Gives connection `only` back to the master (all kept ones when -1); one
  * being served is given back from `serving`. */
-static void give_back(int sp, int only, int serving)
+static void
+give_back(int sp, int only, int serving)
 {
     unsigned char buf[2 + 2 * POOL_RELEASE_MAX];
     int           c, n = 0;
@@ -258,9 +273,10 @@ static void give_back(int sp, int only, int serving)
     buf[0] = POOL_MSG_RELEASE;
     buf[1] = 0;
     for (c = 0; c < POOL_SHM_CONNS; c++) {
-        if (kept[c].fd < 0 || (only >= 0 && c != only)) continue;
+        if (kept[c].fd < 0 || (only >= 0 && c != only))
+            continue;
         if (own_cas(&pool_shm->owner[c], own_word(c, serving),
-                    OWN_MAKE(kept[c].gen + 1, 0, 0)))
+                OWN_MAKE(kept[c].gen + 1, 0, 0)))
         {
             buf[2 + 2 * n] = (unsigned char) (c >> 8);
             buf[3 + 2 * n] = (unsigned char) c;
@@ -280,28 +296,30 @@ static void give_back(int sp, int only, int serving)
 /* Reads the master's messages.  Returns the connection just lent (the
  * master reserved this child for it), -1 when none; *gone when the master
  * is. */
-static int recv_msgs(int sp, int *gone)
+static int
+recv_msgs(int sp, int *gone)
 {
     int lent = -1;
 
     for (;;) {
-        unsigned char  buf[8];
+        unsigned char buf[8];
         union {
             struct cmsghdr h;
             char           b[CMSG_SPACE(sizeof(int))];
         } u;
-        struct iovec   iov = { buf, sizeof(buf) };
-        struct msghdr  m = { 0 };
+        struct iovec    iov = { buf, sizeof(buf) };
+        struct msghdr   m = { 0 };
         struct cmsghdr *cm;
-        ssize_t        n;
-        int            fd = -1;
+        ssize_t         n;
+        int             fd = -1;
 
         m.msg_iov = &iov;
         m.msg_iovlen = 1;
         m.msg_control = u.b;
         m.msg_controllen = sizeof(u.b);
         n = recvmsg(sp, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (n < 0
+            && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             break;
         }
         if (n <= 0) {
@@ -318,7 +336,8 @@ static int recv_msgs(int sp, int *gone)
         if (buf[0] != POOL_MSG_LEND || n != (ssize_t) sizeof(buf) || fd < 0) {
             /* POOL_MSG_STOP (the loop reads pool_shm), or not something
              * the master sends */
-            if (fd >= 0) close(fd);
+            if (fd >= 0)
+                close(fd);
             continue;
         }
         int c = (buf[2] << 8) | buf[3];
@@ -326,28 +345,30 @@ static int recv_msgs(int sp, int *gone)
             close(fd);
             continue;
         }
-        if (kept[c].fd >= 0) drop(c);
+        if (kept[c].fd >= 0)
+            drop(c);
         kept[c].fd = fd;
         kept[c].gen = ((uint32_t) buf[4] << 24) | ((uint32_t) buf[5] << 16)
-                      | ((uint32_t) buf[6] << 8) | buf[7];
+            | ((uint32_t) buf[6] << 8) | buf[7];
         watch(fd, (uint32_t) c);
         lent = c;
     }
     return lent;
 }
 
-void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
-    volatile sig_atomic_t *stop)
+void
+conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
 {
-    struct epoll_event   ev[64];
-    tbuf                 in = { 0 }, head = { 0 };
-    tucai_resp_t         resp;
-    uint64_t             served = 0;
-    int                  c, rr = 0, gave_all = 0;
+    struct epoll_event ev[64];
+    tbuf               in = { 0 }, head = { 0 };
+    tucai_resp_t       resp;
+    uint64_t           served = 0;
+    int                c, rr = 0, gave_all = 0;
 
     memset(&resp, 0, sizeof(resp));
     kid_idx = kid;
-    for (c = 0; c < POOL_SHM_CONNS; c++) kept[c].fd = -1;
+    for (c = 0; c < POOL_SHM_CONNS; c++)
+        kept[c].fd = -1;
     cep = epoll_create1(EPOLL_CLOEXEC);
     if (cep < 0) {
         tlog_error("conn: epoll: %s", strerror(errno));
@@ -378,7 +399,8 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
                 ev[nconn++] = ev[j];
             }
         }
-        if (gone) break;
+        if (gone)
+            break;
 
         /* what the master lent first (it waited in its queue), else the
          * next kept connection nginx wrote on, round robin */
@@ -395,7 +417,8 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
         }
         if (lent < 0) {
             int32_t idle = KID_IDLE;
-            __atomic_store_n(&pool_shm->kbusy_ms[kid_idx], now_ms(), __ATOMIC_SEQ_CST);
+            __atomic_store_n(
+                &pool_shm->kbusy_ms[kid_idx], now_ms(), __ATOMIC_SEQ_CST);
             if (!__atomic_compare_exchange_n(&pool_shm->kstate[kid_idx], &idle,
                     KID_BUSY, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             {
@@ -409,7 +432,7 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
             set_busy();
         }
         if (!own_cas(&pool_shm->owner[c], own_word(c, 0), own_word(c, 1))) {
-            drop(c);            /* the master took it back, or it closed */
+            drop(c); /* the master took it back, or it closed */
             set_idle(sp);
             continue;
         }
@@ -428,11 +451,12 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
             shutdown(kept[c].fd, SHUT_RDWR);
             drop(c);
         } else if (*stop || recycle
-                   || __atomic_load_n(&pool_shm->stopping, __ATOMIC_SEQ_CST))
+            || __atomic_load_n(&pool_shm->stopping, __ATOMIC_SEQ_CST))
         {
             give_back(sp, c, 1);
-        } else if (!own_cas(&pool_shm->owner[c], own_word(c, 1), own_word(c, 0))) {
-            drop(c);            /* closed meanwhile */
+        } else if (!own_cas(
+                       &pool_shm->owner[c], own_word(c, 1), own_word(c, 0))) {
+            drop(c); /* closed meanwhile */
         }
         if (recycle) {
             break;
@@ -454,17 +478,18 @@ void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
     childmem_leak_check();
 }
 
-void conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
+void
+conn_jobs_loop(tucai_ctx_t *ctx, int sp, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
         struct pollfd p = { sp, POLLIN, 0 };
-        int n = poll(&p, 1, JOBS_EVERY_MS);
+        int           n = poll(&p, 1, JOBS_EVERY_MS);
         if (n < 0 && errno != EINTR) {
             tlog_error("jobs: poll: %s", strerror(errno));
             break;
         }
         if (n > 0) {
-            break;          /* the master never writes: it closed or died */
+            break; /* the master never writes: it closed or died */
         }
         if (n == 0 && !*stop && db_ensure(ctx) == 0) {
             pool_app->tick(ctx, JOBS_BUDGET_MS);

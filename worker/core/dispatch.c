@@ -13,7 +13,8 @@ const tucai_app_t *pool_app;
 
 #define DISPATCH_CONFLICT_TRIES 4
 
-static void reset(tucai_resp_t *r)
+static void
+reset(tucai_resp_t *r)
 {
     tbuf body = r->body;
 
@@ -22,10 +23,11 @@ static void reset(tucai_resp_t *r)
     r->body = body;
 }
 
-static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp);
+static void dispatch_one(
+    tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
 
-static int64_t now_us(void)
+static int64_t
+now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -33,7 +35,8 @@ static int64_t now_us(void)
 }
 
 /* every request, whatever its outcome, is one observation (metrics.h) */
-void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+void
+dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     int64_t t0 = now_us();
 
@@ -41,8 +44,8 @@ void dispatch(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     metrics_response(req->hdr.code, resp->status, now_us() - t0);
 }
 
-static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp)
+static void
+dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     tucai_handler_pt h;
     int              rc;
@@ -55,8 +58,7 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
     /* Health and metrics report the database themselves; everyone else
      * needs it up. */
     if (req->hdr.code != TUCAI_OP_HEALTH && req->hdr.code != TUCAI_OP_METRICS
-        && req->hdr.code != TUCAI_OP_STATUS
-        && db_ensure(ctx) != 0)
+        && req->hdr.code != TUCAI_OP_STATUS && db_ensure(ctx) != 0)
     {
         resp_db_unavailable(resp);
         return;
@@ -79,7 +81,7 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
             /* a handler must not leave a transaction open: nothing
              * half-written */
             tlog_error("handler for op %u left a transaction open; rolled back",
-                       req->hdr.code);
+                req->hdr.code);
             db_rollback(ctx);
             if (rc == 0 && resp->status < 400) {
                 rc = -1;
@@ -88,8 +90,10 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
         if ((rc != 0 || resp->status == 503) && db_conflict_seen()
             && attempt + 1 < DISPATCH_CONFLICT_TRIES)
         {
-            tlog_info("op %u: conflict with another transaction (%s), running it"
-                      " again", req->hdr.code, db_error(ctx));
+            tlog_info(
+                "op %u: conflict with another transaction (%s), running it"
+                " again",
+                req->hdr.code, db_error(ctx));
             reset(resp);
             db_conflict_backoff(attempt);
             continue;
@@ -99,14 +103,14 @@ static void dispatch_one(tucai_ctx_t *ctx, const tucai_req_t *req,
     if (rc != 0) {
         int lost = db_lost(ctx);
         tlog_warn("handler for op %u failed%s: %s", req->hdr.code,
-                  lost ? " (database lost)" : "", db_error(ctx));
+            lost ? " (database lost)" : "", db_error(ctx));
         reset(resp);
         resp_db_unavailable(resp);
         return;
     }
     if (resp->status == 0) {
         reset(resp);
-        resp_error(resp, 500, "INTERNAL", "内部错误", "handler gave no answer",
-                   NULL);
+        resp_error(
+            resp, 500, "INTERNAL", "内部错误", "handler gave no answer", NULL);
     }
 }

@@ -20,39 +20,38 @@
 /* A decoded request frame.  All views point into the connection's buffers
  * and live until the handler returns. */
 typedef struct {
-    tucai_hdr_t          hdr;        /* op = hdr.code, subject, school, role */
-    tstr                 param;      /* TUCAI_M_PARAM */
-    tstr                 query;      /* TUCAI_M_QUERY */
-    tstr                 content_type;
-    tstr                 client_ip;
-    tstr                 host;
-    tstr                 wxpay_timestamp, wxpay_nonce, wxpay_signature,
-                         wxpay_serial;
+    tucai_hdr_t hdr;   /* op = hdr.code, subject, school, role */
+    tstr        param; /* TUCAI_M_PARAM */
+    tstr        query; /* TUCAI_M_QUERY */
+    tstr        content_type;
+    tstr        client_ip;
+    tstr        host;
+    tstr        wxpay_timestamp, wxpay_nonce, wxpay_signature, wxpay_serial;
     const unsigned char *body;
     size_t               body_len;
-    char                 rid[33];    /* request id as hex, for logs */
+    char                 rid[33]; /* request id as hex, for logs */
 } tucai_req_t;
 
 /* What a handler answers.  The pool encodes it into a response frame. */
 typedef struct {
-    int        status;               /* HTTP status */
-    uint64_t   subject;              /* for TUCAI_M_STATE; 0 = none */
-    int        has_state;
-    uint64_t   cooldown_until;       /* unix s */
-    uint64_t   lock_until;           /* unix s, 0 = indefinite/none */
-    int        lock_kind;            /* TUCAI_LOCK_* */
+    int      status;  /* HTTP status */
+    uint64_t subject; /* for TUCAI_M_STATE; 0 = none */
+    int      has_state;
+    uint64_t cooldown_until; /* unix s */
+    uint64_t lock_until;     /* unix s, 0 = indefinite/none */
+    int      lock_kind;      /* TUCAI_LOCK_* */
     /* TUCAI_M_CONTACT with the state: a JSON string literal; "" = none */
-    char       contact[TUCAI_CONTACT_MAX + 1];
-    uint64_t   clear_subject;        /* TUCAI_M_CLEAR when != 0 */
-    uint32_t   retry_after;          /* TUCAI_M_RETRY_AFTER when != 0 */
-    char       content_type[96];     /* "" = application/json */
-    char       redirect[512];        /* internal URI; "" = none */
-    char       headers[4][256];      /* "Name: value" extras; "" = unused */
-    tbuf       body;
+    char     contact[TUCAI_CONTACT_MAX + 1];
+    uint64_t clear_subject;    /* TUCAI_M_CLEAR when != 0 */
+    uint32_t retry_after;      /* TUCAI_M_RETRY_AFTER when != 0 */
+    char     content_type[96]; /* "" = application/json */
+    char     redirect[512];    /* internal URI; "" = none */
+    char     headers[4][256];  /* "Name: value" extras; "" = unused */
+    tbuf     body;
 } tucai_resp_t;
 
-typedef int (*tucai_handler_pt)(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp);
+typedef int (*tucai_handler_pt)(
+    tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp);
 
 /* ---- answer helpers (respond.c) ---- */
 
@@ -65,8 +64,8 @@ int resp_json(tucai_resp_t *r, int status, json_t *obj);
  * extra may be NULL; its reference is stolen and its keys merged in.
  * Returns 0.
  */
-int resp_error(tucai_resp_t *r, int status, const char *code,
-    const char *zh, const char *en, json_t *extra);
+int resp_error(tucai_resp_t *r, int status, const char *code, const char *zh,
+    const char *en, json_t *extra);
 
 /*
  * One of the refusals of the contract (tucai_errors.h): its status, code
@@ -93,9 +92,9 @@ void resp_contact(tucai_resp_t *r, const char *contact);
 int resp_header(tucai_resp_t *r, const char *name, const char *value);
 
 /* Common failures. */
-#define resp_db_unavailable(r)                                               \
-    resp_error(r, 503, "DB_UNAVAILABLE", "数据库暂不可用，请稍后重试",           \
-               "database unavailable, retry shortly",                          \
-               json_pack("{s:i}", "retry_after", 2))
+#define resp_db_unavailable(r)                                         \
+    resp_error(r, 503, "DB_UNAVAILABLE", "数据库暂不可用，请稍后重试", \
+        "database unavailable, retry shortly",                         \
+        json_pack("{s:i}", "retry_after", 2))
 
 #endif

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "peer.h"
 
-#define PEER_MAX  16
+#define PEER_MAX 16
 
 static uid_t  uids[PEER_MAX];
 static gid_t  gids[PEER_MAX];
@@ -36,7 +36,8 @@ static int
 numeric(const char *s, unsigned long *out)
 {
     char *end;
-    if (*s < '0' || *s > '9') return 0;
+    if (*s < '0' || *s > '9')
+        return 0;
     errno = 0;
     *out = strtoul(s, &end, 10);
     return *end == '\0' && errno == 0;
@@ -45,9 +46,12 @@ numeric(const char *s, unsigned long *out)
 static int
 user_id(const char *name, uid_t *out)
 {
-    unsigned long n;
+    unsigned long  n;
     struct passwd *pw;
-    if (numeric(name, &n)) { *out = (uid_t) n; return 0; }
+    if (numeric(name, &n)) {
+        *out = (uid_t) n;
+        return 0;
+    }
     if ((pw = getpwnam(name)) == NULL) {
         tlog_error("pool: unknown user \"%s\"", name);
         return -1;
@@ -61,7 +65,10 @@ group_id(const char *name, gid_t *out)
 {
     unsigned long n;
     struct group *gr;
-    if (numeric(name, &n)) { *out = (gid_t) n; return 0; }
+    if (numeric(name, &n)) {
+        *out = (gid_t) n;
+        return 0;
+    }
     if ((gr = getgrnam(name)) == NULL) {
         tlog_error("pool: unknown group \"%s\"", name);
         return -1;
@@ -73,12 +80,13 @@ group_id(const char *name, gid_t *out)
 int
 peer_setup(const tucai_config_t *cfg)
 {
-    char    buf[sizeof(cfg->peer_users) > sizeof(cfg->peer_groups)
-                ? sizeof(cfg->peer_users) : sizeof(cfg->peer_groups)];
-    char   *tok, *save;
-    uid_t   u[PEER_MAX], su = (uid_t) -1;
-    gid_t   g[PEER_MAX], sg = (gid_t) -1;
-    int     nu = 0, ng = 0;
+    char  buf[sizeof(cfg->peer_users) > sizeof(cfg->peer_groups)
+             ? sizeof(cfg->peer_users)
+             : sizeof(cfg->peer_groups)];
+    char *tok, *save;
+    uid_t u[PEER_MAX], su = (uid_t) -1;
+    gid_t g[PEER_MAX], sg = (gid_t) -1;
+    int   nu = 0, ng = 0;
 
     if ((cfg->socket_owner[0] && user_id(cfg->socket_owner, &su) != 0)
         || (cfg->socket_group[0] && group_id(cfg->socket_group, &sg) != 0))
@@ -89,14 +97,16 @@ peer_setup(const tucai_config_t *cfg)
     for (tok = strtok_r(buf, ", \t", &save); tok;
          tok = strtok_r(NULL, ", \t", &save))
     {
-        if (nu == PEER_MAX || user_id(tok, &u[nu++]) != 0) return -1;
+        if (nu == PEER_MAX || user_id(tok, &u[nu++]) != 0)
+            return -1;
     }
     snprintf(buf, sizeof(buf), "%s",
-             cfg->peer_groups[0] ? cfg->peer_groups : cfg->socket_group);
+        cfg->peer_groups[0] ? cfg->peer_groups : cfg->socket_group);
     for (tok = strtok_r(buf, ", \t", &save); tok;
          tok = strtok_r(NULL, ", \t", &save))
     {
-        if (ng == PEER_MAX || group_id(tok, &g[ng++]) != 0) return -1;
+        if (ng == PEER_MAX || group_id(tok, &g[ng++]) != 0)
+            return -1;
     }
     memcpy(uids, u, sizeof(u));
     memcpy(gids, g, sizeof(g));
@@ -138,17 +148,22 @@ peer_allowed(int fd)
         tlog_warn("pool: SO_PEERCRED: %s", strerror(errno));
         return 0;
     }
-    if (cr.uid == geteuid()) return 1;
-    for (i = 0; i < nuids; i++) if (cr.uid == uids[i]) return 1;
-    for (i = 0; i < ngids; i++) if (cr.gid == gids[i]) return 1;
+    if (cr.uid == geteuid())
+        return 1;
+    for (i = 0; i < nuids; i++)
+        if (cr.uid == uids[i])
+            return 1;
+    for (i = 0; i < ngids; i++)
+        if (cr.gid == gids[i])
+            return 1;
 
     /* one line a second at most: a local flood must not fill the disk */
     now = time(NULL);
     if (now != last_log) {
         tlog_warn("pool: refused a connection from pid %d uid %u gid %u"
                   " (not nginx: see [pool] peer_users/peer_groups)%s",
-                  (int) cr.pid, (unsigned) cr.uid, (unsigned) cr.gid,
-                  suppressed ? " (and earlier ones not logged)" : "");
+            (int) cr.pid, (unsigned) cr.uid, (unsigned) cr.gid,
+            suppressed ? " (and earlier ones not logged)" : "");
         last_log = now;
         suppressed = 0;
     } else {

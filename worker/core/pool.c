@@ -23,21 +23,23 @@
 #include "pool_shm.h"
 
 typedef struct {
-    const char     *cfg_path;
-    tucai_config_t  cfgs[2];
-    int             cur;
-    int             stopping;
-    int             draining_done;
-    int64_t         stop_deadline;
+    const char    *cfg_path;
+    tucai_config_t cfgs[2];
+    int            cur;
+    int            stopping;
+    int            draining_done;
+    int64_t        stop_deadline;
 } master_t;
 
-static tucai_config_t *cfg_of(master_t *m)
+static tucai_config_t *
+cfg_of(master_t *m)
 {
     return &m->cfgs[m->cur];
 }
 
 /* TERM/INT/QUIT */
-static void master_stop(master_t *m)
+static void
+master_stop(master_t *m)
 {
     tlog_info("pool: stopping");
     m->stopping = 1;
@@ -47,7 +49,8 @@ static void master_stop(master_t *m)
 }
 
 /* HUP: a broken config is refused and logged, the old one stays */
-static void master_reload(master_t *m)
+static void
+master_reload(master_t *m)
 {
     tucai_config_t *cfg = cfg_of(m);
     int             nxt = 1 - m->cur;
@@ -76,7 +79,8 @@ static void master_reload(master_t *m)
 
 /* spawn what is missing (not while stopping); slot nslots is the jobs
  * process */
-static void master_spawn_due(master_t *m, const tucai_app_t *app, int64_t now)
+static void
+master_spawn_due(master_t *m, const tucai_app_t *app, int64_t now)
 {
     int i;
 
@@ -89,7 +93,8 @@ static void master_spawn_due(master_t *m, const tucai_app_t *app, int64_t now)
 
 /* Stopping: once every exchange is done the children may go; returns 1
  * when none is left. */
-static int master_drained(master_t *m, int64_t now)
+static int
+master_drained(master_t *m, int64_t now)
 {
     int alive = kids_alive();
 
@@ -101,8 +106,7 @@ static int master_drained(master_t *m, int64_t now)
         return 1;
     }
     if (now > m->stop_deadline) {
-        tlog_warn("pool: children still busy after %ds, killing",
-                  STOP_GRACE_S);
+        tlog_warn("pool: children still busy after %ds, killing", STOP_GRACE_S);
         kids_kill_all();
         m->stop_deadline = now + 100000;
     }
@@ -111,7 +115,8 @@ static int master_drained(master_t *m, int64_t now)
 
 /* Waits for events and hands them out; returns 1 when the self-pipe
  * spoke. */
-static int master_events(master_t *m, int timeout)
+static int
+master_events(master_t *m, int timeout)
 {
     struct epoll_event ev[64];
     int                n, e, got_sig = 0;
@@ -126,7 +131,8 @@ static int master_events(master_t *m, int timeout)
         if (kind == EV_SIG) {
             got_sig = 1;
         } else if (kind == EV_LISTEN) {
-            if (!m->stopping) broker_accept(pool_lfds[idx]);
+            if (!m->stopping)
+                broker_accept(pool_lfds[idx]);
         } else if (kind == EV_KID) {
             broker_kid_readable(idx, m->stopping);
         } else if (kind == EV_CONN) {
@@ -136,7 +142,8 @@ static int master_events(master_t *m, int timeout)
     return got_sig;
 }
 
-static void master_signals(master_t *m)
+static void
+master_signals(master_t *m)
 {
     unsigned char sigs[64];
     int           ns = sig_read(sigs, sizeof(sigs)), k;
@@ -151,7 +158,8 @@ static void master_signals(master_t *m)
     }
 }
 
-int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
+int
+pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     const tucai_app_t *app)
 {
     static master_t m;
@@ -187,7 +195,7 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg_in, int foreground,
     }
     kids_init(cfg->children);
     tlog_info("pool %s: master %d, %d children on %d socket(s)",
-              TUCAI_POOL_VERSION, (int) getpid(), nslots, pool_nlfds);
+        TUCAI_POOL_VERSION, (int) getpid(), nslots, pool_nlfds);
 
     for (;;) {
         int64_t now = mono_ms();

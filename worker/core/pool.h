@@ -6,7 +6,7 @@
 #include <sys/types.h>
 #include "handler.h"
 
-#define TUCAI_POOL_VERSION  "0.1.0"
+#define TUCAI_POOL_VERSION "0.1.0"
 
 /* Set in each child by pool.c: the master's pid, children configured. */
 extern pid_t tucai_master_pid;
@@ -17,7 +17,7 @@ typedef struct {
     /* the operation's handler; NULL = no such operation (404) */
     tucai_handler_pt (*handler_for)(uint16_t op);
     /* periodic work, at most budget_ms; NULL = none */
-    void             (*tick)(tucai_ctx_t *ctx, int budget_ms);
+    void (*tick)(tucai_ctx_t *ctx, int budget_ms);
 } tucai_app_t;
 
 /* The app given to pool_run() (children inherit it). */
@@ -40,18 +40,18 @@ int pool_run(const char *cfg_path, tucai_config_t *cfg, int foreground,
  *                    connections waiting (pool_shm.h queued);
  *                    POOL_MSG_RELEASE: type, 0, then up to POOL_RELEASE_MAX
  *                    connection numbers (u16) the child gives back. */
-#define POOL_MSG_LEND     'L'
-#define POOL_MSG_STOP     'S'
-#define POOL_MSG_IDLE     'I'
-#define POOL_MSG_RELEASE  'R'
-#define POOL_RELEASE_MAX  64
+#define POOL_MSG_LEND    'L'
+#define POOL_MSG_STOP    'S'
+#define POOL_MSG_IDLE    'I'
+#define POOL_MSG_RELEASE 'R'
+#define POOL_RELEASE_MAX 64
 
 /* conn.c: a child's life (kid: its index in the master's table, its
  * entries in pool_shm.h).  Returns when the master is gone, when *stop is
  * set (after the exchange in flight; what it keeps is given back), or when
  * max_requests is hit. */
-void conn_child_loop(tucai_ctx_t *ctx, int sp, int kid,
-    volatile sig_atomic_t *stop);
+void conn_child_loop(
+    tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop);
 
 /* conn.c: the jobs process's life: the program's periodic work
  * (tucai_app_t.tick) about once a second; it never takes a connection.

@@ -31,29 +31,33 @@
 #include "pool_int.h"
 #include "pool_shm.h"
 
-#define STEAL_AFTER_MS   2      /* a child busy this long is "slow" */
-#define STEAL_TICK_MS    1
+#define STEAL_AFTER_MS 2 /* a child busy this long is "slow" */
+#define STEAL_TICK_MS  1
 
-static conn_t     conns[MAX_CONNS];
-static int        nconns;
-static int        queue[MAX_CONNS], q_head, q_len;
-static int        rr;
-static int        stopping;
+static conn_t conns[MAX_CONNS];
+static int    nconns;
+static int    queue[MAX_CONNS], q_head, q_len;
+static int    rr;
+static int    stopping;
 
-void broker_init(void)
+void
+broker_init(void)
 {
     int i;
 
-    for (i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
+    for (i = 0; i < MAX_CONNS; i++)
+        conns[i].fd = -1;
 }
 
-int broker_room(void)
+int
+broker_room(void)
 {
     return nconns < MAX_CONNS;
 }
 
 /* connections a child keeps or that wait for one */
-int broker_outstanding(void)
+int
+broker_outstanding(void)
 {
     int i, n = 0;
 
@@ -64,17 +68,20 @@ int broker_outstanding(void)
 }
 
 /* a serving child of this generation, alive and talking */
-static int eligible(const kid_t *x)
+static int
+eligible(const kid_t *x)
 {
     return x->pid > 0 && x->sp >= 0 && x->slot >= 0 && !x->last && !x->jobs;
 }
 
 /* the master's gauges for TUCAI_OP_METRICS, once per turn of its loop */
-void broker_metrics(void)
+void
+broker_metrics(void)
 {
     uint32_t busy, idle;
 
-    if (tucai_metrics == NULL) return;
+    if (tucai_metrics == NULL)
+        return;
     pool_shm_children(&busy, &idle);
     tucai_metrics->children_busy = busy;
     tucai_metrics->children_idle = idle;
@@ -83,20 +90,23 @@ void broker_metrics(void)
     tucai_metrics->connections = (uint32_t) nconns;
 }
 
-static uint32_t owner(int c)
+static uint32_t
+owner(int c)
 {
     return own_load(&pool_shm->owner[c]);
 }
 
 /* The master's again, under a new generation: a child's copy never
  * matches it again. */
-static void own_master(int c)
+static void
+own_master(int c)
 {
     __atomic_store_n(&pool_shm->owner[c], OWN_MAKE(OWN_GEN(owner(c)) + 1, 0, 0),
-                     __ATOMIC_SEQ_CST);
+        __ATOMIC_SEQ_CST);
 }
 
-static void ev_set(int c, uint32_t events)
+static void
+ev_set(int c, uint32_t events)
 {
     struct epoll_event e;
 
@@ -108,7 +118,8 @@ static void ev_set(int c, uint32_t events)
     }
 }
 
-static int conn_new(int fd)
+static int
+conn_new(int fd)
 {
     int i;
 
@@ -125,7 +136,8 @@ static int conn_new(int fd)
     return -1;
 }
 
-static void conn_free(int c)
+static void
+conn_free(int c)
 {
     if (conns[c].fd >= 0) {
         ev_del(conns[c].fd);
@@ -137,7 +149,8 @@ static void conn_free(int c)
     nconns--;
 }
 
-static void enqueue(int c)
+static void
+enqueue(int c)
 {
     ev_set(c, 0);
     conns[c].state = C_QUEUED;
@@ -150,7 +163,8 @@ static void enqueue(int c)
 /* The master's connection c: queued when nginx wrote on it, closed at EOF,
  * left alone when nothing is there.  The data is only peeked at: the
  * child reads the whole frame. */
-static void conn_check(int c, uint32_t events)
+static void
+conn_check(int c, uint32_t events)
 {
     unsigned char b;
     ssize_t       n = 1;
@@ -172,22 +186,25 @@ static void conn_check(int c, uint32_t events)
 
 /* A connection a child kept is the master's again (the child gave it
  * back, left, or was slow): polled, or served at once when nginx wrote. */
-static void reclaim(int c)
+static void
+reclaim(int c)
 {
     own_master(c);
     conns[c].state = C_IDLE;
     conns[c].last = time(NULL);
     ev_set(c, EPOLLIN | EPOLLRDHUP);
     conn_check(c, 0);
-    if (stopping && conns[c].state == C_IDLE) conn_free(c);
+    if (stopping && conns[c].state == C_IDLE)
+        conn_free(c);
 }
 
-void broker_conn_event(int c, uint32_t events)
+void
+broker_conn_event(int c, uint32_t events)
 {
     if (conns[c].state == C_IDLE) {
         conn_check(c, events);
     } else if ((conns[c].state == C_OWNED || conns[c].state == C_QUEUED)
-               && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
     {
         /* nginx closed it, or its child ended it: the child's copy, if
          * any, no longer matches (a queued one leaves the FIFO when its
@@ -198,17 +215,18 @@ void broker_conn_event(int c, uint32_t events)
 
 /* Lends c to kid k (reserved): its number, generation and the master's
  * accept count, the connection attached.  0 or -1. */
-static int lend(int k, int c)
+static int
+lend(int k, int c)
 {
-    unsigned char  buf[8];
+    unsigned char buf[8];
     union {
         struct cmsghdr h;
         char           b[CMSG_SPACE(sizeof(int))];
     } u;
-    struct iovec   iov = { buf, sizeof(buf) };
-    struct msghdr  m;
+    struct iovec    iov = { buf, sizeof(buf) };
+    struct msghdr   m;
     struct cmsghdr *cm;
-    uint32_t       gen = OWN_GEN(owner(c));
+    uint32_t        gen = OWN_GEN(owner(c));
 
     memset(&m, 0, sizeof(m));
     memset(&u, 0, sizeof(u));
@@ -229,8 +247,11 @@ static int lend(int k, int c)
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(cm), &conns[c].fd, sizeof(int));
-    __atomic_store_n(&pool_shm->owner[c], OWN_MAKE(gen, k + 1, 0), __ATOMIC_SEQ_CST);
-    if (sendmsg(kids[k].sp, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(buf)) {
+    __atomic_store_n(
+        &pool_shm->owner[c], OWN_MAKE(gen, k + 1, 0), __ATOMIC_SEQ_CST);
+    if (sendmsg(kids[k].sp, &m, MSG_NOSIGNAL | MSG_DONTWAIT)
+        != (ssize_t) sizeof(buf))
+    {
         own_master(c);
         return -1;
     }
@@ -238,7 +259,8 @@ static int lend(int k, int c)
 }
 
 /* Lends the connections at the queue's head to idle children. */
-void broker_dispatch(int stop)
+void
+broker_dispatch(int stop)
 {
     stopping = stop;
     while (q_len > 0) {
@@ -252,7 +274,8 @@ void broker_dispatch(int stop)
         }
         for (i = 0, from = rr; i < MAX_KIDS; i++) {
             int x = pool_pick_idle(kids, MAX_KIDS, from, pool_shm->kstate);
-            if (x < 0) break;
+            if (x < 0)
+                break;
             int32_t idle = KID_IDLE;
             if (__atomic_compare_exchange_n(&pool_shm->kstate[x], &idle,
                     KID_RESERVED, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -260,15 +283,17 @@ void broker_dispatch(int stop)
                 k = x;
                 break;
             }
-            from = x + 1;       /* it just became busy */
+            from = x + 1; /* it just became busy */
         }
         if (k < 0) {
             if (stopping) {
                 /* no child left to serve them: nothing can be done */
-                for (i = 0; i < MAX_KIDS && kids[i].pid <= 0; i++) { }
+                for (i = 0; i < MAX_KIDS && kids[i].pid <= 0; i++) {
+                }
                 if (i == MAX_KIDS) {
                     while (q_len > 0) {
-                        if (conns[queue[q_head]].state == C_QUEUED) conn_free(queue[q_head]);
+                        if (conns[queue[q_head]].state == C_QUEUED)
+                            conn_free(queue[q_head]);
                         q_head = (q_head + 1) % MAX_CONNS;
                         q_len--;
                     }
@@ -289,8 +314,8 @@ void broker_dispatch(int stop)
         conns[c].state = C_OWNED;
         ev_set(c, EPOLLRDHUP);
         if (tucai_metrics) {
-            metrics_observe(&tucai_metrics->queue_wait,
-                            mono_us() - conns[c].queued_us);
+            metrics_observe(
+                &tucai_metrics->queue_wait, mono_us() - conns[c].queued_us);
         }
     }
     if (q_len == 0) {
@@ -300,12 +325,13 @@ void broker_dispatch(int stop)
 
 /* A child's messages: "idle" (it may take what waits: dispatch runs after
  * every turn) or connections it gives back. */
-void broker_kid_readable(int k, int stop)
+void
+broker_kid_readable(int k, int stop)
 {
-    kid_t         *x = &kids[k];
-    unsigned char  buf[2 + 2 * POOL_RELEASE_MAX];
-    ssize_t        n;
-    int            i;
+    kid_t        *x = &kids[k];
+    unsigned char buf[2 + 2 * POOL_RELEASE_MAX];
+    ssize_t       n;
+    int           i;
 
     stopping = stop;
     for (;;) {
@@ -313,7 +339,8 @@ void broker_kid_readable(int k, int stop)
             return;
         }
         n = recv(x->sp, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        if (n < 0
+            && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             return;
         }
         if (n <= 0) {
@@ -328,8 +355,7 @@ void broker_kid_readable(int k, int stop)
         for (i = 2; i + 1 < n; i += 2) {
             int c = (buf[i] << 8) | buf[i + 1];
             if (c < MAX_CONNS && conns[c].state == C_OWNED
-                && OWN_WHO(owner(c)) == 0)
-            {
+                && OWN_WHO(owner(c)) == 0) {
                 reclaim(c);
             }
         }
@@ -338,18 +364,23 @@ void broker_kid_readable(int k, int stop)
 
 /* Kid k is gone: what it was serving ends (the master's copy was the last
  * one but for the child's), what it kept comes back. */
-void broker_kid_gone(int k)
+void
+broker_kid_gone(int k)
 {
     int c;
 
     for (c = 0; c < MAX_CONNS; c++) {
         uint32_t w;
-        if (conns[c].state != C_OWNED) continue;
+        if (conns[c].state != C_OWNED)
+            continue;
         w = owner(c);
         if (OWN_WHO(w) == 0) {
-            reclaim(c);         /* given back, the message lost */
+            reclaim(c); /* given back, the message lost */
         } else if (OWN_WHO(w) == (uint32_t) k + 1) {
-            if (w & OWN_SERVING) conn_free(c); else reclaim(c);
+            if (w & OWN_SERVING)
+                conn_free(c);
+            else
+                reclaim(c);
         }
     }
 }
@@ -358,14 +389,16 @@ void broker_kid_gone(int k)
  * are taken back and queued for an idle child.  Returns the epoll timeout
  * to use (ms, -1: the default): short while a busy child keeps
  * connections, since a child may turn idle without telling the master. */
-int broker_steal(int64_t now_ms)
+int
+broker_steal(int64_t now_ms)
 {
     struct pollfd pfd[MAX_CONNS];
     int           idx[MAX_CONNS];
     int           i, n = 0, idle = 0, busy = 0;
 
     for (i = 0; i < MAX_KIDS; i++) {
-        if (!eligible(&kids[i])) continue;
+        if (!eligible(&kids[i]))
+            continue;
         int st = __atomic_load_n(&pool_shm->kstate[i], __ATOMIC_SEQ_CST);
         idle += st == KID_IDLE;
         busy += st == KID_BUSY;
@@ -376,13 +409,16 @@ int broker_steal(int64_t now_ms)
     for (i = 0; i < MAX_CONNS; i++) {
         uint32_t w;
         int      k;
-        if (conns[i].state != C_OWNED) continue;
+        if (conns[i].state != C_OWNED)
+            continue;
         w = owner(i);
-        if (OWN_WHO(w) == 0 || (w & OWN_SERVING)) continue;
+        if (OWN_WHO(w) == 0 || (w & OWN_SERVING))
+            continue;
         k = (int) OWN_WHO(w) - 1;
         if (__atomic_load_n(&pool_shm->kstate[k], __ATOMIC_SEQ_CST) != KID_BUSY
-            || now_ms - __atomic_load_n(&pool_shm->kbusy_ms[k], __ATOMIC_SEQ_CST)
-               < STEAL_AFTER_MS)
+            || now_ms
+                    - __atomic_load_n(&pool_shm->kbusy_ms[k], __ATOMIC_SEQ_CST)
+                < STEAL_AFTER_MS)
         {
             continue;
         }
@@ -399,13 +435,14 @@ int broker_steal(int64_t now_ms)
         for (i = 0; i < n; i++) {
             int      c = idx[i];
             uint32_t w = owner(c);
-            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            if (OWN_WHO(w) == 0 || (w & OWN_SERVING)) continue;
-            if (own_cas(&pool_shm->owner[c], w,
-                        OWN_MAKE(OWN_GEN(w) + 1, 0, 0)))
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (OWN_WHO(w) == 0 || (w & OWN_SERVING))
+                continue;
+            if (own_cas(&pool_shm->owner[c], w, OWN_MAKE(OWN_GEN(w) + 1, 0, 0)))
             {
-                tlog_info("pool: connection %d taken from busy child %d",
-                          c, (int) OWN_WHO(w) - 1);
+                tlog_info("pool: connection %d taken from busy child %d", c,
+                    (int) OWN_WHO(w) - 1);
                 enqueue(c);
             }
         }
@@ -413,7 +450,8 @@ int broker_steal(int64_t now_ms)
     return STEAL_TICK_MS;
 }
 
-void broker_accept(int l)
+void
+broker_accept(int l)
 {
     while (nconns < MAX_CONNS) {
         int fd = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -429,13 +467,14 @@ void broker_accept(int l)
         }
         int c = conn_new(fd);
         __atomic_add_fetch(&pool_shm->accepts, 1, __ATOMIC_RELAXED);
-        tlog_info("accept: connection %llu",
-                  (unsigned long long) pool_shm->accepts);
+        tlog_info(
+            "accept: connection %llu", (unsigned long long) pool_shm->accepts);
         ev_add(fd, EV_CONN, c);
     }
 }
 
-void broker_sweep(void)
+void
+broker_sweep(void)
 {
     static time_t last_sweep;
     time_t        t = time(NULL);
@@ -455,7 +494,8 @@ void broker_sweep(void)
 /* A request nginx already wrote is still served; idle connections are
  * closed; the children give back what they keep (and keep nothing from
  * now on). */
-void broker_stop(void)
+void
+broker_stop(void)
 {
     unsigned char s = POOL_MSG_STOP;
     int           i;
@@ -463,9 +503,11 @@ void broker_stop(void)
     stopping = 1;
     __atomic_store_n(&pool_shm->stopping, 1, __ATOMIC_SEQ_CST);
     for (i = 0; i < MAX_CONNS; i++) {
-        if (conns[i].state != C_IDLE) continue;
+        if (conns[i].state != C_IDLE)
+            continue;
         conn_check(i, 0);
-        if (conns[i].state == C_IDLE) conn_free(i);
+        if (conns[i].state == C_IDLE)
+            conn_free(i);
     }
     for (i = 0; i < MAX_KIDS; i++) {
         if (kids[i].pid > 0 && kids[i].sp >= 0 && !kids[i].jobs) {
@@ -474,18 +516,23 @@ void broker_stop(void)
     }
 }
 
-void broker_close_all(void)
+void
+broker_close_all(void)
 {
     int i;
 
     for (i = 0; i < MAX_CONNS; i++) {
-        if (conns[i].state != C_FREE) conn_free(i);
+        if (conns[i].state != C_FREE)
+            conn_free(i);
     }
 }
 
-void broker_close_fds(void)
+void
+broker_close_fds(void)
 {
     int i;
 
-    for (i = 0; i < MAX_CONNS; i++) if (conns[i].state != C_FREE && conns[i].fd >= 0) close(conns[i].fd);
+    for (i = 0; i < MAX_CONNS; i++)
+        if (conns[i].state != C_FREE && conns[i].fd >= 0)
+            close(conns[i].fd);
 }

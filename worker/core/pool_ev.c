@@ -10,18 +10,21 @@
 
 int pool_ep = -1;
 
-int ev_open(void)
+int
+ev_open(void)
 {
     pool_ep = epoll_create1(EPOLL_CLOEXEC);
     return pool_ep < 0 ? -1 : 0;
 }
 
-static uint64_t tag(int kind, int idx)
+static uint64_t
+tag(int kind, int idx)
 {
     return ((uint64_t) kind << 32) | (uint32_t) idx;
 }
 
-void ev_add(int fd, int kind, int idx)
+void
+ev_add(int fd, int kind, int idx)
 {
     struct epoll_event e;
 
@@ -35,19 +38,22 @@ void ev_add(int fd, int kind, int idx)
 
 /* Always before close: a lent connection's file lives on in the child, and
  * epoll would keep reporting it under the closed fd number. */
-void ev_del(int fd)
+void
+ev_del(int fd)
 {
     (void) epoll_ctl(pool_ep, EPOLL_CTL_DEL, fd, NULL);
 }
 
-int64_t mono_ms(void)
+int64_t
+mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t mono_us(void)
+int64_t
+mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -16,7 +16,8 @@ static int watching;
 
 /* Binds a Unix socket; a stale file from a dead pool is replaced, a live
  * pool's socket is not stolen. */
-static int bind_unix(const char *path)
+static int
+bind_unix(const char *path)
 {
     struct sockaddr_un sa;
     int                fd;
@@ -49,13 +50,17 @@ static int bind_unix(const char *path)
     return fd;
 }
 
-int listen_open(const tucai_config_t *cfg)
+int
+listen_open(const tucai_config_t *cfg)
 {
     int i;
 
     for (i = 0; i < cfg->nlisten; i++) {
         if ((pool_lfds[i] = bind_unix(cfg->listen[i])) < 0) {
-            while (--i >= 0) { close(pool_lfds[i]); unlink(cfg->listen[i]); }
+            while (--i >= 0) {
+                close(pool_lfds[i]);
+                unlink(cfg->listen[i]);
+            }
             return -1;
         }
     }
@@ -64,7 +69,8 @@ int listen_open(const tucai_config_t *cfg)
 }
 
 /* accept only while there is room: the rest waits in the backlog */
-void listen_watch(int want)
+void
+listen_watch(int want)
 {
     int i;
 
@@ -72,33 +78,44 @@ void listen_watch(int want)
         return;
     }
     for (i = 0; i < pool_nlfds; i++) {
-        if (want) ev_add(pool_lfds[i], EV_LISTEN, i); else ev_del(pool_lfds[i]);
+        if (want)
+            ev_add(pool_lfds[i], EV_LISTEN, i);
+        else
+            ev_del(pool_lfds[i]);
     }
     watching = want;
 }
 
 /* nothing new is accepted once the sockets are gone */
-void listen_close(void)
+void
+listen_close(void)
 {
     int i;
 
-    for (i = 0; i < pool_nlfds; i++) { ev_del(pool_lfds[i]); close(pool_lfds[i]); }
+    for (i = 0; i < pool_nlfds; i++) {
+        ev_del(pool_lfds[i]);
+        close(pool_lfds[i]);
+    }
     pool_nlfds = 0;
     watching = 0;
 }
 
-void listen_close_fds(void)
+void
+listen_close_fds(void)
 {
     int i;
 
-    for (i = 0; i < pool_nlfds; i++) close(pool_lfds[i]);
+    for (i = 0; i < pool_nlfds; i++)
+        close(pool_lfds[i]);
 }
 
-void write_pid(const char *path)
+void
+write_pid(const char *path)
 {
     FILE *f;
 
-    if (path[0] == '\0') return;
+    if (path[0] == '\0')
+        return;
     f = fopen(path, "w");
     if (f) {
         fprintf(f, "%d\n", (int) getpid());
@@ -106,12 +123,15 @@ void write_pid(const char *path)
     }
 }
 
-int same_listen(const tucai_config_t *a, const tucai_config_t *b)
+int
+same_listen(const tucai_config_t *a, const tucai_config_t *b)
 {
     int i;
-    if (a->nlisten != b->nlisten) return 0;
+    if (a->nlisten != b->nlisten)
+        return 0;
     for (i = 0; i < a->nlisten; i++) {
-        if (strcmp(a->listen[i], b->listen[i]) != 0) return 0;
+        if (strcmp(a->listen[i], b->listen[i]) != 0)
+            return 0;
     }
     return 1;
 }

@@ -3,7 +3,8 @@
 #include "pool_int.h"
 #include "pool_shm.h"
 
-int pool_backoff_next(int backoff_ms, int crashed, int64_t lived_ms)
+int
+pool_backoff_next(int backoff_ms, int crashed, int64_t lived_ms)
 {
     /* quick deaths back off; a long-lived child resets it */
     if (!crashed || lived_ms >= QUICK_DEATH_MS) {
@@ -13,7 +14,8 @@ int pool_backoff_next(int backoff_ms, int crashed, int64_t lived_ms)
     return backoff_ms > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : backoff_ms;
 }
 
-int pool_pick_idle(const kid_t *kids, int n, int from, const int32_t *kstate)
+int
+pool_pick_idle(const kid_t *kids, int n, int from, const int32_t *kstate)
 {
     int i;
 

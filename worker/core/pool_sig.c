@@ -12,7 +12,8 @@ volatile sig_atomic_t pool_child_stop;
 
 static int sig_pipe[2] = { -1, -1 };
 
-static void on_signal(int sig)
+static void
+on_signal(int sig)
 {
     int           saved = errno;
     unsigned char c = (unsigned char) sig;
@@ -23,13 +24,15 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static void on_child_term(int sig)
+static void
+on_child_term(int sig)
 {
     (void) sig;
     pool_child_stop = 1;
 }
 
-void set_handler(int sig, void (*fn)(int))
+void
+set_handler(int sig, void (*fn)(int))
 {
     struct sigaction sa;
 
@@ -40,7 +43,8 @@ void set_handler(int sig, void (*fn)(int))
     sigaction(sig, &sa, NULL);
 }
 
-int sig_open(void)
+int
+sig_open(void)
 {
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         return -1;
@@ -49,7 +53,8 @@ int sig_open(void)
     return 0;
 }
 
-void sig_master_handlers(void)
+void
+sig_master_handlers(void)
 {
     set_handler(SIGTERM, on_signal);
     set_handler(SIGINT, on_signal);
@@ -59,7 +64,8 @@ void sig_master_handlers(void)
     set_handler(SIGPIPE, SIG_IGN);
 }
 
-void sig_child_handlers(void)
+void
+sig_child_handlers(void)
 {
     set_handler(SIGTERM, on_child_term);
     set_handler(SIGINT, on_child_term);
@@ -69,13 +75,15 @@ void sig_child_handlers(void)
     set_handler(SIGPIPE, SIG_IGN);
 }
 
-int sig_read(unsigned char *sigs, int max)
+int
+sig_read(unsigned char *sigs, int max)
 {
     ssize_t n = read(sig_pipe[0], sigs, (size_t) max);
     return n > 0 ? (int) n : 0;
 }
 
-void sig_close(void)
+void
+sig_close(void)
 {
     close(sig_pipe[0]);
     close(sig_pipe[1]);

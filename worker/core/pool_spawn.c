@@ -17,7 +17,8 @@
 
 static void child_main(tucai_config_t *cfg, int no, int sp, int k);
 
-pid_t pool_spawn(tucai_config_t *cfg, int no)
+pid_t
+pool_spawn(tucai_config_t *cfg, int no)
 {
     sigset_t all, old;
     pid_t    pid;
@@ -69,7 +70,8 @@ pid_t pool_spawn(tucai_config_t *cfg, int no)
     _exit(0);
 }
 
-static void child_main(tucai_config_t *cfg, int no, int sp, int k)
+static void
+child_main(tucai_config_t *cfg, int no, int sp, int k)
 {
     tucai_ctx_t ctx;
 

@@ -4,8 +4,9 @@
 
 #include "proto.h"
 
-int proto_decode_req(tucai_req_t *req, const tucai_hdr_t *hdr,
-    const unsigned char *rest)
+int
+proto_decode_req(
+    tucai_req_t *req, const tucai_hdr_t *hdr, const unsigned char *rest)
 {
     const unsigned char *val;
     uint32_t             off = 0;
@@ -17,7 +18,9 @@ int proto_decode_req(tucai_req_t *req, const tucai_hdr_t *hdr,
     for (i = 0; i < 16; i++) {
         snprintf(req->rid + 2 * i, 3, "%02x", hdr->request_id[i]);
     }
-    while ((rc = tucai_meta_next(rest, hdr->meta_len, &off, &type, &val, &len)) == 1) {
+    while ((rc = tucai_meta_next(rest, hdr->meta_len, &off, &type, &val, &len))
+        == 1)
+    {
         tstr *dst = NULL;
         int   fixed = tucai_meta_fixed_len(type);
 
@@ -25,16 +28,16 @@ int proto_decode_req(tucai_req_t *req, const tucai_hdr_t *hdr,
             return -1;
         }
         switch (type) {
-        case TUCAI_M_PARAM:           dst = &req->param; break;
-        case TUCAI_M_QUERY:           dst = &req->query; break;
-        case TUCAI_M_CONTENT_TYPE:    dst = &req->content_type; break;
-        case TUCAI_M_CLIENT_IP:       dst = &req->client_ip; break;
-        case TUCAI_M_HOST:            dst = &req->host; break;
+        case TUCAI_M_PARAM: dst = &req->param; break;
+        case TUCAI_M_QUERY: dst = &req->query; break;
+        case TUCAI_M_CONTENT_TYPE: dst = &req->content_type; break;
+        case TUCAI_M_CLIENT_IP: dst = &req->client_ip; break;
+        case TUCAI_M_HOST: dst = &req->host; break;
         case TUCAI_M_WXPAY_TIMESTAMP: dst = &req->wxpay_timestamp; break;
-        case TUCAI_M_WXPAY_NONCE:     dst = &req->wxpay_nonce; break;
+        case TUCAI_M_WXPAY_NONCE: dst = &req->wxpay_nonce; break;
         case TUCAI_M_WXPAY_SIGNATURE: dst = &req->wxpay_signature; break;
-        case TUCAI_M_WXPAY_SERIAL:    dst = &req->wxpay_serial; break;
-        default:                      break;    /* unknown: ignored */
+        case TUCAI_M_WXPAY_SERIAL: dst = &req->wxpay_serial; break;
+        default: break; /* unknown: ignored */
         }
         if (dst != NULL) {
             /* a repeated item is ambiguous: a violation */
@@ -53,7 +56,8 @@ int proto_decode_req(tucai_req_t *req, const tucai_hdr_t *hdr,
     return 0;
 }
 
-static int put_item(tbuf *b, uint16_t type, const void *v, size_t len)
+static int
+put_item(tbuf *b, uint16_t type, const void *v, size_t len)
 {
     unsigned char h[4];
 
@@ -65,7 +69,8 @@ static int put_item(tbuf *b, uint16_t type, const void *v, size_t len)
     return (tbuf_add(b, h, 4) || tbuf_add(b, v, len)) ? -1 : 0;
 }
 
-int proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
+int
+proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
 {
     tucai_hdr_t   h;
     unsigned char raw[TUCAI_HDR_SIZE], v[TUCAI_STATE_SIZE];
@@ -75,7 +80,8 @@ int proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
 
     if (resp->body.len > TUCAI_MAX_RESP_BODY) {
         resp->redirect[0] = '\0';
-        resp_error(resp, 500, "INTERNAL", "内部错误", "response too large", NULL);
+        resp_error(
+            resp, 500, "INTERNAL", "内部错误", "response too large", NULL);
     }
     if (resp->status < 100 || resp->status > 599) {
         resp_error(resp, 500, "INTERNAL", "内部错误", "no answer", NULL);
@@ -84,14 +90,15 @@ int proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
     /* a body without a type is our JSON; a redirect without one lets nginx
      * type the file itself */
     ct = resp->content_type[0] ? resp->content_type
-       : "application/json; charset=utf-8";
+                               : "application/json; charset=utf-8";
     if ((resp->content_type[0] || (resp->body.len > 0 && !resp->redirect[0]))
         && put_item(&meta, TUCAI_M_CONTENT_TYPE, ct, strlen(ct)))
     {
         goto fail;
     }
     if (resp->redirect[0]
-        && put_item(&meta, TUCAI_M_REDIRECT, resp->redirect, strlen(resp->redirect)))
+        && put_item(
+            &meta, TUCAI_M_REDIRECT, resp->redirect, strlen(resp->redirect)))
     {
         goto fail;
     }
@@ -100,26 +107,29 @@ int proto_encode_resp(tbuf *head, tucai_resp_t *resp, const tucai_req_t *req)
         tucai_put64(v, resp->cooldown_until);
         tucai_put64(v + 8, resp->lock_until);
         v[16] = (unsigned char) resp->lock_kind;
-        if (put_item(&meta, TUCAI_M_STATE, v, TUCAI_STATE_SIZE)) goto fail;
+        if (put_item(&meta, TUCAI_M_STATE, v, TUCAI_STATE_SIZE))
+            goto fail;
         if (resp->contact[0]
-            && put_item(&meta, TUCAI_M_CONTACT, resp->contact,
-                        strlen(resp->contact)))
+            && put_item(
+                &meta, TUCAI_M_CONTACT, resp->contact, strlen(resp->contact)))
         {
             goto fail;
         }
     }
     if (resp->clear_subject) {
         tucai_put64(v, resp->clear_subject);
-        if (put_item(&meta, TUCAI_M_CLEAR, v, 8)) goto fail;
+        if (put_item(&meta, TUCAI_M_CLEAR, v, 8))
+            goto fail;
     }
     if (resp->retry_after) {
         tucai_put32(v, resp->retry_after);
-        if (put_item(&meta, TUCAI_M_RETRY_AFTER, v, 4)) goto fail;
+        if (put_item(&meta, TUCAI_M_RETRY_AFTER, v, 4))
+            goto fail;
     }
     for (i = 0; i < 4; i++) {
         if (resp->headers[i][0]
             && put_item(&meta, TUCAI_M_HEADER, resp->headers[i],
-                        strlen(resp->headers[i])))
+                strlen(resp->headers[i])))
         {
             goto fail;
         }

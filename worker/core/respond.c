@@ -6,7 +6,8 @@
 
 #include "handler.h"
 
-int resp_json(tucai_resp_t *r, int status, json_t *obj)
+int
+resp_json(tucai_resp_t *r, int status, json_t *obj)
 {
     char *s;
 
@@ -34,8 +35,9 @@ int resp_json(tucai_resp_t *r, int status, json_t *obj)
     return 0;
 }
 
-int resp_error(tucai_resp_t *r, int status, const char *code,
-    const char *zh, const char *en, json_t *extra)
+int
+resp_error(tucai_resp_t *r, int status, const char *code, const char *zh,
+    const char *en, json_t *extra)
 {
     char    msg[1024];
     json_t *o;
@@ -51,7 +53,7 @@ int resp_error(tucai_resp_t *r, int status, const char *code,
         if (v != NULL) {
             json_object_set(o, "retry_after", v);
         }
-        json_object_foreach(extra, k, v) {
+        json_object_foreach (extra, k, v) {
             /* the stable fields win over a careless extra */
             if (strcmp(k, "error") != 0 && strcmp(k, "message") != 0) {
                 json_object_set(o, k, v);
@@ -66,14 +68,16 @@ int resp_error(tucai_resp_t *r, int status, const char *code,
     return resp_json(r, status, o);
 }
 
-int resp_refuse(tucai_resp_t *r, enum tucai_err_id id, json_t *extra)
+int
+resp_refuse(tucai_resp_t *r, enum tucai_err_id id, json_t *extra)
 {
     const tucai_err_t *e = tucai_err(id);
 
     return resp_error(r, e->status, e->code, e->zh, e->en, extra);
 }
 
-void resp_contact(tucai_resp_t *r, const char *contact)
+void
+resp_contact(tucai_resp_t *r, const char *contact)
 {
     json_t *s = json_string(contact ? contact : "");
     char   *lit = s ? json_dumps(s, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
@@ -86,28 +90,31 @@ void resp_contact(tucai_resp_t *r, const char *contact)
     free(lit);
 }
 
-int resp_empty(tucai_resp_t *r, int status)
+int
+resp_empty(tucai_resp_t *r, int status)
 {
     r->status = status;
     r->body.len = 0;
     return 0;
 }
 
-int resp_redirect(tucai_resp_t *r, const char *uri, const char *content_type)
+int
+resp_redirect(tucai_resp_t *r, const char *uri, const char *content_type)
 {
     if (uri == NULL || uri[0] != '/' || strlen(uri) >= sizeof(r->redirect)) {
-        return resp_error(r, 500, "INTERNAL", "内部错误", "bad file reference",
-                          NULL);
+        return resp_error(
+            r, 500, "INTERNAL", "内部错误", "bad file reference", NULL);
     }
     r->status = 200;
     r->body.len = 0;
     snprintf(r->redirect, sizeof(r->redirect), "%s", uri);
     snprintf(r->content_type, sizeof(r->content_type), "%s",
-             content_type ? content_type : "");
+        content_type ? content_type : "");
     return 0;
 }
 
-void resp_state(tucai_resp_t *r, uint64_t subject, uint64_t cooldown_until,
+void
+resp_state(tucai_resp_t *r, uint64_t subject, uint64_t cooldown_until,
     int lock_kind, uint64_t lock_until)
 {
     r->has_state = 1;
@@ -117,7 +124,8 @@ void resp_state(tucai_resp_t *r, uint64_t subject, uint64_t cooldown_until,
     r->lock_until = lock_until;
 }
 
-int resp_header(tucai_resp_t *r, const char *name, const char *value)
+int
+resp_header(tucai_resp_t *r, const char *name, const char *value)
 {
     size_t i;
 
@@ -127,8 +135,8 @@ int resp_header(tucai_resp_t *r, const char *name, const char *value)
     }
     for (i = 0; i < 4; i++) {
         if (r->headers[i][0] == '\0') {
-            int n = snprintf(r->headers[i], sizeof(r->headers[i]), "%s: %s",
-                             name, value);
+            int n = snprintf(
+                r->headers[i], sizeof(r->headers[i]), "%s: %s", name, value);
             if (n < 0 || (size_t) n >= sizeof(r->headers[i])) {
                 r->headers[i][0] = '\0';
                 return -1;

@@ -40,11 +40,11 @@
 #include "ctx.h"
 
 /* Connects ctx->db using ctx->cfg.  0 or -1 (logged). */
-int  db_connect(tucai_ctx_t *ctx);
+int db_connect(tucai_ctx_t *ctx);
 /* Allow several statements per query on later connects (migrations). */
 void db_set_multi_statements(int on);
 /* Makes sure ctx->db is usable (ping, reconnect).  0 or -1. */
-int  db_ensure(tucai_ctx_t *ctx);
+int db_ensure(tucai_ctx_t *ctx);
 /* One round trip to the server (health): 0, or -1 when it cannot be
  * reached even after a reconnect. */
 int  db_ping(tucai_ctx_t *ctx);
@@ -52,7 +52,7 @@ void db_close(tucai_ctx_t *ctx);
 
 #include <stdarg.h>
 
-#define DB_FMT(i)  __attribute__((format(printf, i, (i) + 1)))
+#define DB_FMT(i) __attribute__((format(printf, i, (i) + 1)))
 
 /* Builds SQL into a malloc'ed string (caller frees).  NULL on error. */
 char *db_fmt(tucai_ctx_t *ctx, const char *fmt, ...) DB_FMT(2);
@@ -73,31 +73,32 @@ MYSQL_RES *db_vquery(tucai_ctx_t *ctx, const char *fmt, va_list ap)
 
 /* First column of the first row as an integer.  Returns 1 (found, *out
  * set; SQL NULL -> 0), 0 (no row) or -1 (error). */
-int  db_query_int(tucai_ctx_t *ctx, int64_t *out, const char *fmt, ...) DB_FMT(3);
+int db_query_int(tucai_ctx_t *ctx, int64_t *out, const char *fmt, ...)
+    DB_FMT(3);
 
 /* First column of the first row copied as a NUL-terminated string
  * (truncated to n-1).  Returns 1, 0 (no row or NULL) or -1. */
-int  db_query_str(tucai_ctx_t *ctx, char *out, size_t n, const char *fmt, ...)
+int db_query_str(tucai_ctx_t *ctx, char *out, size_t n, const char *fmt, ...)
     DB_FMT(4);
 
 /* Transactions.  0 or -1.  db_rollback is safe to call when none is open. */
-int  db_begin(tucai_ctx_t *ctx);
-int  db_commit(tucai_ctx_t *ctx);
-int  db_rollback(tucai_ctx_t *ctx);
-int  db_in_txn(const tucai_ctx_t *ctx);
+int db_begin(tucai_ctx_t *ctx);
+int db_commit(tucai_ctx_t *ctx);
+int db_rollback(tucai_ctx_t *ctx);
+int db_in_txn(const tucai_ctx_t *ctx);
 
-uint64_t    db_insert_id(tucai_ctx_t *ctx);
+uint64_t db_insert_id(tucai_ctx_t *ctx);
 /* mysql_errno of the last failure (0 = none); ER_DUP_ENTRY is 1062. */
 unsigned    db_errno(tucai_ctx_t *ctx);
 const char *db_error(tucai_ctx_t *ctx);
 /* 1 when the last failure was a lost/unavailable connection. */
-int         db_lost(tucai_ctx_t *ctx);
+int db_lost(tucai_ctx_t *ctx);
 /* Conflicts (deadlock, lock wait timeout, Galera certification failure):
  * the flag is set by any failing statement and cleared by reset, so the
  * dispatcher knows a request's 503 came from one and may run it again. */
-void        db_conflict_reset(void);
-int         db_conflict_seen(void);
-void        db_conflict_backoff(int attempt);
+void db_conflict_reset(void);
+int  db_conflict_seen(void);
+void db_conflict_backoff(int attempt);
 /* Server version string or "" when disconnected. */
 const char *db_server_version(tucai_ctx_t *ctx);
 

@@ -13,7 +13,8 @@
 
 static char host[65];
 
-static const char *host_name(void)
+static const char *
+host_name(void)
 {
     if (host[0] == '\0') {
         if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
@@ -23,33 +24,44 @@ static const char *host_name(void)
     return host;
 }
 
-int db_lease_setup(tucai_ctx_t *ctx)
+int
+db_lease_setup(tucai_ctx_t *ctx)
 {
-    return db_exec(ctx, "CREATE TABLE IF NOT EXISTS tucai_leases ("
-                        " name VARCHAR(96) NOT NULL PRIMARY KEY,"
-                        " host VARCHAR(64) NOT NULL,"
-                        " pid INT UNSIGNED NOT NULL,"
-                        " expires_at BIGINT NOT NULL,"
-                        " KEY host_pid (host, pid)"
-                        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4") < 0 ? -1 : 0;
+    return db_exec(ctx,
+               "CREATE TABLE IF NOT EXISTS tucai_leases ("
+               " name VARCHAR(96) NOT NULL PRIMARY KEY,"
+               " host VARCHAR(64) NOT NULL,"
+               " pid INT UNSIGNED NOT NULL,"
+               " expires_at BIGINT NOT NULL,"
+               " KEY host_pid (host, pid)"
+               ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+            < 0
+        ? -1
+        : 0;
 }
 
-int db_lease_take(tucai_ctx_t *ctx, const char *name, int ttl_s)
+int
+db_lease_take(tucai_ctx_t *ctx, const char *name, int ttl_s)
 {
     int64_t now = (int64_t) time(NULL), n;
 
     /* a lapsed lease is anybody's */
-    if (db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %ld",
-                name, now) < 0) {
+    if (db_exec(ctx,
+            "DELETE FROM tucai_leases WHERE name = %s AND expires_at < %ld",
+            name, now)
+        < 0)
+    {
         return -1;
     }
-    n = db_exec(ctx, "INSERT IGNORE INTO tucai_leases (name, host, pid, expires_at)"
-                     " VALUES (%s, %s, %u, %ld)", name, host_name(),
-                (unsigned) getpid(), now + ttl_s);
+    n = db_exec(ctx,
+        "INSERT IGNORE INTO tucai_leases (name, host, pid, expires_at)"
+        " VALUES (%s, %s, %u, %ld)",
+        name, host_name(), (unsigned) getpid(), now + ttl_s);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
-int db_lease_wait(tucai_ctx_t *ctx, const char *name, int ttl_s, int wait_ms)
+int
+db_lease_wait(tucai_ctx_t *ctx, const char *name, int ttl_s, int wait_ms)
 {
     struct timespec ts = { 0, 50 * 1000 * 1000 };
     int             rc, waited = 0;
@@ -71,14 +83,20 @@ int db_lease_wait(tucai_ctx_t *ctx, const char *name, int ttl_s, int wait_ms)
 static char pending[PENDING_MAX][96];
 static int  npending;
 
-static int release(tucai_ctx_t *ctx, const char *name)
+static int
+release(tucai_ctx_t *ctx, const char *name)
 {
-    return db_exec(ctx, "DELETE FROM tucai_leases WHERE name = %s AND host = %s"
-                        " AND pid = %u", name, host_name(), (unsigned) getpid()) < 0
-           ? -1 : 0;
+    return db_exec(ctx,
+               "DELETE FROM tucai_leases WHERE name = %s AND host = %s"
+               " AND pid = %u",
+               name, host_name(), (unsigned) getpid())
+            < 0
+        ? -1
+        : 0;
 }
 
-int db_lease_release(tucai_ctx_t *ctx, const char *name)
+int
+db_lease_release(tucai_ctx_t *ctx, const char *name)
 {
     if (release(ctx, name) == 0) {
         return 0;
@@ -89,7 +107,8 @@ int db_lease_release(tucai_ctx_t *ctx, const char *name)
     return -1;
 }
 
-int db_lease_flush(tucai_ctx_t *ctx)
+int
+db_lease_flush(tucai_ctx_t *ctx)
 {
     int i, left = 0;
 
@@ -102,20 +121,23 @@ int db_lease_flush(tucai_ctx_t *ctx)
     return left ? -1 : 0;
 }
 
-int db_lease_pending(void)
+int
+db_lease_pending(void)
 {
     return npending;
 }
 
-int db_lease_reap(tucai_ctx_t *ctx)
+int
+db_lease_reap(tucai_ctx_t *ctx)
 {
     MYSQL_RES *r;
     MYSQL_ROW  row;
     int        n = 0;
     unsigned   pids[256], k = 0, i;
 
-    r = db_query(ctx, "SELECT DISTINCT pid FROM tucai_leases WHERE host = %s LIMIT 256",
-                 host_name());
+    r = db_query(ctx,
+        "SELECT DISTINCT pid FROM tucai_leases WHERE host = %s LIMIT 256",
+        host_name());
     if (r == NULL) {
         return -1;
     }
@@ -129,11 +151,12 @@ int db_lease_reap(tucai_ctx_t *ctx)
     }
     mysql_free_result(r);
     for (i = 0; i < k; i++) {
-        int64_t d = db_exec(ctx, "DELETE FROM tucai_leases WHERE host = %s AND pid = %u",
-                            host_name(), pids[i]);
+        int64_t d = db_exec(ctx,
+            "DELETE FROM tucai_leases WHERE host = %s AND pid = %u",
+            host_name(), pids[i]);
         if (d > 0) {
             tlog_info("lease: released %lld lease(s) of gone process %u",
-                      (long long) d, pids[i]);
+                (long long) d, pids[i]);
             n += (int) d;
         }
     }

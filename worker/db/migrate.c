@@ -12,10 +12,11 @@
 #include "lease.h"
 #include "log.h"
 
-#define MAX_FILES     256
-#define MAX_SQL_SIZE  (1024 * 1024)
+#define MAX_FILES    256
+#define MAX_SQL_SIZE (1024 * 1024)
 
-static int is_migration(const char *n)
+static int
+is_migration(const char *n)
 {
     size_t l = strlen(n);
     return l > 8 && l < 200 && isdigit((unsigned char) n[0])
@@ -23,28 +24,38 @@ static int is_migration(const char *n)
         && n[3] == '_' && strcmp(n + l - 4, ".sql") == 0;
 }
 
-static int cmp(const void *a, const void *b)
+static int
+cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static char *slurp(const char *path, size_t *len)
+static char *
+slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     char *buf;
 
-    if (f == NULL) return NULL;
+    if (f == NULL)
+        return NULL;
     buf = malloc(MAX_SQL_SIZE + 1);
-    if (buf == NULL) { fclose(f); return NULL; }
+    if (buf == NULL) {
+        fclose(f);
+        return NULL;
+    }
     *len = fread(buf, 1, MAX_SQL_SIZE + 1, f);
     fclose(f);
-    if (*len > MAX_SQL_SIZE) { free(buf); return NULL; }
+    if (*len > MAX_SQL_SIZE) {
+        free(buf);
+        return NULL;
+    }
     buf[*len] = '\0';
     return buf;
 }
 
 /* Runs a multi-statement script, draining every result. */
-static int run_script(tucai_ctx_t *ctx, const char *sql, size_t len)
+static int
+run_script(tucai_ctx_t *ctx, const char *sql, size_t len)
 {
     MYSQL *m = ctx->db;
     int    st;
@@ -54,15 +65,19 @@ static int run_script(tucai_ctx_t *ctx, const char *sql, size_t len)
     }
     do {
         MYSQL_RES *r = mysql_store_result(m);
-        if (r) mysql_free_result(r);
-        else if (mysql_field_count(m) != 0) return -1;
+        if (r)
+            mysql_free_result(r);
+        else if (mysql_field_count(m) != 0)
+            return -1;
         st = mysql_next_result(m);
-        if (st > 0) return -1;
+        if (st > 0)
+            return -1;
     } while (st == 0);
     return 0;
 }
 
-int migrate_apply(tucai_ctx_t *ctx, const char *dir)
+int
+migrate_apply(tucai_ctx_t *ctx, const char *dir)
 {
     DIR           *d;
     struct dirent *e;
@@ -82,14 +97,18 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
     if (db_lease_setup(ctx) != 0 || db_lease_reap(ctx) < 0
         || db_lease_wait(ctx, "tucai_migrate", 300, 60 * 1000) != 1)
     {
-        fprintf(stderr, "migrate: cannot take the migration lease: %s\n", db_error(ctx));
+        fprintf(stderr, "migrate: cannot take the migration lease: %s\n",
+            db_error(ctx));
         db_close(ctx);
         return -1;
     }
-    if (db_exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                     " version VARCHAR(191) NOT NULL PRIMARY KEY,"
-                     " applied_at BIGINT NOT NULL"
-                     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4") < 0) {
+    if (db_exec(ctx,
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version VARCHAR(191) NOT NULL PRIMARY KEY,"
+            " applied_at BIGINT NOT NULL"
+            ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+        < 0)
+    {
         goto out;
     }
 
@@ -113,32 +132,45 @@ int migrate_apply(tucai_ctx_t *ctx, const char *dir)
         size_t  len;
         char   *sql;
 
-        if (db_query_int(ctx, &done, "SELECT COUNT(*) FROM schema_migrations"
-                         " WHERE version = %s", names[i]) != 1) {
+        if (db_query_int(ctx, &done,
+                "SELECT COUNT(*) FROM schema_migrations"
+                " WHERE version = %s",
+                names[i])
+            != 1)
+        {
             rc = -1;
             break;
         }
-        if (done) continue;
+        if (done)
+            continue;
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         sql = slurp(path, &len);
         if (sql == NULL) {
-            fprintf(stderr, "migrate: cannot read %s (or larger than 1 MB)\n", path);
+            fprintf(stderr, "migrate: cannot read %s (or larger than 1 MB)\n",
+                path);
             rc = -1;
             break;
         }
         if (run_script(ctx, sql, len) != 0) {
-            fprintf(stderr, "migrate: %s failed: %s\n", names[i], mysql_error(ctx->db));
-            tlog_error("migrate: %s failed: %s", names[i], mysql_error(ctx->db));
+            fprintf(stderr, "migrate: %s failed: %s\n", names[i],
+                mysql_error(ctx->db));
+            tlog_error(
+                "migrate: %s failed: %s", names[i], mysql_error(ctx->db));
             rc = -1;
-        } else if (db_exec(ctx, "INSERT INTO schema_migrations (version, applied_at)"
-                           " VALUES (%s, %ld)", names[i], (int64_t) time(NULL)) < 0) {
+        } else if (db_exec(ctx,
+                       "INSERT INTO schema_migrations (version, applied_at)"
+                       " VALUES (%s, %ld)",
+                       names[i], (int64_t) time(NULL))
+            < 0)
+        {
             rc = -1;
         } else {
             tlog_info("migrate: applied %s", names[i]);
         }
         free(sql);
     }
-    for (i = 0; i < n; i++) free(names[i]);
+    for (i = 0; i < n; i++)
+        free(names[i]);
 out:
     if (ctx->db) {
         (void) db_lease_release(ctx, "tucai_migrate");

@@ -4,9 +4,10 @@
 #include "db.h"
 #include "lease.h"
 
-#define TICK_EVERY_MS  1000   /* per process */
+#define TICK_EVERY_MS 1000 /* per process */
 
-void jobs_tick(tucai_ctx_t *ctx, const tucai_job_pt *jobs, int budget_ms)
+void
+jobs_tick(tucai_ctx_t *ctx, const tucai_job_pt *jobs, int budget_ms)
 {
     static int64_t last_ms;
     int64_t        now_ms = tucai_now_ms();

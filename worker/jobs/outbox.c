@@ -32,16 +32,18 @@
 #include "db.h"
 #include "log.h"
 
-#define LEASE_S      120     /* longer than one send with all its retries */
-#define MAX_BACKOFF  3600
-#define RUN_MAX      20      /* messages per outbox_run */
-#define MAX_AGE_S    86400   /* WeChat down: give up only after both
+#define LEASE_S     120 /* longer than one send with all its retries */
+#define MAX_BACKOFF 3600
+#define RUN_MAX     20 /* messages per outbox_run */
+#define MAX_AGE_S \
+    86400                /* WeChat down: give up only after both
                                 max_attempts and a day, so an outage of
                                 hours loses nothing */
-#define CONSENTS_MAX 100     /* consents one student may hold per template */
+#define CONSENTS_MAX 100 /* consents one student may hold per template */
 
 /* China time "YYYY-MM-DD HH:MM" for a time value. */
-static void china_time(char *buf, size_t n)
+static void
+china_time(char *buf, size_t n)
 {
     time_t    t = time(NULL) + 8 * 3600;
     struct tm tm;
@@ -55,19 +57,21 @@ static void china_time(char *buf, size_t n)
  * (tools/wechat-sandbox.py knows the same key sets and refuses others).
  */
 static const char *const photo_status_keys[] = { "thing1", "phrase2", "time3" };
-static const char *const payment_result_keys[] = {
-    "character_string1", "amount2", "phrase3", "time4"
-};
+static const char *const payment_result_keys[] = { "character_string1",
+    "amount2", "phrase3", "time4" };
 
 /* {"k1":{"value":v1},...} for n declared keys. */
-static json_t *template_data(const char *const *keys, const char *const *values,
-    size_t n)
+static json_t *
+template_data(const char *const *keys, const char *const *values, size_t n)
 {
     json_t *d = json_object();
     size_t  i;
 
     for (i = 0; d != NULL && i < n; i++) {
-        if (json_object_set_new(d, keys[i], json_pack("{s:s}", "value", values[i])) != 0) {
+        if (json_object_set_new(
+                d, keys[i], json_pack("{s:s}", "value", values[i]))
+            != 0)
+        {
             json_decref(d);
             return NULL;
         }
@@ -78,7 +82,8 @@ static json_t *template_data(const char *const *keys, const char *const *values,
 static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     const char *dedupe_key, json_t *data);
 
-int outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
+int
+outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
     const char *dedupe_key, const char *what, const char *state)
 {
     char        when[32];
@@ -96,7 +101,8 @@ int outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
     return rc;
 }
 
-int outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
+int
+outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
     const char *dedupe_key, const char *out_trade_no, uint32_t amount_fen,
     const char *state)
 {
@@ -106,7 +112,8 @@ int outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
     int         rc;
 
     china_time(when, sizeof(when));
-    snprintf(amount, sizeof(amount), "%u.%02u元", amount_fen / 100, amount_fen % 100);
+    snprintf(amount, sizeof(amount), "%u.%02u元", amount_fen / 100,
+        amount_fen % 100);
     v[0] = out_trade_no;
     v[1] = amount;
     v[2] = state;
@@ -117,7 +124,8 @@ int outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
     return rc;
 }
 
-static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
+static int
+enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     const char *dedupe_key, json_t *data)
 {
     MYSQL_RES  *res;
@@ -146,30 +154,33 @@ static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     } else {
         return -1;
     }
-    res = db_query(ctx, "SELECT %-s, %-s, a.openid FROM students s"
-                        " JOIN schools sc ON sc.id = s.school_id"
-                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %lu",
-                   sub_col, tpl_col, student_id);
+    res = db_query(ctx,
+        "SELECT %-s, %-s, a.openid FROM students s"
+        " JOIN schools sc ON sc.id = s.school_id"
+        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %lu",
+        sub_col, tpl_col, student_id);
     if (res == NULL) {
         return -1;
     }
     r = mysql_fetch_row(res);
-    accepted = r != NULL && r[0] && atoi(r[0]) == 1 && r[1] && r[1][0] && r[2] && r[2][0];
+    accepted = r != NULL && r[0] && atoi(r[0]) == 1 && r[1] && r[1][0] && r[2]
+        && r[2][0];
     if (accepted) {
         snprintf(tpl, sizeof(tpl), "%s", r[1]);
         snprintf(openid, sizeof(openid), "%s", r[2]);
     }
     mysql_free_result(res);
     if (!accepted) {
-        return 0;    /* not accepted or no template: nothing to send, not an error */
+        return 0; /* not accepted or no template: nothing to send, not an error */
     }
 
     limited = wx_limit_data(data);
     payload = limited ? json_pack("{s:s,s:s,s:s,s:o,s:s,s:s}", "touser", openid,
-                                  "template_id", tpl, "page", "pages/index/index",
-                                  "data", limited, "miniprogram_state",
-                                  ctx->cfg->wx_mp_state[0] ? ctx->cfg->wx_mp_state : "formal",
-                                  "lang", "zh_CN") : NULL;
+                  "template_id", tpl, "page", "pages/index/index", "data",
+                  limited, "miniprogram_state",
+                  ctx->cfg->wx_mp_state[0] ? ctx->cfg->wx_mp_state : "formal",
+                  "lang", "zh_CN")
+                      : NULL;
     body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
     json_decref(payload);
     if (body == NULL) {
@@ -178,32 +189,38 @@ static int enqueue(tucai_ctx_t *ctx, uint64_t student_id, const char *sub_kind,
     /* The kind column names the message (prefix of the dedupe key). */
     colon = strchr(dedupe_key, ':');
     if (colon != NULL && (size_t) (colon - dedupe_key) < sizeof(kind)) {
-        snprintf(kind, sizeof(kind), "%.*s", (int) (colon - dedupe_key), dedupe_key);
+        snprintf(
+            kind, sizeof(kind), "%.*s", (int) (colon - dedupe_key), dedupe_key);
     } else {
         snprintf(kind, sizeof(kind), "%s", sub_kind);
     }
     /* once per dedupe key: a duplicate inserts nothing and takes nothing */
-    n = db_exec(ctx, "INSERT IGNORE INTO outbox (student_id, kind, dedupe_key,"
-                     " payload_json, status, attempts, next_at, created_at, template)"
-                     " VALUES (%lu, %s, %s, %s, 'pending', 0, %ld, %ld, %s)",
-                student_id, kind, dedupe_key, body, now, now, sub_kind);
+    n = db_exec(ctx,
+        "INSERT IGNORE INTO outbox (student_id, kind, dedupe_key,"
+        " payload_json, status, attempts, next_at, created_at, template)"
+        " VALUES (%lu, %s, %s, %s, 'pending', 0, %ld, %ld, %s)",
+        student_id, kind, dedupe_key, body, now, now, sub_kind);
     free(body);
     if (n <= 0) {
         return n < 0 ? -1 : 0;
     }
-    n = db_exec(ctx, "UPDATE students SET %-s = %-s - 1 WHERE id = %lu AND %-s > 0",
-                consent_col, consent_col, student_id, consent_col);
+    n = db_exec(ctx,
+        "UPDATE students SET %-s = %-s - 1 WHERE id = %lu AND %-s > 0",
+        consent_col, consent_col, student_id, consent_col);
     if (n == 0) {
-        n = db_exec(ctx, "UPDATE outbox SET status = 'skipped', last_error ="
-                         " 'no consent left: one message per accept of the template'"
-                         " WHERE dedupe_key = %s", dedupe_key);
+        n = db_exec(ctx,
+            "UPDATE outbox SET status = 'skipped', last_error ="
+            " 'no consent left: one message per accept of the template'"
+            " WHERE dedupe_key = %s",
+            dedupe_key);
     }
     return n < 0 ? -1 : 0;
 }
 
 /* The consent column of a message's template, NULL for none (rows from
  * before consents were counted). */
-static const char *consent_column(const char *tpl)
+static const char *
+consent_column(const char *tpl)
 {
     if (tpl != NULL && strcmp(tpl, "photo_status") == 0) {
         return "consents_photo_status";
@@ -216,8 +233,9 @@ static const char *consent_column(const char *tpl)
 
 /* A message that ended dead: its consent is given back unless WeChat said
  * 43101 (then it holds none: the count follows it). */
-static void consent_after_dead(tucai_ctx_t *ctx, uint64_t student_id,
-    const char *tpl, int refused)
+static void
+consent_after_dead(
+    tucai_ctx_t *ctx, uint64_t student_id, const char *tpl, int refused)
 {
     const char *col = consent_column(tpl);
 
@@ -225,15 +243,18 @@ static void consent_after_dead(tucai_ctx_t *ctx, uint64_t student_id,
         return;
     }
     if (refused) {
-        (void) db_exec(ctx, "UPDATE students SET %-s = 0 WHERE id = %lu",
-                       col, student_id);
+        (void) db_exec(
+            ctx, "UPDATE students SET %-s = 0 WHERE id = %lu", col, student_id);
     } else {
-        (void) db_exec(ctx, "UPDATE students SET %-s = LEAST(%-s + 1, %d)"
-                            " WHERE id = %lu", col, col, CONSENTS_MAX, student_id);
+        (void) db_exec(ctx,
+            "UPDATE students SET %-s = LEAST(%-s + 1, %d)"
+            " WHERE id = %lu",
+            col, col, CONSENTS_MAX, student_id);
     }
 }
 
-void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
+void
+outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
 {
     const tucai_config_t *cfg = ctx->cfg;
     MYSQL_RES            *res;
@@ -246,10 +267,12 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
 
     for (i = 0; i < RUN_MAX && tucai_now_ms() < deadline_ms; i++) {
         now = (int64_t) time(NULL);
-        res = db_query(ctx, "SELECT id, payload_json, attempts, created_at,"
-                            " student_id, template FROM outbox"
-                            " WHERE status = 'pending' AND next_at <= %ld"
-                            " ORDER BY next_at, id LIMIT 1", now);
+        res = db_query(ctx,
+            "SELECT id, payload_json, attempts, created_at,"
+            " student_id, template FROM outbox"
+            " WHERE status = 'pending' AND next_at <= %ld"
+            " ORDER BY next_at, id LIMIT 1",
+            now);
         if (res == NULL) {
             return;
         }
@@ -269,9 +292,12 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
             return;
         }
         /* Claim: only the child whose UPDATE matched sends it. */
-        if (db_exec(ctx, "UPDATE outbox SET attempts = attempts + 1, next_at = %ld"
-                         " WHERE id = %lu AND status = 'pending' AND attempts = %ld"
-                         " AND next_at <= %ld", now + LEASE_S, id, attempts, now) != 1)
+        if (db_exec(ctx,
+                "UPDATE outbox SET attempts = attempts + 1, next_at = %ld"
+                " WHERE id = %lu AND status = 'pending' AND attempts = %ld"
+                " AND next_at <= %ld",
+                now + LEASE_S, id, attempts, now)
+            != 1)
         {
             free(payload);
             continue;
@@ -281,24 +307,33 @@ void outbox_run(tucai_ctx_t *ctx, int64_t deadline_ms)
         free(payload);
         now = (int64_t) time(NULL);
         if (st == WX_OK) {
-            (void) db_exec(ctx, "UPDATE outbox SET status = 'sent', sent_at = %ld,"
-                                " last_error = '' WHERE id = %lu", now, id);
+            (void) db_exec(ctx,
+                "UPDATE outbox SET status = 'sent', sent_at = %ld,"
+                " last_error = '' WHERE id = %lu",
+                now, id);
         } else if (st == WX_REFUSED || st == WX_BAD_REQUEST
-                   || (attempts >= cfg->outbox_max_attempts && now - created >= MAX_AGE_S))
+            || (attempts >= cfg->outbox_max_attempts
+                && now - created >= MAX_AGE_S))
         {
             tlog_warn("outbox: message %llu dead after %lld attempts: %s",
-                      (unsigned long long) id, (long long) attempts, errmsg);
-            (void) db_exec(ctx, "UPDATE outbox SET status = 'dead', last_error = %s"
-                                " WHERE id = %lu", errmsg, id);
+                (unsigned long long) id, (long long) attempts, errmsg);
+            (void) db_exec(ctx,
+                "UPDATE outbox SET status = 'dead', last_error = %s"
+                " WHERE id = %lu",
+                errmsg, id);
             consent_after_dead(ctx, student_id, tpl, st == WX_REFUSED);
         } else {
-            delay = (int64_t) (cfg->outbox_interval_s > 0 ? cfg->outbox_interval_s : 5)
-                    << (attempts > 10 ? 10 : attempts - 1);
+            delay =
+                (int64_t) (cfg->outbox_interval_s > 0 ? cfg->outbox_interval_s
+                                                      : 5)
+                << (attempts > 10 ? 10 : attempts - 1);
             if (delay > MAX_BACKOFF) {
                 delay = MAX_BACKOFF;
             }
-            (void) db_exec(ctx, "UPDATE outbox SET next_at = %ld, last_error = %s"
-                                " WHERE id = %lu", now + delay, errmsg, id);
+            (void) db_exec(ctx,
+                "UPDATE outbox SET next_at = %ld, last_error = %s"
+                " WHERE id = %lu",
+                now + delay, errmsg, id);
         }
     }
 }

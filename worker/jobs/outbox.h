@@ -21,9 +21,9 @@
  *                   time3 now (China time)
  *   payment_result  character_string1 the order, amount2 the fee, phrase3
  *                   state, time4 now */
-int  outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
+int outbox_photo_status(tucai_ctx_t *ctx, uint64_t student_id,
     const char *dedupe_key, const char *what, const char *state);
-int  outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
+int outbox_payment_result(tucai_ctx_t *ctx, uint64_t student_id,
     const char *dedupe_key, const char *out_trade_no, uint32_t amount_fen,
     const char *state);
 

@@ -12,20 +12,21 @@
 #include "db.h"
 #include "log.h"
 
-#define RETENTION_BATCH     50
+#define RETENTION_BATCH 50
 /* With nothing due, look again this much later: the scan is an index range
  * (captures ix_pass_created) but need not run every tick. */
-#define RETENTION_IDLE_S    10
+#define RETENTION_IDLE_S 10
 
-void retention_run(tucai_ctx_t *ctx, int64_t deadline_ms)
+void
+retention_run(tucai_ctx_t *ctx, int64_t deadline_ms)
 {
-    static int64_t  next_at;
-    MYSQL_RES      *res;
-    MYSQL_ROW       r;
-    char            path[PATH_MAX];
-    int64_t         now = (int64_t) time(NULL);
-    uint64_t        ids[RETENTION_BATCH];
-    int             n = 0, removed = 0, i;
+    static int64_t next_at;
+    MYSQL_RES     *res;
+    MYSQL_ROW      r;
+    char           path[PATH_MAX];
+    int64_t        now = (int64_t) time(NULL);
+    uint64_t       ids[RETENTION_BATCH];
+    int            n = 0, removed = 0, i;
 
     if (now < next_at || tucai_now_ms() >= deadline_ms) {
         return;
@@ -46,10 +47,11 @@ void retention_run(tucai_ctx_t *ctx, int64_t deadline_ms)
     }
     while ((r = mysql_fetch_row(res)) != NULL && n < RETENTION_BATCH) {
         if (r[1] == NULL || strstr(r[1], "..") != NULL || r[1][0] == '/') {
-            continue;   /* never ours: leave it, say so */
+            continue; /* never ours: leave it, say so */
         }
-        if ((size_t) snprintf(path, sizeof(path), "%s/%s",
-                              ctx->cfg->storage_dir, r[1]) >= sizeof(path))
+        if ((size_t) snprintf(
+                path, sizeof(path), "%s/%s", ctx->cfg->storage_dir, r[1])
+            >= sizeof(path))
         {
             continue;
         }
@@ -63,8 +65,10 @@ void retention_run(tucai_ctx_t *ctx, int64_t deadline_ms)
 
     for (i = 0; i < n; i++) {
         /* the file is gone: the row says so, its verdict stays */
-        if (db_exec(ctx, "UPDATE captures SET original_path = '' WHERE id = %lu",
-                    (unsigned long) ids[i]) > 0)
+        if (db_exec(ctx,
+                "UPDATE captures SET original_path = '' WHERE id = %lu",
+                (unsigned long) ids[i])
+            > 0)
         {
             removed++;
         }

@@ -32,19 +32,19 @@ photo_setup(tucai_ctx_t *ctx)
     photo_thresholds_default(&base_th);
     if (ctx->cfg->photo_spec_file[0] != '\0') {
         j = json_load_file(ctx->cfg->photo_spec_file, 0, NULL);
-        if (j == NULL || photo_spec_from_json(&base_spec, j, err, sizeof(err))) {
+        if (j == NULL || photo_spec_from_json(&base_spec, j, err, sizeof(err)))
+        {
             fprintf(stderr, "journey: bad [photo] spec_file %s\n",
-                    ctx->cfg->photo_spec_file);
+                ctx->cfg->photo_spec_file);
         }
         json_decref(j);
     }
     if (ctx->cfg->photo_thresholds_file[0] != '\0') {
         j = json_load_file(ctx->cfg->photo_thresholds_file, 0, NULL);
         if (j == NULL
-            || photo_thresholds_from_json(&base_th, j, err, sizeof(err)))
-        {
+            || photo_thresholds_from_json(&base_th, j, err, sizeof(err))) {
             fprintf(stderr, "journey: bad [photo] thresholds_file %s\n",
-                    ctx->cfg->photo_thresholds_file);
+                ctx->cfg->photo_thresholds_file);
         }
         json_decref(j);
     }
@@ -62,8 +62,7 @@ school_spec(tucai_ctx_t *ctx, uint32_t school_id, photo_spec_t *spec)
 
     *spec = base_spec;
     rc = db_query_str(ctx, buf, sizeof(buf),
-                      "SELECT spec_json FROM schools WHERE id = %lu",
-                      (uint64_t) school_id);
+        "SELECT spec_json FROM schools WHERE id = %lu", (uint64_t) school_id);
     if (rc < 0) {
         return -1;
     }
@@ -71,8 +70,9 @@ school_spec(tucai_ctx_t *ctx, uint32_t school_id, photo_spec_t *spec)
         j = json_loads(buf, 0, NULL);
         if (j == NULL || photo_spec_from_json(spec, j, err, sizeof(err))) {
             /* A broken school spec must not block students: default. */
-            fprintf(stderr, "journey: school %u: bad spec_json, using default\n",
-                    school_id);
+            fprintf(stderr,
+                "journey: school %u: bad spec_json, using default\n",
+                school_id);
             *spec = base_spec;
         }
         json_decref(j);
@@ -86,9 +86,10 @@ capture_check_prepare(tucai_ctx_t *ctx, const tucai_req_t *req,
     photo_thresholds_t *th)
 {
     if (photo_setup(ctx) != 0 || school_spec(ctx, st->school_id, spec) != 0) {
-        resp_error(resp, 503, "PHOTO_UNAVAILABLE", "照片服务暂不可用，请稍后重试",
-                   "photo service unavailable, retry shortly",
-                   json_pack("{s:i}", "retry_after", 5));
+        resp_error(resp, 503, "PHOTO_UNAVAILABLE",
+            "照片服务暂不可用，请稍后重试",
+            "photo service unavailable, retry shortly",
+            json_pack("{s:i}", "retry_after", 5));
         return -1;
     }
     *th = base_th;
@@ -102,8 +103,8 @@ capture_check_run(const capture_input_t *ci, const photo_spec_t *spec,
 {
     if (photo_process(&ci->in, spec, th, 1, res) != 0) {
         resp_error(resp, 503, "PHOTO_UNAVAILABLE", "照片处理失败，请稍后重试",
-                   "photo processing failed, retry shortly",
-                   json_pack("{s:i}", "retry_after", 5));
+            "photo processing failed, retry shortly",
+            json_pack("{s:i}", "retry_after", 5));
         return -1;
     }
     {
@@ -113,7 +114,8 @@ capture_check_run(const capture_input_t *ci, const photo_spec_t *spec,
 
         _Static_assert(METRICS_NSTAGES == PHOTO_NSTAGES, "photo stages");
         for (k = 0; k < METRICS_NSTAGES; k++) {
-            us[k] = res->stage_ms[k] < 0 ? -1 : (int64_t) (res->stage_ms[k] * 1000);
+            us[k] =
+                res->stage_ms[k] < 0 ? -1 : (int64_t) (res->stage_ms[k] * 1000);
         }
         metrics_stages(us);
     }
@@ -124,13 +126,14 @@ capture_check_run(const capture_input_t *ci, const photo_spec_t *spec,
             && strcmp(res->decode_code, "UNSUPPORTED_FORMAT") == 0)
         {
             resp_error(resp, 415, "UNSUPPORTED_FORMAT",
-                       "不支持的图片格式，请上传 JPEG、PNG、HEIC 或 WebP",
-                       "unsupported image format",
-                       json_pack("{s:O}", "verdict", res->verdict));
+                "不支持的图片格式，请上传 JPEG、PNG、HEIC 或 WebP",
+                "unsupported image format",
+                json_pack("{s:O}", "verdict", res->verdict));
         } else {
-            resp_error(resp, 422, "CORRUPT_IMAGE", "图片已损坏或无法读取，请重拍",
-                       "the image is corrupt or unreadable",
-                       json_pack("{s:O}", "verdict", res->verdict));
+            resp_error(resp, 422, "CORRUPT_IMAGE",
+                "图片已损坏或无法读取，请重拍",
+                "the image is corrupt or unreadable",
+                json_pack("{s:O}", "verdict", res->verdict));
         }
         photo_result_free(res);
         return -1;

@@ -13,7 +13,7 @@
 
 /* An upload slot outlives any capture (request_timeout is 30 s): it lapses
  * by itself only when its host died. */
-#define CAP_SLOT_TTL    120
+#define CAP_SLOT_TTL 120
 
 /*
  * Takes the first free of the student's N upload slots: leases (lease.h),
@@ -34,15 +34,12 @@ capture_slot_take(tucai_ctx_t *ctx, const tucai_req_t *req, uint64_t sid,
         if (k == 0) {
             snprintf(lockname, n, "tucai:cap:%llu", (unsigned long long) sid);
         } else {
-            snprintf(lockname, n, "tucai:cap:%llu:%u",
-                     (unsigned long long) sid, k);
+            snprintf(
+                lockname, n, "tucai:cap:%llu:%u", (unsigned long long) sid, k);
         }
         switch (db_lease_take(ctx, lockname, CAP_SLOT_TTL)) {
-        case -1:
-            return -1;
-        case 1:
-            *got = 1;
-            return 0;
+        case -1: return -1;
+        case 1: *got = 1; return 0;
         }
     }
     return 0;

@@ -25,32 +25,36 @@ capture_store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
         return -2;
     }
     snprintf(rel, sizeof(rel), "drafts/%llu/%lld-%s.jpg",
-             (unsigned long long) st->student_id, (long long) now, hex);
-    if (journey_write_file(ctx->cfg->storage_dir, rel, res->jpeg,
-                           res->jpeg_len) != 0)
+        (unsigned long long) st->student_id, (long long) now, hex);
+    if (journey_write_file(ctx->cfg->storage_dir, rel, res->jpeg, res->jpeg_len)
+        != 0)
     {
-        return -2;              /* storage, not the database */
+        return -2; /* storage, not the database */
     }
     if (journey_txn(ctx) != 0
-        || capture_insert(ctx, st, now, 1, "", verdict_text, orig, meta,
-                          &capture_id) != 0)
+        || capture_insert(
+               ctx, st, now, 1, "", verdict_text, orig, meta, &capture_id)
+            != 0)
     {
         goto fail;
     }
-    if (db_exec(ctx, "INSERT INTO drafts (student_id, capture_id, created_at,"
-                " photo_path, original_path) VALUES (%lu, %lu, %ld, %s, %s)",
-                st->student_id, capture_id, now, rel, orig) != 1)
+    if (db_exec(ctx,
+            "INSERT INTO drafts (student_id, capture_id, created_at,"
+            " photo_path, original_path) VALUES (%lu, %lu, %ld, %s, %s)",
+            st->student_id, capture_id, now, rel, orig)
+        != 1)
     {
         goto fail;
     }
     draft_id = db_insert_id(ctx);
     /* An ended quality lock is cleared for good (lock_kind is assigned
      * first, so lock_until sees its new value). */
-    n = db_exec(ctx, "UPDATE students SET liveness_fails = 0, quality_fails = 0,"
-                " attempts = attempts + 1, lock_kind = IF(lock_kind = 2 AND"
-                " lock_until <= %ld, 0, lock_kind), lock_until ="
-                " IF(lock_kind = 0, 0, lock_until), updated_at = %ld WHERE id = %lu",
-                now, now, st->student_id);
+    n = db_exec(ctx,
+        "UPDATE students SET liveness_fails = 0, quality_fails = 0,"
+        " attempts = attempts + 1, lock_kind = IF(lock_kind = 2 AND"
+        " lock_until <= %ld, 0, lock_kind), lock_until ="
+        " IF(lock_kind = 0, 0, lock_until), updated_at = %ld WHERE id = %lu",
+        now, now, st->student_id);
     if (n < 0) {
         goto fail;
     }
@@ -63,8 +67,8 @@ capture_store_pass(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
     }
     journey_state(resp, req, st);
     o = json_pack("{s:o,s:O,s:s}", "draft",
-                  journey_draft_json(req, draft_id, now),
-                  "verdict", res->verdict, "step", journey_step_name(st->step));
+        journey_draft_json(req, draft_id, now), "verdict", res->verdict, "step",
+        journey_step_name(st->step));
     return resp_json(resp, 201, o);
 
 fail:

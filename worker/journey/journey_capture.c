@@ -40,8 +40,9 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return 0;
     }
 
-    if (capture_slot_take(ctx, req, st.student_id, lockname, sizeof(lockname),
-                          &got) != 0)
+    if (capture_slot_take(
+            ctx, req, st.student_id, lockname, sizeof(lockname), &got)
+        != 0)
     {
         return resp_db_unavailable(resp);
     }
@@ -67,31 +68,32 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         goto storage;
     }
     snprintf(orig, sizeof(orig), "originals/%llu/%lld-%s.%s",
-             (unsigned long long) st.student_id, (long long) now, hex, ci.ext);
+        (unsigned long long) st.student_id, (long long) now, hex, ci.ext);
 
     if (capture_check_run(&ci, &spec, &th, &res, resp) != 0) {
         goto out;
     }
     have_res = 1;
 
-    verdict_text = json_dumps(res.verdict,
-                              JSON_COMPACT | JSON_REAL_PRECISION(6));
+    verdict_text =
+        json_dumps(res.verdict, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (verdict_text == NULL) {
         goto storage;
     }
 
     /* The original is written only now, after the check (the bytes are in
      * memory anyway): a child killed mid-check leaves no file behind. */
-    if (journey_write_file(ctx->cfg->storage_dir, orig, ci.in.photo,
-                           ci.in.photo_len) != 0)
+    if (journey_write_file(
+            ctx->cfg->storage_dir, orig, ci.in.photo, ci.in.photo_len)
+        != 0)
     {
         goto storage;
     }
     rc = res.pass && res.jpeg != NULL
-         ? capture_store_pass(ctx, req, resp, &st, &res, orig, verdict_text,
-                              &ci.in.meta)
-         : capture_store_fail(ctx, req, resp, &st, &res, orig, verdict_text,
-                              &ci.in.meta);
+        ? capture_store_pass(
+            ctx, req, resp, &st, &res, orig, verdict_text, &ci.in.meta)
+        : capture_store_fail(
+            ctx, req, resp, &st, &res, orig, verdict_text, &ci.in.meta);
     if (rc != 0) {
         /* Nothing committed: the original goes too. */
         journey_unlink(ctx->cfg->storage_dir, orig);
@@ -104,8 +106,8 @@ journey_capture(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 
 storage:
     resp_error(resp, 503, "STORAGE_UNAVAILABLE", "存储暂不可用，请稍后重试",
-               "storage unavailable, retry shortly",
-               json_pack("{s:i}", "retry_after", 5));
+        "storage unavailable, retry shortly",
+        json_pack("{s:i}", "retry_after", 5));
 out:
     free(verdict_text);
     if (have_res) {

@@ -18,10 +18,10 @@ static int
 bound_elsewhere(tucai_resp_t *resp, const char *contact)
 {
     return resp_error(resp, 409, "CODE_BOUND_ELSEWHERE",
-                      "该学生已绑定其他微信账号，如有疑问请联系学校图像采集工作部门",
-                      "this student is bound to another WeChat account; "
-                      "contact your school's photo office",
-                      json_pack("{s:s}", "contact", contact));
+        "该学生已绑定其他微信账号，如有疑问请联系学校图像采集工作部门",
+        "this student is bound to another WeChat account; "
+        "contact your school's photo office",
+        json_pack("{s:s}", "contact", contact));
 }
 
 int
@@ -41,9 +41,10 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (journey_txn(ctx) != 0) {
         return resp_db_unavailable(resp);
     }
-    rc = jdb_row(ctx, &res, &row, "SELECT pending_student_id, pending_phone,"
-                 " pending_code_id FROM accounts WHERE id = %lu FOR UPDATE",
-                 st.account_id);
+    rc = jdb_row(ctx, &res, &row,
+        "SELECT pending_student_id, pending_phone,"
+        " pending_code_id FROM accounts WHERE id = %lu FOR UPDATE",
+        st.account_id);
     if (rc <= 0) {
         goto db_fail;
     }
@@ -57,8 +58,10 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return journey_guard(&(jst_t){ .step = J_CODE }, 0, resp), 0;
     }
 
-    rc = jdb_row(ctx, &res, &row, "SELECT account_id FROM students"
-                 " WHERE id = %lu FOR UPDATE", sid);
+    rc = jdb_row(ctx, &res, &row,
+        "SELECT account_id FROM students"
+        " WHERE id = %lu FOR UPDATE",
+        sid);
     if (rc <= 0) {
         goto db_fail;
     }
@@ -70,8 +73,10 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     mysql_free_result(res);
 
     if (code_id != 0) {
-        rc = jdb_row(ctx, &res, &row, "SELECT status, expires_at FROM codes"
-                     " WHERE id = %lu", code_id);
+        rc = jdb_row(ctx, &res, &row,
+            "SELECT status, expires_at FROM codes"
+            " WHERE id = %lu",
+            code_id);
         if (rc < 0) {
             goto db_fail;
         }
@@ -84,19 +89,19 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
             }
             db_rollback(ctx);
             return resp_error(resp, 410, "CODE_REVOKED",
-                              "采集码已失效，请联系学校图像采集工作部门",
-                              "the collection code is no longer valid; "
-                              "contact your school's photo office",
-                              json_pack("{s:s,s:s}", "contact", st.contact,
-                                        "reason",
-                                        expired ? "expired" : "revoked"));
+                "采集码已失效，请联系学校图像采集工作部门",
+                "the collection code is no longer valid; "
+                "contact your school's photo office",
+                json_pack("{s:s,s:s}", "contact", st.contact, "reason",
+                    expired ? "expired" : "revoked"));
         }
         mysql_free_result(res);
     }
 
-    n = db_exec(ctx, "UPDATE students SET account_id = %lu, phone = %s,"
-                " updated_at = %ld WHERE id = %lu AND account_id IS NULL",
-                st.account_id, phone, now, sid);
+    n = db_exec(ctx,
+        "UPDATE students SET account_id = %lu, phone = %s,"
+        " updated_at = %ld WHERE id = %lu AND account_id IS NULL",
+        st.account_id, phone, now, sid);
     if (n < 0 && db_errno(ctx) == ER_DUP_ENTRY_) {
         /* This account is already bound to another student. */
         db_rollback(ctx);
@@ -105,9 +110,11 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (n != 1) {
         goto db_fail;
     }
-    if (db_exec(ctx, "UPDATE accounts SET pending_student_id = NULL,"
-                " pending_phone = NULL, pending_code_id = NULL WHERE id = %lu",
-                st.account_id) < 0
+    if (db_exec(ctx,
+            "UPDATE accounts SET pending_student_id = NULL,"
+            " pending_phone = NULL, pending_code_id = NULL WHERE id = %lu",
+            st.account_id)
+            < 0
         || db_commit(ctx) != 0)
     {
         goto db_fail;
@@ -117,18 +124,17 @@ journey_confirm(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
     journey_step_sync(ctx, &st);
-    if (journey_token(ctx, st.account_id, st.school_id, token, sizeof(token),
-                      &expires_in) != 0)
+    if (journey_token(
+            ctx, st.account_id, st.school_id, token, sizeof(token), &expires_in)
+        != 0)
     {
-        return resp_error(resp, 503, "TOKEN_UNAVAILABLE",
-                          "无法签发登录凭证", "cannot issue a token",
-                          json_pack("{s:i}", "retry_after", 5));
+        return resp_error(resp, 503, "TOKEN_UNAVAILABLE", "无法签发登录凭证",
+            "cannot issue a token", json_pack("{s:i}", "retry_after", 5));
     }
     journey_state(resp, req, &st);
     return resp_json(resp, 200,
-                     json_pack("{s:s,s:s,s:i}", "step",
-                               journey_step_name(st.step), "token", token,
-                               "expires_in", expires_in));
+        json_pack("{s:s,s:s,s:i}", "step", journey_step_name(st.step), "token",
+            token, "expires_in", expires_in));
 
 db_fail:
     db_rollback(ctx);

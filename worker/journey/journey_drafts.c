@@ -46,10 +46,10 @@ journey_drafts(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
         return resp_db_unavailable(resp);
     }
     journey_state(resp, req, &st);
-    return resp_json(resp, 200, json_pack(
-        "{s:I,s:o}", "capacity",
-        (json_int_t) journey_policy(req, TUCAI_POL_DRAFTS_CAPACITY),
-        "drafts", list));
+    return resp_json(resp, 200,
+        json_pack("{s:I,s:o}", "capacity",
+            (json_int_t) journey_policy(req, TUCAI_POL_DRAFTS_CAPACITY),
+            "drafts", list));
 }
 
 /* Prologue of the per-draft endpoints: the student (step shoot or later)
@@ -69,8 +69,8 @@ draft_begin(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
 }
 
 int
-journey_draft_photo(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp)
+journey_draft_photo(
+    tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     jst_t    st;
     uint64_t id;
@@ -80,15 +80,17 @@ journey_draft_photo(tucai_ctx_t *ctx, const tucai_req_t *req,
     if (draft_begin(ctx, req, resp, &st, &id) != 0) {
         return 0;
     }
-    rc = db_query_str(ctx, path, sizeof(path), "SELECT photo_path FROM drafts"
-                      " WHERE id = %lu AND student_id = %lu AND status = 'draft'",
-                      id, st.student_id);
+    rc = db_query_str(ctx, path, sizeof(path),
+        "SELECT photo_path FROM drafts"
+        " WHERE id = %lu AND student_id = %lu AND status = 'draft'",
+        id, st.student_id);
     if (rc < 0) {
         return resp_db_unavailable(resp);
     }
     if (rc == 0 || path[0] == '\0' || strstr(path, "..") != NULL
-        || (size_t) snprintf(uri, sizeof(uri), "%s/%s",
-                             ctx->cfg->storage_uri, path) >= sizeof(uri))
+        || (size_t) snprintf(
+               uri, sizeof(uri), "%s/%s", ctx->cfg->storage_uri, path)
+            >= sizeof(uri))
     {
         return journey_not_found(resp);
     }
@@ -96,8 +98,8 @@ journey_draft_photo(tucai_ctx_t *ctx, const tucai_req_t *req,
 }
 
 int
-journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp)
+journey_draft_delete(
+    tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     jst_t      st;
     uint64_t   id;
@@ -112,9 +114,11 @@ journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
     if (journey_txn(ctx) != 0) {
         return resp_db_unavailable(resp);
     }
-    rc = jdb_row(ctx, &res, &row, "SELECT created_at FROM drafts"
-                 " WHERE id = %lu AND student_id = %lu AND status = 'draft'"
-                 " FOR UPDATE", id, st.student_id);
+    rc = jdb_row(ctx, &res, &row,
+        "SELECT created_at FROM drafts"
+        " WHERE id = %lu AND student_id = %lu AND status = 'draft'"
+        " FOR UPDATE",
+        id, st.student_id);
     if (rc < 0) {
         goto db_fail;
     }
@@ -125,31 +129,34 @@ journey_draft_delete(tucai_ctx_t *ctx, const tucai_req_t *req,
     created = jsql_i64(row[0]);
     mysql_free_result(res);
 
-    rc = db_query_int(ctx, &n, "SELECT COUNT(*) FROM orders WHERE draft_id = %lu"
-                      " AND student_id = %lu AND (live = 1 OR status IN"
-                      " ('PAID', 'FREE'))", id, st.student_id);
+    rc = db_query_int(ctx, &n,
+        "SELECT COUNT(*) FROM orders WHERE draft_id = %lu"
+        " AND student_id = %lu AND (live = 1 OR status IN"
+        " ('PAID', 'FREE'))",
+        id, st.student_id);
     if (rc < 0) {
         goto db_fail;
     }
     if (n > 0) {
         db_rollback(ctx);
         return resp_error(resp, 409, "DRAFT_SUBMITTED",
-                          "该草稿已提交，不能删除",
-                          "this draft is submitted and cannot be deleted",
-                          NULL);
+            "该草稿已提交，不能删除",
+            "this draft is submitted and cannot be deleted", NULL);
     }
     deletable = created + journey_policy(req, TUCAI_POL_DRAFT_DELETE_DELAY_S);
     if (now < deletable) {
         db_rollback(ctx);
         return resp_error(resp, 409, "DRAFT_TOO_NEW",
-                          "草稿保存时间不足，暂不能删除",
-                          "a draft can be deleted only after the delay",
-                          json_pack("{s:o,s:I}", "deletable_at",
-                                    journey_time(deletable), "retry_after",
-                                    (json_int_t) (deletable - now)));
+            "草稿保存时间不足，暂不能删除",
+            "a draft can be deleted only after the delay",
+            json_pack("{s:o,s:I}", "deletable_at", journey_time(deletable),
+                "retry_after", (json_int_t) (deletable - now)));
     }
-    if (db_exec(ctx, "UPDATE drafts SET status = 'deleted', deleted_at = %ld"
-                " WHERE id = %lu", now, id) != 1
+    if (db_exec(ctx,
+            "UPDATE drafts SET status = 'deleted', deleted_at = %ld"
+            " WHERE id = %lu",
+            now, id)
+            != 1
         || db_commit(ctx) != 0)
     {
         goto db_fail;

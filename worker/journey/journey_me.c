@@ -33,18 +33,20 @@ last_capture(tucai_ctx_t *ctx, const jst_t *st)
     if (!st->has_student) {
         return json_null();
     }
-    MYSQL_RES *res = db_query(ctx, "SELECT created_at, pass, verdict_json"
-                              " FROM captures WHERE student_id = %lu"
-                              " ORDER BY id DESC LIMIT 1", st->student_id);
+    MYSQL_RES *res = db_query(ctx,
+        "SELECT created_at, pass, verdict_json"
+        " FROM captures WHERE student_id = %lu"
+        " ORDER BY id DESC LIMIT 1",
+        st->student_id);
     if (res == NULL) {
         return NULL;
     }
     MYSQL_ROW row = mysql_fetch_row(res);
-    json_t *v = row && row[2] ? json_loads(row[2], 0, NULL) : NULL;
-    json_t *o = v == NULL ? json_null()
-              : json_pack("{s:o,s:b,s:o}",
-                          "at", journey_time(strtoll(row[0], NULL, 10)),
-                          "pass", atoi(row[1]), "verdict", v);
+    json_t   *v = row && row[2] ? json_loads(row[2], 0, NULL) : NULL;
+    json_t   *o = v == NULL ? json_null()
+                            : json_pack("{s:o,s:b,s:o}", "at",
+                                journey_time(strtoll(row[0], NULL, 10)), "pass",
+                                atoi(row[1]), "verdict", v);
     mysql_free_result(res);
     return o != NULL ? o : json_null();
 }
@@ -83,14 +85,13 @@ journey_me(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     } else if (st.lock_kind == TUCAI_LOCK_QUALITY) {
         lock = "quality";
     }
-    o = json_pack("{s:o,s:s,s:o,s:s?,s:o,s:o,s:I,s:o,s:b,s:s?}",
-                  "student", student, "step", journey_step_name(st.step),
-                  "cooldown_until", journey_time(st.cooldown_until),
-                  "lock", lock, "lock_until", journey_time(st.lock_until),
-                  "drafts", drafts, "capacity",
-                  (json_int_t) journey_policy(req, TUCAI_POL_DRAFTS_CAPACITY),
-                  "order", order, "photo_ready", st.photo_ready,
-                  "photo_url", st.photo_ready ? "/api/v1/photo" : NULL);
+    o = json_pack("{s:o,s:s,s:o,s:s?,s:o,s:o,s:I,s:o,s:b,s:s?}", "student",
+        student, "step", journey_step_name(st.step), "cooldown_until",
+        journey_time(st.cooldown_until), "lock", lock, "lock_until",
+        journey_time(st.lock_until), "drafts", drafts, "capacity",
+        (json_int_t) journey_policy(req, TUCAI_POL_DRAFTS_CAPACITY), "order",
+        order, "photo_ready", st.photo_ready, "photo_url",
+        st.photo_ready ? "/api/v1/photo" : NULL);
     json_object_set_new(o, "last_capture", last);
     journey_state(resp, req, &st);
     return resp_json(resp, 200, o);

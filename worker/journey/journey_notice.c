@@ -20,26 +20,26 @@ journey_notice(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (journey_enter(ctx, req, resp, &st, J_FROM(J_NOTICE)) != 0) {
         return 0;
     }
-    rc = jdb_row(ctx, &res, &row, "SELECT notice_version, notice_title,"
-                 " notice_body FROM schools WHERE id = %lu",
-                 (uint64_t) st.school_id);
+    rc = jdb_row(ctx, &res, &row,
+        "SELECT notice_version, notice_title,"
+        " notice_body FROM schools WHERE id = %lu",
+        (uint64_t) st.school_id);
     if (rc <= 0) {
         return resp_db_unavailable(resp);
     }
     o = json_pack("{s:I,s:s,s:s,s:I}", "version", (json_int_t) jsql_u64(row[0]),
-                  "title", row[1] ? row[1] : "", "body", row[2] ? row[2] : "",
-                  "acked_version", (json_int_t) st.notice_ack_version);
+        "title", row[1] ? row[1] : "", "body", row[2] ? row[2] : "",
+        "acked_version", (json_int_t) st.notice_ack_version);
     mysql_free_result(res);
     return resp_json(resp, 200, o);
 }
 
 int
-journey_notice_ack(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp)
+journey_notice_ack(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
-    jst_t    st;
-    json_t  *body, *v;
-    int64_t  version, n;
+    jst_t   st;
+    json_t *body, *v;
+    int64_t version, n;
 
     if (journey_enter(ctx, req, resp, &st, J_FROM(J_NOTICE)) != 0) {
         return 0;
@@ -52,26 +52,27 @@ journey_notice_ack(tucai_ctx_t *ctx, const tucai_req_t *req,
     if (!json_is_integer(v)) {
         json_decref(body);
         return resp_error(resp, 400, "BAD_REQUEST", "缺少须知版本号",
-                          "field version (integer) is required",
-                          json_pack("{s:s}", "field", "version"));
+            "field version (integer) is required",
+            json_pack("{s:s}", "field", "version"));
     }
     version = (int64_t) json_integer_value(v);
     json_decref(body);
     /* The school row decides, in the same statement: no race with a
      * teacher publishing a new version meanwhile. */
-    n = db_exec(ctx, "UPDATE students s JOIN schools sc ON sc.id = s.school_id"
-                " SET s.notice_ack_version = sc.notice_version, s.updated_at = %ld"
-                " WHERE s.id = %lu AND sc.notice_version = %ld",
-                (int64_t) time(NULL), st.student_id, version);
+    n = db_exec(ctx,
+        "UPDATE students s JOIN schools sc ON sc.id = s.school_id"
+        " SET s.notice_ack_version = sc.notice_version, s.updated_at = %ld"
+        " WHERE s.id = %lu AND sc.notice_version = %ld",
+        (int64_t) time(NULL), st.student_id, version);
     if (n < 0) {
         return resp_db_unavailable(resp);
     }
     if (n == 0 && version != (int64_t) st.notice_version) {
         return resp_error(resp, 409, "NOTICE_OUTDATED",
-                          "须知已更新，请重新阅读", "the notice has changed; "
-                          "read the current version",
-                          json_pack("{s:I}", "version",
-                                    (json_int_t) st.notice_version));
+            "须知已更新，请重新阅读",
+            "the notice has changed; "
+            "read the current version",
+            json_pack("{s:I}", "version", (json_int_t) st.notice_version));
     }
     return journey_reply_step(ctx, req, resp, NULL);
 }

@@ -73,9 +73,9 @@ journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st)
 
     memset(st, 0, sizeof(*st));
     rc = jdb_row(ctx, &res, &row,
-                  "SELECT pending_student_id, pending_phone, pending_code_id"
-                  " FROM accounts WHERE id = %lu AND unbound_at IS NULL",
-                  account_id);
+        "SELECT pending_student_id, pending_phone, pending_code_id"
+        " FROM accounts WHERE id = %lu AND unbound_at IS NULL",
+        account_id);
     if (rc <= 0) {
         /* 1: no such account, or one a teacher unbound (its tokens die) */
         return rc == 0 ? 1 : -1;
@@ -86,11 +86,11 @@ journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st)
     st->pending_code_id = jsql_u64(row[2]);
     mysql_free_result(res);
 
-    rc = jdb_row(ctx, &res, &row, STUDENT_COLS " WHERE s.account_id = %lu",
-                  account_id);
+    rc = jdb_row(
+        ctx, &res, &row, STUDENT_COLS " WHERE s.account_id = %lu", account_id);
     if (rc == 0 && st->pending_student_id != 0) {
         rc = jdb_row(ctx, &res, &row, STUDENT_COLS " WHERE s.id = %lu",
-                      st->pending_student_id);
+            st->pending_student_id);
     }
     if (rc < 0) {
         return -1;
@@ -104,8 +104,8 @@ journey_load(tucai_ctx_t *ctx, uint64_t account_id, jst_t *st)
 }
 
 int
-journey_begin(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp,
-    jst_t *st)
+journey_begin(
+    tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp, jst_t *st)
 {
     int rc;
 
@@ -144,9 +144,9 @@ journey_guard(const jst_t *st, unsigned allowed, tucai_resp_t *resp)
     if (journey_step_allowed(allowed, st->step)) {
         return 0;
     }
-    resp_error(resp, 409, "STEP_NOT_ALLOWED",
-               "当前步骤不能进行此操作", "not allowed at the current step",
-               json_pack("{s:s}", "step", journey_step_name(st->step)));
+    resp_error(resp, 409, "STEP_NOT_ALLOWED", "当前步骤不能进行此操作",
+        "not allowed at the current step",
+        json_pack("{s:s}", "step", journey_step_name(st->step)));
     return -1;
 }
 
@@ -158,9 +158,9 @@ journey_step_sync(tucai_ctx_t *ctx, const jst_t *st)
     }
     /* Best effort: a copy for listings, the truth is recomputed anyway. */
     (void) db_exec(ctx,
-                     "UPDATE students SET step = %s WHERE id = %lu AND step <> %s",
-                     journey_step_name(st->step), st->student_id,
-                     journey_step_name(st->step));
+        "UPDATE students SET step = %s WHERE id = %lu AND step <> %s",
+        journey_step_name(st->step), st->student_id,
+        journey_step_name(st->step));
 }
 
 void
@@ -170,13 +170,13 @@ journey_state(tucai_resp_t *resp, const tucai_req_t *req, const jst_t *st)
         return;
     }
     resp_state(resp, req->hdr.subject, (uint64_t) st->cooldown_until,
-               st->lock_kind, (uint64_t) st->lock_until);
+        st->lock_kind, (uint64_t) st->lock_until);
     resp_contact(resp, st->contact);
 }
 
 int
-journey_reply_step(tucai_ctx_t *ctx, const tucai_req_t *req,
-    tucai_resp_t *resp, json_t *extra)
+journey_reply_step(
+    tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp, json_t *extra)
 {
     jst_t   st;
     json_t *o;

@@ -20,8 +20,10 @@ journey_subs_get(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     if (journey_enter(ctx, req, resp, &st, J_FROM(J_SUBSCRIBE)) != 0) {
         return 0;
     }
-    res = db_query(ctx, "SELECT consents_photo_status, consents_payment_result"
-                        " FROM students WHERE id = %lu", st.student_id);
+    res = db_query(ctx,
+        "SELECT consents_photo_status, consents_payment_result"
+        " FROM students WHERE id = %lu",
+        st.student_id);
     if (res == NULL) {
         return resp_db_unavailable(resp);
     }
@@ -32,14 +34,13 @@ journey_subs_get(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     mysql_free_result(res);
     /* consents: messages the student may still receive per template (one
      * per accept, WeChat's one-time subscriptions) */
-    return resp_json(resp, 200, json_pack(
-        "{s:{s:s,s:s},s:{s:b,s:b},s:b,s:{s:I,s:I}}",
-        "templates", "photo_status", st.tpl_photo_status,
-        "payment_result", st.tpl_payment_result,
-        "accepted", "photo_status", st.sub_photo_status,
-        "payment_result", st.sub_payment_result,
-        "answered", st.subs_set,
-        "consents", "photo_status", cps, "payment_result", cpr));
+    return resp_json(resp, 200,
+        json_pack("{s:{s:s,s:s},s:{s:b,s:b},s:b,s:{s:I,s:I}}", "templates",
+            "photo_status", st.tpl_photo_status, "payment_result",
+            st.tpl_payment_result, "accepted", "photo_status",
+            st.sub_photo_status, "payment_result", st.sub_payment_result,
+            "answered", st.subs_set, "consents", "photo_status", cps,
+            "payment_result", cpr));
 }
 
 /* A boolean field: 1/0, or -1 when present with another type. */
@@ -49,7 +50,7 @@ flag(json_t *body, const char *key)
     json_t *v = json_object_get(body, key);
 
     if (v == NULL) {
-        return 0;            /* not accepted unless said so */
+        return 0; /* not accepted unless said so */
     }
     return json_is_boolean(v) ? json_is_true(v) : -1;
 }
@@ -73,17 +74,19 @@ journey_subs_set(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
     json_decref(body);
     if (ps < 0 || pr < 0) {
         return resp_error(resp, 400, "BAD_REQUEST", "订阅选项必须是布尔值",
-                          "subscription flags must be booleans",
-                          json_pack("{s:s}", "field",
-                                    ps < 0 ? "photo_status" : "payment_result"));
+            "subscription flags must be booleans",
+            json_pack(
+                "{s:s}", "field", ps < 0 ? "photo_status" : "payment_result"));
     }
     /* each accept is one more consent (one message) for that template */
-    if (db_exec(ctx, "UPDATE students SET subs_set = 1, sub_photo_status = %d,"
-                " sub_payment_result = %d,"
-                " consents_photo_status = LEAST(consents_photo_status + %d, 100),"
-                " consents_payment_result = LEAST(consents_payment_result + %d, 100),"
-                " updated_at = %ld WHERE id = %lu",
-                ps, pr, ps, pr, (int64_t) time(NULL), st.student_id) < 0)
+    if (db_exec(ctx,
+            "UPDATE students SET subs_set = 1, sub_photo_status = %d,"
+            " sub_payment_result = %d,"
+            " consents_photo_status = LEAST(consents_photo_status + %d, 100),"
+            " consents_payment_result = LEAST(consents_payment_result + %d, 100),"
+            " updated_at = %ld WHERE id = %lu",
+            ps, pr, ps, pr, (int64_t) time(NULL), st.student_id)
+        < 0)
     {
         return resp_db_unavailable(resp);
     }

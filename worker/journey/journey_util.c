@@ -21,14 +21,14 @@
 json_t *
 journey_json_body(const tucai_req_t *req, tucai_resp_t *resp)
 {
-    json_t       *o;
-    json_error_t  err;
+    json_t      *o;
+    json_error_t err;
 
     if (req->body_len == 0) {
-        return json_object();           /* "{}" may be sent as nothing */
+        return json_object(); /* "{}" may be sent as nothing */
     }
-    o = json_loadb((const char *) req->body, req->body_len,
-                   JSON_REJECT_DUPLICATES, &err);
+    o = json_loadb(
+        (const char *) req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         resp_refuse(resp, TUCAI_ERR_BAD_JSON, NULL);
@@ -61,8 +61,8 @@ journey_not_found(tucai_resp_t *resp)
 }
 
 int
-journey_token(tucai_ctx_t *ctx, uint64_t subject, uint32_t school,
-    char *out, size_t n, int *expires_in)
+journey_token(tucai_ctx_t *ctx, uint64_t subject, uint32_t school, char *out,
+    size_t n, int *expires_in)
 {
     if (token_issue(ctx->cfg, 's', subject, school, out, n) != 0) {
         return -1;
@@ -92,22 +92,21 @@ journey_random_hex(char *out, size_t n, size_t nbytes)
 json_t *
 journey_student_json(const jst_t *st)
 {
-    return json_pack("{s:s,s:s,s:s,s:I}", "name", st->name,
-                     "student_no", st->student_no, "school", st->school_name,
-                     "school_id", (json_int_t) st->school_id);
+    return json_pack("{s:s,s:s,s:s,s:I}", "name", st->name, "student_no",
+        st->student_no, "school", st->school_name, "school_id",
+        (json_int_t) st->school_id);
 }
 
 json_t *
 journey_draft_json(const tucai_req_t *req, uint64_t id, int64_t created_at)
 {
-    char url[96];
+    char    url[96];
     int64_t delay = journey_policy(req, TUCAI_POL_DRAFT_DELETE_DELAY_S);
 
     snprintf(url, sizeof(url), "/api/v1/drafts/%" PRIu64 "/photo", id);
-    return json_pack("{s:I,s:o,s:o,s:s}", "id", (json_int_t) id,
-                     "created_at", journey_time(created_at),
-                     "deletable_at", journey_time(created_at + delay),
-                     "photo_url", url);
+    return json_pack("{s:I,s:o,s:o,s:s}", "id", (json_int_t) id, "created_at",
+        journey_time(created_at), "deletable_at",
+        journey_time(created_at + delay), "photo_url", url);
 }
 
 json_t *
@@ -121,16 +120,18 @@ journey_drafts_json(tucai_ctx_t *ctx, const tucai_req_t *req, const jst_t *st)
     if (!st->bound) {
         return a;
     }
-    res = db_query(ctx, "SELECT id, created_at FROM drafts"
-                     " WHERE student_id = %lu AND status = 'draft'"
-                     " ORDER BY created_at, id LIMIT 100", st->student_id);
+    res = db_query(ctx,
+        "SELECT id, created_at FROM drafts"
+        " WHERE student_id = %lu AND status = 'draft'"
+        " ORDER BY created_at, id LIMIT 100",
+        st->student_id);
     if (res == NULL) {
         json_decref(a);
         return NULL;
     }
     while ((row = mysql_fetch_row(res)) != NULL) {
-        json_array_append_new(a, journey_draft_json(req, jsql_u64(row[0]),
-                                                    jsql_i64(row[1])));
+        json_array_append_new(
+            a, journey_draft_json(req, jsql_u64(row[0]), jsql_i64(row[1])));
     }
     mysql_free_result(res);
     return a;
@@ -155,8 +156,8 @@ mkdirs(char *path)
 }
 
 int
-journey_write_file(const char *dir, const char *rel,
-    const unsigned char *data, size_t len)
+journey_write_file(
+    const char *dir, const char *rel, const unsigned char *data, size_t len)
 {
     char    path[PATH_MAX], tmp[PATH_MAX + 32], hex[17];
     int     fd, saved;
@@ -216,7 +217,8 @@ journey_unlink(const char *dir, const char *rel)
 {
     char path[PATH_MAX];
 
-    if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, rel) < sizeof(path)) {
+    if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, rel) < sizeof(path))
+    {
         (void) unlink(path);
     }
 }

@@ -20,11 +20,11 @@ lock_after_failure(const lock_policy_t *p, uint32_t lf, uint32_t qf,
     out->lock_kind = TUCAI_LOCK_NONE;
     out->lock_until = 0;
     if (lf >= p->liveness_lock_after) {
-        out->lock_kind = TUCAI_LOCK_LIVENESS;     /* until a teacher unlocks */
+        out->lock_kind = TUCAI_LOCK_LIVENESS; /* until a teacher unlocks */
     } else if (qf >= p->quality_lock_after) {
         out->lock_kind = TUCAI_LOCK_QUALITY;
         out->lock_until = now + p->quality_lock_s;
-        qf = 0;     /* the lock served the count: start afresh after it */
+        qf = 0; /* the lock served the count: start afresh after it */
     }
     out->liveness_fails = lf;
     out->quality_fails = qf;
@@ -33,12 +33,13 @@ lock_after_failure(const lock_policy_t *p, uint32_t lf, uint32_t qf,
     ll = lf < p->liveness_lock_after ? p->liveness_lock_after - lf : 0;
     lq = qf < p->quality_lock_after ? p->quality_lock_after - qf : 0;
     out->attempts_left = out->lock_kind != TUCAI_LOCK_NONE ? 0
-                         : ll < lq ? ll : lq;
+        : ll < lq                                          ? ll
+                                                           : lq;
 }
 
 void
-lock_current(int64_t now, int64_t *cooldown_until, int *lock_kind,
-    int64_t *lock_until)
+lock_current(
+    int64_t now, int64_t *cooldown_until, int *lock_kind, int64_t *lock_until)
 {
     if (*cooldown_until <= now) {
         *cooldown_until = 0;

@@ -16,13 +16,13 @@
 static VipsImage *
 grey(const unsigned char *img, size_t len)
 {
-    VipsImage *hdr, *t[6] = { 0 }, *out = NULL;
-    double     w, h, side, f;
+    VipsImage  *hdr, *t[6] = { 0 }, *out = NULL;
+    double      w, h, side, f;
     const char *loader;
-    int        i;
+    int         i;
 
-    hdr = vips_image_new_from_buffer(img, len, "", "access",
-                                      VIPS_ACCESS_SEQUENTIAL, NULL);
+    hdr = vips_image_new_from_buffer(
+        img, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
     if (hdr == NULL) {
         return NULL;
     }
@@ -32,17 +32,17 @@ grey(const unsigned char *img, size_t len)
     g_object_unref(hdr);
     /* nor decoded at a cost a small file can hide (photo_decode_cost) */
     if (w < 1 || h < 1 || w * h > (double) QR_MAX_PIXELS
-        || photo_decode_cost(loader != NULL
-                             && strncmp(loader, "jpegload", 8) == 0
-                             ? "jpeg" : "other",
-                             (int64_t) w, (int64_t) h, QR_MAX_SIDE)
-           > QR_MAX_DECODE_COST)
+        || photo_decode_cost(
+               loader != NULL && strncmp(loader, "jpegload", 8) == 0 ? "jpeg"
+                                                                     : "other",
+               (int64_t) w, (int64_t) h, QR_MAX_SIDE)
+            > QR_MAX_DECODE_COST)
     {
         return NULL;
     }
-    if (vips_thumbnail_buffer((void *) img, len, &t[0], QR_MAX_SIDE,
-                              "height", QR_MAX_SIDE, "size", VIPS_SIZE_DOWN,
-                              NULL) != 0
+    if (vips_thumbnail_buffer((void *) img, len, &t[0], QR_MAX_SIDE, "height",
+            QR_MAX_SIDE, "size", VIPS_SIZE_DOWN, NULL)
+            != 0
         || vips_colourspace(t[0], &t[1], VIPS_INTERPRETATION_B_W, NULL) != 0
         || vips_extract_band(t[1], &t[2], 0, NULL) != 0
         || vips_cast_uchar(t[2], &t[3], NULL) != 0)
@@ -62,7 +62,8 @@ grey(const unsigned char *img, size_t len)
     }
     /* A white quiet zone, in case the picture was cropped at the code. */
     if (vips_embed(t[4], &t[5], 16, 16, t[4]->Xsize + 32, t[4]->Ysize + 32,
-                   "extend", VIPS_EXTEND_WHITE, NULL) != 0)
+            "extend", VIPS_EXTEND_WHITE, NULL)
+        != 0)
     {
         goto done;
     }

@@ -8,11 +8,11 @@
 
 #include <stddef.h>
 
-#define QR_MAX_SIDE     1600            /* decode size */
-#define QR_MAX_PIXELS   (100L * 1000 * 1000)  /* refuse bigger headers */
-#define QR_MAX_BYTES    (15L * 1024 * 1024)
-#define QR_MAX_DECODE_COST (25L * 1000 * 1000)  /* photo_decode_cost budget */
-#define QR_MAX_TEXT     512
+#define QR_MAX_SIDE        1600                 /* decode size */
+#define QR_MAX_PIXELS      (100L * 1000 * 1000) /* refuse bigger headers */
+#define QR_MAX_BYTES       (15L * 1024 * 1024)
+#define QR_MAX_DECODE_COST (25L * 1000 * 1000) /* photo_decode_cost budget */
+#define QR_MAX_TEXT        512
 
 /*
  * Decodes img.  Returns 0 with the symbol's text in out (NUL-terminated,

@@ -37,10 +37,9 @@
 
 #include "steps.h"
 
-static const char *step_names[J_NSTEPS] = {
-    "code", "phone", "confirm", "notice", "subscribe", "video", "shoot",
-    "submit", "pay", "producing", "done"
-};
+static const char *step_names[J_NSTEPS] = { "code", "phone", "confirm",
+    "notice", "subscribe", "video", "shoot", "submit", "pay", "producing",
+    "done" };
 
 const char *
 journey_step_name(int step)

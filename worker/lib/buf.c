@@ -4,7 +4,8 @@
 
 #include "buf.h"
 
-int tbuf_add(tbuf *b, const void *p, size_t n)
+int
+tbuf_add(tbuf *b, const void *p, size_t n)
 {
     if (n == 0) {
         return 0;
@@ -32,7 +33,8 @@ int tbuf_add(tbuf *b, const void *p, size_t n)
     return 0;
 }
 
-void tbuf_free(tbuf *b)
+void
+tbuf_free(tbuf *b)
 {
     free(b->p);
     b->p = NULL;

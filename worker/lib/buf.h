@@ -18,7 +18,7 @@ typedef struct {
     size_t         cap;
 } tbuf;
 
-int  tbuf_add(tbuf *b, const void *p, size_t n);   /* 0 or -1 (ENOMEM) */
+int  tbuf_add(tbuf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 void tbuf_free(tbuf *b);
 
 #endif

@@ -3,7 +3,8 @@
 
 #include "clock.h"
 
-int64_t tucai_now_ms(void)
+int64_t
+tucai_now_ms(void)
 {
     struct timespec ts;
 
@@ -11,7 +12,8 @@ int64_t tucai_now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *tucai_rfc3339(char *buf, size_t n, int64_t t)
+const char *
+tucai_rfc3339(char *buf, size_t n, int64_t t)
 {
     struct tm tm;
     time_t    tt = (time_t) t;

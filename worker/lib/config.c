@@ -14,12 +14,14 @@ typedef struct {
     int             err;
 } cfg_parse_t;
 
-static void cpy(char *dst, size_t n, const char *v)
+static void
+cpy(char *dst, size_t n, const char *v)
 {
     snprintf(dst, n, "%s", v);
 }
 
-static int to_int(const char *v, int lo, int hi, int *out)
+static int
+to_int(const char *v, int lo, int hi, int *out)
 {
     char *end;
     long  l;
@@ -34,7 +36,8 @@ static int to_int(const char *v, int lo, int hi, int *out)
 }
 
 /* Reads the first line of a secret file (trailing whitespace dropped). */
-static int read_secret(const char *file, char *out, size_t n)
+static int
+read_secret(const char *file, char *out, size_t n)
 {
     FILE  *f = fopen(file, "r");
     size_t len;
@@ -53,7 +56,8 @@ static int read_secret(const char *file, char *out, size_t n)
     return 0;
 }
 
-static int split_listen(tucai_config_t *c, const char *v)
+static int
+split_listen(tucai_config_t *c, const char *v)
 {
     char  buf[TUCAI_PATH_MAX * TUCAI_MAX_LISTEN];
     char *save = NULL, *tok;
@@ -64,7 +68,7 @@ static int split_listen(tucai_config_t *c, const char *v)
          tok = strtok_r(NULL, ", \t", &save))
     {
         if (c->nlisten == TUCAI_MAX_LISTEN || strlen(tok) >= 108) {
-            return -1;      /* sun_path is 108 bytes */
+            return -1; /* sun_path is 108 bytes */
         }
         cpy(c->listen[c->nlisten++], TUCAI_PATH_MAX, tok);
     }
@@ -72,23 +76,37 @@ static int split_listen(tucai_config_t *c, const char *v)
 }
 
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(name, k) == 0)
-#define STR(s, k, f)  if (IS(s, k)) { cpy(c->f, sizeof(c->f), value); return 1; }
-#define INT(s, k, f, lo, hi)                                                  \
-    if (IS(s, k)) { if (to_int(value, lo, hi, &c->f)) goto bad; return 1; }
-#define SECRET(s, k, f)                                                       \
-    if (IS(s, k)) { if (value[0] && read_secret(value, c->f, sizeof(c->f)))   \
-        { fprintf(stderr, "%s: [%s] %s: cannot read %s\n", p->path,         \
-                  section, name, value); p->err = 1; return 0; }      \
-        return 1; }
+#define STR(s, k, f)                    \
+    if (IS(s, k)) {                     \
+        cpy(c->f, sizeof(c->f), value); \
+        return 1;                       \
+    }
+#define INT(s, k, f, lo, hi)              \
+    if (IS(s, k)) {                       \
+        if (to_int(value, lo, hi, &c->f)) \
+            goto bad;                     \
+        return 1;                         \
+    }
+#define SECRET(s, k, f)                                                        \
+    if (IS(s, k)) {                                                            \
+        if (value[0] && read_secret(value, c->f, sizeof(c->f))) {              \
+            fprintf(stderr, "%s: [%s] %s: cannot read %s\n", p->path, section, \
+                name, value);                                                  \
+            p->err = 1;                                                        \
+            return 0;                                                          \
+        }                                                                      \
+        return 1;                                                              \
+    }
 
-static int on_key(void *user, const char *section, const char *name,
-    const char *value)
+static int
+on_key(void *user, const char *section, const char *name, const char *value)
 {
     cfg_parse_t    *p = user;
     tucai_config_t *c = p->cfg;
 
     if (IS("pool", "listen")) {
-        if (split_listen(c, value)) goto bad;
+        if (split_listen(c, value))
+            goto bad;
         return 1;
     }
     INT("pool", "children", children, 1, 256)
@@ -98,8 +116,9 @@ static int on_key(void *user, const char *section, const char *name,
     if (IS("pool", "socket_mode")) {
         /* octal; never open to "other": the pool trusts its peers */
         char *end;
-        long m = strtol(value, &end, 8);
-        if (*value == '\0' || *end != '\0' || m < 0600 || m > 0770 || (m & 07)) goto bad;
+        long  m = strtol(value, &end, 8);
+        if (*value == '\0' || *end != '\0' || m < 0600 || m > 0770 || (m & 07))
+            goto bad;
         c->socket_mode = (int) m;
         return 1;
     }
@@ -122,7 +141,8 @@ static int on_key(void *user, const char *section, const char *name,
 
     STR("storage", "dir", storage_dir)
     STR("storage", "uri", storage_uri)
-    INT("storage", "failed_retention", storage_failed_retention_s, 60, 365 * 86400)
+    INT("storage", "failed_retention", storage_failed_retention_s, 60,
+        365 * 86400)
 
     STR("tokens", "key_file", token_key_file)
     INT("tokens", "ttl", token_ttl_s, 60, 90 * 86400)
@@ -155,16 +175,17 @@ static int on_key(void *user, const char *section, const char *name,
     /* Unknown keys are reported loudly but tolerated, so a newer ini (keys
      * of a part not built in) still starts an older worker. */
     fprintf(stderr, "%s: warning: unknown key [%s] %s ignored\n", p->path,
-            section, name);
+        section, name);
     return 1;
 bad:
-    fprintf(stderr, "%s: [%s] %s: bad value '%s'\n", p->path,
-            section, name, value);
+    fprintf(
+        stderr, "%s: [%s] %s: bad value '%s'\n", p->path, section, name, value);
     p->err = 1;
     return 0;
 }
 
-static void defaults(tucai_config_t *c)
+static void
+defaults(tucai_config_t *c)
 {
     memset(c, 0, sizeof(*c));
     c->children = 4;
@@ -194,7 +215,8 @@ static void defaults(tucai_config_t *c)
     c->outbox_max_attempts = 8;
 }
 
-int tucai_config_load(tucai_config_t *cfg, const char *path)
+int
+tucai_config_load(tucai_config_t *cfg, const char *path)
 {
     cfg_parse_t p = { cfg, path, 0 };
     int         rc;

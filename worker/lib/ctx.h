@@ -12,9 +12,9 @@ struct st_mysql;
 
 typedef struct tucai_ctx_s {
     const tucai_config_t *cfg;
-    struct st_mysql      *db;        /* MYSQL *; NULL while disconnected */
+    struct st_mysql      *db; /* MYSQL *; NULL while disconnected */
     int                   child_no;
-    uint64_t              accepts;   /* connections accepted by the master */
+    uint64_t              accepts; /* connections accepted by the master */
 } tucai_ctx_t;
 
 #endif

@@ -15,12 +15,14 @@ static int  my_pid;
 
 /* getpid() is a system call per line (glibc no longer caches it); the
  * pool's children fork from the master, so a fork forgets it */
-static void forget_pid(void)
+static void
+forget_pid(void)
 {
     my_pid = 0;
 }
 
-static int log_pid(void)
+static int
+log_pid(void)
 {
     static int hooked;
 
@@ -33,7 +35,8 @@ static int log_pid(void)
     return my_pid;
 }
 
-int tlog_open(const char *path)
+int
+tlog_open(const char *path)
 {
     int fd;
 
@@ -55,25 +58,27 @@ int tlog_open(const char *path)
     return 0;
 }
 
-void tlog_set_rid(const char *rid)
+void
+tlog_set_rid(const char *rid)
 {
     snprintf(cur_rid, sizeof(cur_rid), "%s", rid ? rid : "");
 }
 
-void tlog(int level, const char *fmt, ...)
+void
+tlog(int level, const char *fmt, ...)
 {
     static const char *names[] = { "debug", "info", "warn", "error" };
-    char      line[2048];
-    struct tm tm;
-    time_t    now = time(NULL);
-    int       n, m;
-    va_list   ap;
+    char               line[2048];
+    struct tm          tm;
+    time_t             now = time(NULL);
+    int                n, m;
+    va_list            ap;
 
     gmtime_r(&now, &tm);
     n = (int) strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", &tm);
     m = snprintf(line + n, sizeof(line) - (size_t) n, " [%s] pid=%d rid=%s ",
-                 names[level < 0 || level > 3 ? 1 : level], log_pid(),
-                 cur_rid[0] ? cur_rid : "-");
+        names[level < 0 || level > 3 ? 1 : level], log_pid(),
+        cur_rid[0] ? cur_rid : "-");
     if (m > 0) {
         n += m;
     }

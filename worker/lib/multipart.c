@@ -42,7 +42,7 @@ static int
 is_tchar(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+        || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 /* RFC 2046 bchars (space allowed, but not as the last character) */
@@ -50,7 +50,7 @@ static int
 is_bchar(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9') || (c && strchr("'()+_,-./:=? ", c));
+        || (c >= '0' && c <= '9') || (c && strchr("'()+_,-./:=? ", c));
 }
 
 static const char *
@@ -103,8 +103,8 @@ param_value(const char *p, const char *end, const char **v, size_t *vn)
  * Walks "; name=value" parameters after a media type or disposition.
  * Calls back for each; returns 0 or -1 on a syntax error.
  */
-typedef int (*param_cb)(void *arg, const char *n, size_t nn, const char *v,
-    size_t vn);
+typedef int (*param_cb)(
+    void *arg, const char *n, size_t nn, const char *v, size_t vn);
 
 static int
 params(const char *p, const char *end, param_cb cb, void *arg)
@@ -112,7 +112,7 @@ params(const char *p, const char *end, param_cb cb, void *arg)
     const char *n, *v;
     size_t      nn, vn;
 
-    for ( ;; ) {
+    for (;;) {
         p = skip_ows(p, end);
         if (p == end) {
             return 0;
@@ -167,7 +167,7 @@ boundary_cb(void *arg, const char *n, size_t nn, const char *v, size_t vn)
 
     if (eq_ci(n, nn, "boundary")) {
         if (a->seen) {
-            return -1;               /* two boundaries: ambiguous */
+            return -1; /* two boundaries: ambiguous */
         }
         a->seen = 1;
         a->b = v;
@@ -179,16 +179,16 @@ boundary_cb(void *arg, const char *n, size_t nn, const char *v, size_t vn)
 int
 mp_boundary(const char *ct, size_t ct_len, const char **b, size_t *b_len)
 {
-    const char   *p, *end = ct + ct_len;
-    boundary_arg  a = { NULL, 0, 0 };
-    size_t        i;
+    const char  *p, *end = ct + ct_len;
+    boundary_arg a = { NULL, 0, 0 };
+    size_t       i;
 
     if (!mp_is_form(ct, ct_len)) {
         return -1;
     }
     p = skip_ows(ct, end) + sizeof("multipart/form-data") - 1;
-    if (params(p, end, boundary_cb, &a) != 0 || !a.seen
-        || a.n == 0 || a.n > MP_MAX_BOUNDARY || a.b[a.n - 1] == ' ')
+    if (params(p, end, boundary_cb, &a) != 0 || !a.seen || a.n == 0
+        || a.n > MP_MAX_BOUNDARY || a.b[a.n - 1] == ' ')
     {
         return -1;
     }
@@ -225,7 +225,7 @@ disp_cb(void *arg, const char *n, size_t nn, const char *v, size_t vn)
         a->part->filename = v;
         a->part->filename_len = vn;
     }
-    return 0;                        /* other parameters are ignored */
+    return 0; /* other parameters are ignored */
 }
 
 /* Parses the header block [p, end) of one part into *part. */
@@ -291,7 +291,7 @@ mp_parse(const unsigned char *body, size_t len, const char *b, size_t b_len,
     mp_part_t *parts, int max, const char **err)
 {
     const char *p = (const char *) body, *end = p + len, *hend, *next;
-    char        delim[4 + MP_MAX_BOUNDARY];   /* "\r\n--" boundary */
+    char        delim[4 + MP_MAX_BOUNDARY]; /* "\r\n--" boundary */
     size_t      dlen;
     int         n = 0;
 
@@ -310,7 +310,7 @@ mp_parse(const unsigned char *body, size_t len, const char *b, size_t b_len,
     }
     p += dlen - 2;
 
-    for ( ;; ) {
+    for (;;) {
         if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
             p += 2;
             /* Only an optional CRLF may follow the close delimiter. */
@@ -333,12 +333,15 @@ mp_parse(const unsigned char *body, size_t len, const char *b, size_t b_len,
             *err = "too many parts";
             return -1;
         }
-        hend = memmem(p, (size_t) (end - p) < MP_MAX_HEADER_BLOCK + 4
-                            ? (size_t) (end - p) : MP_MAX_HEADER_BLOCK + 4,
-                      "\r\n\r\n", 4);
+        hend = memmem(p,
+            (size_t) (end - p) < MP_MAX_HEADER_BLOCK + 4
+                ? (size_t) (end - p)
+                : MP_MAX_HEADER_BLOCK + 4,
+            "\r\n\r\n", 4);
         if (hend == NULL) {
             *err = (size_t) (end - p) > MP_MAX_HEADER_BLOCK
-                   ? "part headers too large" : "unterminated part headers";
+                ? "part headers too large"
+                : "unterminated part headers";
             return -1;
         }
         memset(&parts[n], 0, sizeof(parts[n]));

@@ -14,19 +14,19 @@
 
 #include <stddef.h>
 
-#define MP_MAX_PARTS        16      /* photo + 8 frames + meta, with room */
-#define MP_MAX_BOUNDARY     70      /* RFC 2046 */
-#define MP_MAX_HEADER_BLOCK 1024    /* all headers of one part */
-#define MP_MAX_HEADERS      8       /* header lines per part */
-#define MP_MAX_NAME         64      /* form field name */
+#define MP_MAX_PARTS        16   /* photo + 8 frames + meta, with room */
+#define MP_MAX_BOUNDARY     70   /* RFC 2046 */
+#define MP_MAX_HEADER_BLOCK 1024 /* all headers of one part */
+#define MP_MAX_HEADERS      8    /* header lines per part */
+#define MP_MAX_NAME         64   /* form field name */
 #define MP_MAX_FILENAME     255
 
 typedef struct {
-    const char          *name;      /* field name (view, not NUL-ended) */
+    const char          *name; /* field name (view, not NUL-ended) */
     size_t               name_len;
-    const char          *filename;  /* NULL when the part is not a file */
+    const char          *filename; /* NULL when the part is not a file */
     size_t               filename_len;
-    const char          *type;      /* Content-Type value or NULL */
+    const char          *type; /* Content-Type value or NULL */
     size_t               type_len;
     const unsigned char *data;
     size_t               len;
@@ -47,8 +47,8 @@ int mp_boundary(const char *ct, size_t ct_len, const char **b, size_t *b_len);
  * Splits body into at most max parts.  Returns the number of parts (>= 1),
  * or -1 with *err set to a short English reason (static string).
  */
-int mp_parse(const unsigned char *body, size_t len, const char *b,
-    size_t b_len, mp_part_t *parts, int max, const char **err);
+int mp_parse(const unsigned char *body, size_t len, const char *b, size_t b_len,
+    mp_part_t *parts, int max, const char **err);
 
 /* The first part named name (NUL-terminated), or NULL. */
 const mp_part_t *mp_find(const mp_part_t *parts, int n, const char *name);

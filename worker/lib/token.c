@@ -11,8 +11,8 @@
 
 #include "token.h"
 
-#define MAX_KEYS    8
-#define MAX_SECRET  128
+#define MAX_KEYS   8
+#define MAX_SECRET 128
 
 typedef struct {
     char          kid[17];
@@ -20,15 +20,20 @@ typedef struct {
     size_t        len;
 } tkey_t;
 
-static int hexval(int c)
+static int
+hexval(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
-static int kid_ok(const char *k)
+static int
+kid_ok(const char *k)
 {
     size_t n = strlen(k), i;
 
@@ -45,7 +50,8 @@ static int kid_ok(const char *k)
 
 /* Read on every use: the file is tiny, and a rotated key takes effect
  * without a restart. */
-static int load_keys(const char *path, tkey_t *keys, int max)
+static int
+load_keys(const char *path, tkey_t *keys, int max)
 {
     FILE *f = fopen(path, "r");
     char  line[512];
@@ -55,7 +61,7 @@ static int load_keys(const char *path, tkey_t *keys, int max)
         return -1;
     }
     while (n < max && fgets(line, sizeof(line), f)) {
-        char kid[64], hex[400];
+        char   kid[64], hex[400];
         size_t hl, i;
 
         if (line[0] == '#' || sscanf(line, "%63s %399s", kid, hex) != 2) {
@@ -83,7 +89,8 @@ static int load_keys(const char *path, tkey_t *keys, int max)
     return n;
 }
 
-static void b64url(const unsigned char *in, size_t n, char *out)
+static void
+b64url(const unsigned char *in, size_t n, char *out)
 {
     static const char tab[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -91,27 +98,35 @@ static void b64url(const unsigned char *in, size_t n, char *out)
     char  *o = out;
 
     for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
-        *o++ = tab[v >> 18]; *o++ = tab[(v >> 12) & 63];
-        *o++ = tab[(v >> 6) & 63]; *o++ = tab[v & 63];
+        uint32_t v =
+            (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8 | in[i + 2];
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
+        *o++ = tab[v & 63];
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t) in[i] << 16;
-        *o++ = tab[v >> 18]; *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
     } else if (n - i == 2) {
         uint32_t v = (uint32_t) in[i] << 16 | (uint32_t) in[i + 1] << 8;
-        *o++ = tab[v >> 18]; *o++ = tab[(v >> 12) & 63]; *o++ = tab[(v >> 6) & 63];
+        *o++ = tab[v >> 18];
+        *o++ = tab[(v >> 12) & 63];
+        *o++ = tab[(v >> 6) & 63];
     }
     *o = '\0';
 }
 
-static int sign(const tkey_t *k, const char *msg, size_t len, char *sig)
+static int
+sign(const tkey_t *k, const char *msg, size_t len, char *sig)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int  ml = 0;
 
     if (HMAC(EVP_sha256(), k->secret, (int) k->len, (const unsigned char *) msg,
-             len, mac, &ml) == NULL)
+            len, mac, &ml)
+        == NULL)
     {
         return -1;
     }
@@ -119,7 +134,8 @@ static int sign(const tkey_t *k, const char *msg, size_t len, char *sig)
     return 0;
 }
 
-int token_issue_exp(const tucai_config_t *cfg, char role, uint64_t subject,
+int
+token_issue_exp(const tucai_config_t *cfg, char role, uint64_t subject,
     uint32_t school, uint64_t exp, char *out, size_t n)
 {
     tkey_t keys[MAX_KEYS];
@@ -133,8 +149,9 @@ int token_issue_exp(const tucai_config_t *cfg, char role, uint64_t subject,
     if (nk <= 0) {
         return -1;
     }
-    len = snprintf(buf, sizeof(buf), "t1.%s.%c.%" PRIu64 ".%" PRIu32 ".%" PRIu64,
-                   keys[0].kid, role, subject, school, exp);
+    len =
+        snprintf(buf, sizeof(buf), "t1.%s.%c.%" PRIu64 ".%" PRIu32 ".%" PRIu64,
+            keys[0].kid, role, subject, school, exp);
     if (len < 0 || sign(&keys[0], buf, (size_t) len, sig) != 0) {
         OPENSSL_cleanse(keys, sizeof(keys));
         return -1;
@@ -149,16 +166,17 @@ int token_issue_exp(const tucai_config_t *cfg, char role, uint64_t subject,
     return 0;
 }
 
-int token_issue(const tucai_config_t *cfg, char role, uint64_t subject,
+int
+token_issue(const tucai_config_t *cfg, char role, uint64_t subject,
     uint32_t school, char *out, size_t n)
 {
     return token_issue_exp(cfg, role, subject, school,
-                           (uint64_t) time(NULL) + (uint64_t) cfg->token_ttl_s,
-                           out, n);
+        (uint64_t) time(NULL) + (uint64_t) cfg->token_ttl_s, out, n);
 }
 
 /* Decimal without leading zeros, fits u64. */
-static int parse_u64(const char *s, size_t len, uint64_t *v)
+static int
+parse_u64(const char *s, size_t len, uint64_t *v)
 {
     size_t i;
 
@@ -167,14 +185,17 @@ static int parse_u64(const char *s, size_t len, uint64_t *v)
     }
     *v = 0;
     for (i = 0; i < len; i++) {
-        if (!isdigit((unsigned char) s[i])) return -1;
-        if (*v > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10) return -1;
+        if (!isdigit((unsigned char) s[i]))
+            return -1;
+        if (*v > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10)
+            return -1;
         *v = *v * 10 + (uint64_t) (s[i] - '0');
     }
     return 0;
 }
 
-int token_verify(const tucai_config_t *cfg, const char *tok, char *role,
+int
+token_verify(const tucai_config_t *cfg, const char *tok, char *role,
     uint64_t *subject, uint32_t *school, uint64_t *exp)
 {
     const char *f[7];
@@ -191,8 +212,10 @@ int token_verify(const tucai_config_t *cfg, const char *tok, char *role,
     }
     for (i = 0; i < 7; i++) {
         const char *d = (i < 6) ? strchr(p, '.') : p + strlen(p);
-        if (d == NULL) return -1;
-        f[i] = p; fl[i] = (size_t) (d - p);
+        if (d == NULL)
+            return -1;
+        f[i] = p;
+        fl[i] = (size_t) (d - p);
         p = d + 1;
     }
     if (fl[0] != 2 || memcmp(f[0], "t1", 2) != 0 || fl[2] != 1
@@ -207,7 +230,8 @@ int token_verify(const tucai_config_t *cfg, const char *tok, char *role,
     kid[fl[1]] = '\0';
     nk = load_keys(cfg->token_key_file, keys, MAX_KEYS);
     for (i = 0; i < nk; i++) {
-        if (strcmp(keys[i].kid, kid) != 0) continue;
+        if (strcmp(keys[i].kid, kid) != 0)
+            continue;
         if (sign(&keys[i], tok, (size_t) (f[6] - tok - 1), sig) == 0
             && strlen(sig) == fl[6] && CRYPTO_memcmp(sig, f[6], fl[6]) == 0)
         {
@@ -217,10 +241,14 @@ int token_verify(const tucai_config_t *cfg, const char *tok, char *role,
     }
     OPENSSL_cleanse(keys, sizeof(keys));
     if (ok == 0) {
-        if (role) *role = f[2][0];
-        if (subject) *subject = sub;
-        if (school) *school = (uint32_t) sch;
-        if (exp) *exp = ex;
+        if (role)
+            *role = f[2][0];
+        if (subject)
+            *subject = sub;
+        if (school)
+            *school = (uint32_t) sch;
+        if (exp)
+            *exp = ex;
     }
     return ok;
 }

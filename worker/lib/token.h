@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include "config.h"
 
-#define TUCAI_TOKEN_MAX  256
+#define TUCAI_TOKEN_MAX 256
 
 /* role: 's' (student, subject = accounts.id) or 't' (teacher, subject =
  * teachers.id).  exp = now + cfg->token_ttl_s.  out must hold

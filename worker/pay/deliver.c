@@ -24,7 +24,8 @@
 
 #define FINAL_MAX_BYTES (16 * 1024 * 1024)
 
-static int copy_atomic(const char *src, const char *dst)
+static int
+copy_atomic(const char *src, const char *dst)
 {
     char          tmp[TUCAI_PATH_MAX + 64];
     unsigned char buf[65536];
@@ -73,7 +74,8 @@ static int copy_atomic(const char *src, const char *dst)
     return 0;
 }
 
-int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
+int
+deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
 {
     const tucai_config_t *cfg = ctx->cfg;
     char                  draft_path[256], src[TUCAI_PATH_MAX + 260];
@@ -83,14 +85,14 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
     int                   rc;
 
     rc = db_query_str(ctx, draft_path, sizeof(draft_path),
-                      "SELECT photo_path FROM drafts WHERE id = %lu AND student_id = %lu",
-                      o->draft_id, o->student_id);
+        "SELECT photo_path FROM drafts WHERE id = %lu AND student_id = %lu",
+        o->draft_id, o->student_id);
     if (rc < 0) {
         return -1;
     }
     if (rc != 1 || draft_path[0] == '\0' || strstr(draft_path, "..") != NULL) {
         tlog_error("deliver: order %llu: draft %llu has no photo",
-                   (unsigned long long) o->id, (unsigned long long) o->draft_id);
+            (unsigned long long) o->id, (unsigned long long) o->draft_id);
         return -2;
     }
     snprintf(src, sizeof(src), "%s/%s", cfg->storage_dir, draft_path);
@@ -99,23 +101,28 @@ int deliver_order(tucai_ctx_t *ctx, const pay_order_t *o)
         tlog_error("deliver: mkdir %s: %s", dir, strerror(errno));
         return -2;
     }
-    snprintf(rel, sizeof(rel), "final/%llu.jpg", (unsigned long long) o->student_id);
+    snprintf(
+        rel, sizeof(rel), "final/%llu.jpg", (unsigned long long) o->student_id);
     snprintf(dst, sizeof(dst), "%s/%s", cfg->storage_dir, rel);
     if (copy_atomic(src, dst) != 0) {
         return -2;
     }
-    if (db_exec(ctx, "INSERT INTO photos (student_id, order_id, draft_id, path, produced_at)"
-                     " VALUES (%lu, %lu, %lu, %s, %ld) ON DUPLICATE KEY UPDATE"
-                     " order_id = VALUES(order_id), draft_id = VALUES(draft_id),"
-                     " path = VALUES(path), produced_at = VALUES(produced_at)",
-                o->student_id, o->id, o->draft_id, rel, now) < 0
-        || db_exec(ctx, "UPDATE students SET step = 'done', updated_at = %ld WHERE id = %lu",
-                   now, o->student_id) < 0)
+    if (db_exec(ctx,
+            "INSERT INTO photos (student_id, order_id, draft_id, path, produced_at)"
+            " VALUES (%lu, %lu, %lu, %s, %ld) ON DUPLICATE KEY UPDATE"
+            " order_id = VALUES(order_id), draft_id = VALUES(draft_id),"
+            " path = VALUES(path), produced_at = VALUES(produced_at)",
+            o->student_id, o->id, o->draft_id, rel, now)
+            < 0
+        || db_exec(ctx,
+               "UPDATE students SET step = 'done', updated_at = %ld WHERE id = %lu",
+               now, o->student_id)
+            < 0)
     {
         return -1;
     }
     snprintf(key, sizeof(key), "photo_ready:%llu", (unsigned long long) o->id);
-    rc = outbox_photo_status(ctx, o->student_id, key,
-                             "证件照已制作完成，可以下载", "已完成");
+    rc = outbox_photo_status(
+        ctx, o->student_id, key, "证件照已制作完成，可以下载", "已完成");
     return rc != 0 ? -1 : 0;
 }

@@ -24,30 +24,34 @@
 #include "log.h"
 
 #define ER_DUP_ENTRY   1062
-#define PREPAY_TTL_S   (7200 - 600)   /* prepay_id lives ~2 h at WeChat */
-#define EXPIRY_SLACK_S 60             /* never hand out an order this close to expiry */
+#define PREPAY_TTL_S   (7200 - 600) /* prepay_id lives ~2 h at WeChat */
+#define EXPIRY_SLACK_S 60 /* never hand out an order this close to expiry */
 
 /* An error answer is written; pay_submit's callers need -1. */
-static int failed(int written)
+static int
+failed(int written)
 {
     (void) written;
     return -1;
 }
 
-static int unavailable(tucai_resp_t *resp)
+static int
+unavailable(tucai_resp_t *resp)
 {
-    return failed(resp_error(resp, 503, "WECHAT_UNAVAILABLE", "微信支付暂不可用，请稍后重试",
-                      "WeChat Pay unavailable, retry shortly",
-                      json_pack("{s:i}", "retry_after", 5)));
+    return failed(resp_error(resp, 503, "WECHAT_UNAVAILABLE",
+        "微信支付暂不可用，请稍后重试", "WeChat Pay unavailable, retry shortly",
+        json_pack("{s:i}", "retry_after", 5)));
 }
 
-static int db_down(tucai_ctx_t *ctx, tucai_resp_t *resp)
+static int
+db_down(tucai_ctx_t *ctx, tucai_resp_t *resp)
 {
     db_rollback(ctx);
     return failed(resp_db_unavailable(resp));
 }
 
-uint64_t pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req)
+uint64_t
+pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req)
 {
     int64_t id = 0;
 
@@ -55,7 +59,8 @@ uint64_t pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req)
         return 0;
     }
     if (db_query_int(ctx, &id, "SELECT id FROM students WHERE account_id = %lu",
-                     (uint64_t) req->hdr.subject) != 1)
+            (uint64_t) req->hdr.subject)
+        != 1)
     {
         return 0;
     }
@@ -63,7 +68,8 @@ uint64_t pay_student_of(tucai_ctx_t *ctx, const tucai_req_t *req)
 }
 
 /* The order object plus the wx.requestPayment fields (null when none). */
-static json_t *order_with_pay(const tucai_config_t *cfg, const pay_order_t *o)
+static json_t *
+order_with_pay(const tucai_config_t *cfg, const pay_order_t *o)
 {
     json_t *obj = pay_order_obj(o), *pay = NULL;
 
@@ -77,20 +83,22 @@ static json_t *order_with_pay(const tucai_config_t *cfg, const pay_order_t *o)
     return obj;
 }
 
-static void new_trade_no(uint64_t student_id, char *out, size_t n)
+static void
+new_trade_no(uint64_t student_id, char *out, size_t n)
 {
     char rnd[9];
 
     /* TC + time + random + student: unique without a row id, 32 chars max */
     payc_nonce(rnd, sizeof(rnd));
     snprintf(out, n, "TC%lld%s%llu", (long long) time(NULL), rnd,
-             (unsigned long long) (student_id % 100000000000ULL));
+        (unsigned long long) (student_id % 100000000000ULL));
 }
 
 /* Asks WeChat for a prepay.  0 ok, -1 unavailable, 1 refused (resp set). */
-static int prepay(tucai_ctx_t *ctx, const char *openid, const char *school,
-    const char *no, uint32_t amount, int64_t expires_at, char *prepay_id,
-    size_t n, tucai_resp_t *resp)
+static int
+prepay(tucai_ctx_t *ctx, const char *openid, const char *school, const char *no,
+    uint32_t amount, int64_t expires_at, char *prepay_id, size_t n,
+    tucai_resp_t *resp)
 {
     const tucai_config_t *cfg = ctx->cfg;
     char                  when[40], desc[128];
@@ -117,12 +125,11 @@ static int prepay(tucai_ctx_t *ctx, const char *openid, const char *school,
         }
         snprintf(desc, sizeof(desc), "%.*s-证件照", (int) cut, school);
     }
-    req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:i,s:s},s:{s:s}}",
-                    "appid", cfg->wx_appid, "mchid", cfg->pay_mchid,
-                    "description", desc, "out_trade_no", no, "time_expire", when,
-                    "notify_url", cfg->pay_notify_url,
-                    "amount", "total", (int) amount, "currency", "CNY",
-                    "payer", "openid", openid);
+    req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:i,s:s},s:{s:s}}", "appid",
+        cfg->wx_appid, "mchid", cfg->pay_mchid, "description", desc,
+        "out_trade_no", no, "time_expire", when, "notify_url",
+        cfg->pay_notify_url, "amount", "total", (int) amount, "currency", "CNY",
+        "payer", "openid", openid);
     body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (body == NULL) {
@@ -140,12 +147,13 @@ static int prepay(tucai_ctx_t *ctx, const char *openid, const char *school,
         return 0;
     }
     tlog_error("pay: jsapi %s refused: HTTP %ld %s", no, st,
-               json_string_value(json_object_get(a, "code")) ?: "");
-    pay_event(ctx, no, "query", 0, json_string_value(json_object_get(a, "message")));
+        json_string_value(json_object_get(a, "code")) ?: "");
+    pay_event(
+        ctx, no, "query", 0, json_string_value(json_object_get(a, "message")));
     resp_error(resp, 502, "PAY_REJECTED", "微信支付拒绝了该订单，请联系学校",
-               "WeChat Pay refused the order, contact the school",
-               json_pack("{s:s}", "wechat_code",
-                         json_string_value(json_object_get(a, "code")) ?: ""));
+        "WeChat Pay refused the order, contact the school",
+        json_pack("{s:s}", "wechat_code",
+            json_string_value(json_object_get(a, "code")) ?: ""));
     json_decref(a);
     return 1;
 }
@@ -154,24 +162,29 @@ static int prepay(tucai_ctx_t *ctx, const char *openid, const char *school,
  * DELETE /drafts/{id} (which locks the same row, then looks for orders)
  * either runs before us and we see the draft gone, or after our commit and
  * sees the order.  1 still a draft, 0 gone (resp set, rolled back), -1 DB. */
-static int lock_draft(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
+static int
+lock_draft(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     tucai_resp_t *resp)
 {
     int64_t found, dummy;
 
-    found = db_query_int(ctx, &dummy, "SELECT id FROM drafts WHERE id = %lu AND student_id = %lu"
-                                      " AND status = 'draft' FOR UPDATE", draft_id, student_id);
+    found = db_query_int(ctx, &dummy,
+        "SELECT id FROM drafts WHERE id = %lu AND student_id = %lu"
+        " AND status = 'draft' FOR UPDATE",
+        draft_id, student_id);
     if (found < 0) {
         return -1;
     }
     if (found == 0) {
         db_rollback(ctx);
-        resp_error(resp, 404, "DRAFT_NOT_FOUND", "草稿不存在", "no such draft", NULL);
+        resp_error(
+            resp, 404, "DRAFT_NOT_FOUND", "草稿不存在", "no such draft", NULL);
     }
     return found == 0 ? 0 : 1;
 }
 
-int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
+int
+pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     json_t **order, tucai_resp_t *resp)
 {
     MYSQL_RES  *res;
@@ -183,17 +196,19 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     int         round, rc;
 
     *order = NULL;
-    res = db_query(ctx, "SELECT s.school_id, sc.fee_fen, sc.name, a.openid FROM students s"
-                        " JOIN schools sc ON sc.id = s.school_id"
-                        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %lu",
-                   student_id);
+    res = db_query(ctx,
+        "SELECT s.school_id, sc.fee_fen, sc.name, a.openid FROM students s"
+        " JOIN schools sc ON sc.id = s.school_id"
+        " LEFT JOIN accounts a ON a.id = s.account_id WHERE s.id = %lu",
+        student_id);
     if (res == NULL) {
         return db_down(ctx, resp);
     }
     r = mysql_fetch_row(res);
     if (r == NULL) {
         mysql_free_result(res);
-        return failed(resp_error(resp, 404, "NOT_FOUND", "学生不存在", "no such student", NULL));
+        return failed(resp_error(
+            resp, 404, "NOT_FOUND", "学生不存在", "no such student", NULL));
     }
     school_id = (uint32_t) strtoul(r[0], NULL, 10);
     fee = (uint32_t) strtoul(r[1], NULL, 10);
@@ -216,7 +231,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
     if (found == 1 && strcmp(o.status, "UNPAID") == 0
         && o.expires_at <= (int64_t) time(NULL) + EXPIRY_SLACK_S)
     {
-        o.expires_at = 0;      /* closes even within the slack */
+        o.expires_at = 0; /* closes even within the slack */
         (void) pay_refresh_order(ctx, &o, 1);
     }
 
@@ -239,19 +254,22 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         if (found == 1) {
             if (strcmp(o.status, "UNPAID") != 0) {
                 db_rollback(ctx);
-                return failed(resp_error(resp, 409, "ALREADY_PAID", "订单已支付，不能再更换照片",
-                                  "already paid: the photo can no longer change",
-                                  json_pack("{s:o}", "order", pay_order_obj(&o))));
+                return failed(resp_error(resp, 409, "ALREADY_PAID",
+                    "订单已支付，不能再更换照片",
+                    "already paid: the photo can no longer change",
+                    json_pack("{s:o}", "order", pay_order_obj(&o))));
             }
             if (o.expires_at <= now + EXPIRY_SLACK_S || o.prepay_id[0] == '\0'
                 || o.prepay_at + PREPAY_TTL_S <= now)
             {
-                db_rollback(ctx);     /* could not be settled above */
+                db_rollback(ctx); /* could not be settled above */
                 return unavailable(resp);
             }
             /* Switching drafts before payment: same order, same trade no. */
-            if (db_exec(ctx, "UPDATE orders SET draft_id = %lu, updated_at = %ld WHERE id = %lu",
-                        draft_id, now, o.id) < 0
+            if (db_exec(ctx,
+                    "UPDATE orders SET draft_id = %lu, updated_at = %ld WHERE id = %lu",
+                    draft_id, now, o.id)
+                    < 0
                 || db_commit(ctx) != 0)
             {
                 return db_down(ctx, resp);
@@ -264,10 +282,12 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         new_trade_no(student_id, no, sizeof(no));
         if (fee == 0) {
             /* Free school: FREE at once, delivered in the same transaction. */
-            if (db_exec(ctx, "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
-                             " amount_fen, status, expires_at, created_at, updated_at, live)"
-                             " VALUES (%lu, %u, %lu, %s, 0, 'FREE', %ld, %ld, %ld, 1)",
-                        student_id, school_id, draft_id, no, now, now, now) < 0)
+            if (db_exec(ctx,
+                    "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
+                    " amount_fen, status, expires_at, created_at, updated_at, live)"
+                    " VALUES (%lu, %u, %lu, %s, 0, 'FREE', %ld, %ld, %ld, 1)",
+                    student_id, school_id, draft_id, no, now, now, now)
+                < 0)
             {
                 if (db_errno(ctx) == ER_DUP_ENTRY) {
                     db_rollback(ctx);
@@ -289,11 +309,11 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
             *order = order_with_pay(ctx->cfg, &o);
             return 0;
         }
-        db_rollback(ctx);      /* no lock held while WeChat is called */
+        db_rollback(ctx); /* no lock held while WeChat is called */
 
         if (openid[0] == '\0') {
-            return failed(resp_error(resp, 409, "STEP_NOT_ALLOWED", "请先完成身份绑定",
-                              "bind your WeChat account first", NULL));
+            return failed(resp_error(resp, 409, "STEP_NOT_ALLOWED",
+                "请先完成身份绑定", "bind your WeChat account first", NULL));
         }
         if (ctx->cfg->pay_notify_url[0] == '\0' || payc_ready(ctx->cfg) != 0) {
             tlog_error("pay: [pay] not configured (keys or notify_url)");
@@ -302,7 +322,8 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         now = (int64_t) time(NULL);
         memset(&o, 0, sizeof(o));
         o.expires_at = now + ctx->cfg->pay_order_expire_s;
-        rc = prepay(ctx, openid, school, no, fee, o.expires_at, pid, sizeof(pid), resp);
+        rc = prepay(
+            ctx, openid, school, no, fee, o.expires_at, pid, sizeof(pid), resp);
         if (rc < 0) {
             return unavailable(resp);
         }
@@ -320,15 +341,20 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
             return -1;
         }
         if (rc < 0
-            || db_exec(ctx, "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
-                            " amount_fen, status, prepay_id, prepay_at, expires_at, created_at,"
-                            " updated_at, live, queried_at) VALUES (%lu, %u, %lu, %s, %u,"
-                            " 'UNPAID', %s, %ld, %ld, %ld, %ld, 1, %ld)",
-                       student_id, school_id, draft_id, no, fee, pid, now,
-                       o.expires_at, now, now, now) < 0
+            || db_exec(ctx,
+                   "INSERT INTO orders (student_id, school_id, draft_id, out_trade_no,"
+                   " amount_fen, status, prepay_id, prepay_at, expires_at, created_at,"
+                   " updated_at, live, queried_at) VALUES (%lu, %u, %lu, %s, %u,"
+                   " 'UNPAID', %s, %ld, %ld, %ld, %ld, 1, %ld)",
+                   student_id, school_id, draft_id, no, fee, pid, now,
+                   o.expires_at, now, now, now)
+                < 0
             || (o.id = db_insert_id(ctx),
-                db_exec(ctx, "UPDATE students SET step = 'pay', updated_at = %ld"
-                             " WHERE id = %lu", now, student_id) < 0)
+                db_exec(ctx,
+                    "UPDATE students SET step = 'pay', updated_at = %ld"
+                    " WHERE id = %lu",
+                    now, student_id)
+                    < 0)
             || db_commit(ctx) != 0)
         {
             int dup = db_errno(ctx) == ER_DUP_ENTRY;
@@ -336,7 +362,7 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
             db_rollback(ctx);
             (void) pay_close_remote(ctx, no);
             if (dup) {
-                continue;          /* a concurrent submission won: use its order */
+                continue; /* a concurrent submission won: use its order */
             }
             return failed(resp_db_unavailable(resp));
         }
@@ -352,17 +378,20 @@ int pay_submit(tucai_ctx_t *ctx, uint64_t student_id, uint64_t draft_id,
         *order = order_with_pay(ctx->cfg, &o);
         return 0;
     }
-    return failed(resp_error(resp, 409, "CONFLICT", "请求冲突，请重试", "conflict, retry", NULL));
+    return failed(resp_error(
+        resp, 409, "CONFLICT", "请求冲突，请重试", "conflict, retry", NULL));
 }
 
-json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
+json_t *
+pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
 {
     pay_order_t o;
     char       *w;
     int         found;
 
     /* The live order, else the latest one (CLOSED). */
-    w = db_fmt(ctx, "student_id = %lu ORDER BY live IS NULL, id DESC LIMIT 1", student_id);
+    w = db_fmt(ctx, "student_id = %lu ORDER BY live IS NULL, id DESC LIMIT 1",
+        student_id);
     found = pay_order_find(ctx, &o, w);
     if (found == 1 && refresh && strcmp(o.status, "UNPAID") == 0
         && pay_refresh_order(ctx, &o, 1) == 0)
@@ -373,7 +402,8 @@ json_t *pay_order_json(tucai_ctx_t *ctx, uint64_t student_id, int refresh)
     return found == 1 ? order_with_pay(ctx->cfg, &o) : NULL;
 }
 
-int pay_handle_order(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+int
+pay_handle_order(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     uint64_t sid = pay_student_of(ctx, req);
     json_t  *o;
@@ -388,7 +418,8 @@ int pay_handle_order(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *res
     return resp_json(resp, 200, o);
 }
 
-int pay_handle_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
+int
+pay_handle_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *resp)
 {
     uint64_t sid = pay_student_of(ctx, req);
     char     path[256], uri[512];
@@ -396,14 +427,14 @@ int pay_handle_photo(tucai_ctx_t *ctx, const tucai_req_t *req, tucai_resp_t *res
 
     if (sid != 0) {
         rc = db_query_str(ctx, path, sizeof(path),
-                          "SELECT path FROM photos WHERE student_id = %lu", sid);
+            "SELECT path FROM photos WHERE student_id = %lu", sid);
         if (rc < 0) {
             return resp_db_unavailable(resp);
         }
     }
     if (sid == 0 || rc == 0 || path[0] == '\0' || strstr(path, "..") != NULL) {
         return resp_error(resp, 404, "PHOTO_NOT_READY", "证件照尚未制作完成",
-                          "the final photo is not ready yet", NULL);
+            "the final photo is not ready yet", NULL);
     }
     snprintf(uri, sizeof(uri), "%s/%s", ctx->cfg->storage_uri, path);
     return resp_redirect(resp, uri, "image/jpeg");

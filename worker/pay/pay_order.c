@@ -16,15 +16,17 @@
 #include "db.h"
 #include "log.h"
 
-#define ER_LOCK_DEADLOCK 1213
+#define ER_LOCK_DEADLOCK     1213
 #define ER_LOCK_WAIT_TIMEOUT 1205
 
-static int64_t col_i64(const char *s)
+static int64_t
+col_i64(const char *s)
 {
     return s ? strtoll(s, NULL, 10) : 0;
 }
 
-void pay_order_row(MYSQL_ROW r, pay_order_t *o)
+void
+pay_order_row(MYSQL_ROW r, pay_order_t *o)
 {
     memset(o, 0, sizeof(*o));
     o->id = (uint64_t) col_i64(r[0]);
@@ -42,7 +44,8 @@ void pay_order_row(MYSQL_ROW r, pay_order_t *o)
     o->live = (int) col_i64(r[12]);
 }
 
-int pay_order_find(tucai_ctx_t *ctx, pay_order_t *o, const char *where)
+int
+pay_order_find(tucai_ctx_t *ctx, pay_order_t *o, const char *where)
 {
     MYSQL_RES *res;
     MYSQL_ROW  r;
@@ -51,7 +54,8 @@ int pay_order_find(tucai_ctx_t *ctx, pay_order_t *o, const char *where)
     if (where == NULL) {
         return -1;
     }
-    res = db_query(ctx, "SELECT " PAY_ORDER_COLS " FROM orders WHERE %-s", where);
+    res =
+        db_query(ctx, "SELECT " PAY_ORDER_COLS " FROM orders WHERE %-s", where);
     if (res == NULL) {
         return -1;
     }
@@ -64,40 +68,44 @@ int pay_order_find(tucai_ctx_t *ctx, pay_order_t *o, const char *where)
     return found;
 }
 
-json_t *pay_order_obj(const pay_order_t *o)
+json_t *
+pay_order_obj(const pay_order_t *o)
 {
     char t[32];
 
     /* draft_id: the H5 payment page shows the chosen photo */
     return json_pack("{s:I,s:s,s:s,s:i,s:s,s:I}", "id", (json_int_t) o->id,
-                     "out_trade_no", o->out_trade_no, "status", o->status,
-                     "amount_fen", (int) o->amount_fen, "expires_at",
-                     tucai_rfc3339(t, sizeof(t), o->expires_at),
-                     "draft_id", (json_int_t) o->draft_id);
+        "out_trade_no", o->out_trade_no, "status", o->status, "amount_fen",
+        (int) o->amount_fen, "expires_at",
+        tucai_rfc3339(t, sizeof(t), o->expires_at), "draft_id",
+        (json_int_t) o->draft_id);
 }
 
-void pay_event(tucai_ctx_t *ctx, const char *out_trade_no, const char *source,
+void
+pay_event(tucai_ctx_t *ctx, const char *out_trade_no, const char *source,
     int accepted, const char *detail)
 {
     char d[512];
 
     snprintf(d, sizeof(d), "%s", detail ? detail : "");
-    if (db_exec(ctx, "INSERT INTO pay_events (out_trade_no, source, accepted, detail,"
-                     " created_at) VALUES (%s, %s, %d, %s, %ld)",
-                out_trade_no && out_trade_no[0] ? out_trade_no : NULL, source,
-                accepted, d, (int64_t) time(NULL)) < 0)
+    if (db_exec(ctx,
+            "INSERT INTO pay_events (out_trade_no, source, accepted, detail,"
+            " created_at) VALUES (%s, %s, %d, %s, %ld)",
+            out_trade_no && out_trade_no[0] ? out_trade_no : NULL, source,
+            accepted, d, (int64_t) time(NULL))
+        < 0)
     {
         tlog_warn("pay: event not recorded: %s", db_error(ctx));
     }
     if (!accepted) {
         tlog_warn("pay: %s refused for %s: %s", source,
-                  out_trade_no && out_trade_no[0] ? out_trade_no : "-", d);
+            out_trade_no && out_trade_no[0] ? out_trade_no : "-", d);
     }
 }
 
 /* Checks tx against our configuration and the order; NULL when it matches. */
-static const char *tx_mismatch(const tucai_config_t *cfg, json_t *tx,
-    const pay_order_t *o)
+static const char *
+tx_mismatch(const tucai_config_t *cfg, json_t *tx, const pay_order_t *o)
 {
     const char *appid = json_string_value(json_object_get(tx, "appid"));
     const char *mchid = json_string_value(json_object_get(tx, "mchid"));
@@ -109,14 +117,17 @@ static const char *tx_mismatch(const tucai_config_t *cfg, json_t *tx,
     if (appid == NULL || strcmp(appid, cfg->wx_appid) != 0) {
         return "appid does not match";
     }
-    if (!json_is_integer(total) || json_integer_value(total) != (json_int_t) o->amount_fen) {
+    if (!json_is_integer(total)
+        || json_integer_value(total) != (json_int_t) o->amount_fen)
+    {
         return "amount does not match the order";
     }
     return NULL;
 }
 
-static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
-    char *why, size_t why_len)
+static int
+mark_paid_once(
+    tucai_ctx_t *ctx, json_t *tx, const char *source, char *why, size_t why_len)
 {
     const char *no = json_string_value(json_object_get(tx, "out_trade_no"));
     const char *txid = json_string_value(json_object_get(tx, "transaction_id"));
@@ -158,12 +169,14 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
          * the student may have a newer live order. */
         db_rollback(ctx);
         snprintf(why, why_len, "paid but order is %s: refund needed", o.status);
-        tlog_error("pay: %s paid while %s: needs a refund", o.out_trade_no, o.status);
+        tlog_error(
+            "pay: %s paid while %s: needs a refund", o.out_trade_no, o.status);
         return 0;
     }
-    n = db_exec(ctx, "UPDATE orders SET status = 'PAID', transaction_id = %s,"
-                     " paid_at = %ld, updated_at = %ld WHERE id = %lu AND status = 'UNPAID'",
-                txid, now, now, o.id);
+    n = db_exec(ctx,
+        "UPDATE orders SET status = 'PAID', transaction_id = %s,"
+        " paid_at = %ld, updated_at = %ld WHERE id = %lu AND status = 'UNPAID'",
+        txid, now, now, o.id);
     if (n < 0) {
         goto fail;
     }
@@ -172,12 +185,13 @@ static int mark_paid_once(tucai_ctx_t *ctx, json_t *tx, const char *source,
         /* The payment message first, so it is sent before "photo ready". */
         snprintf(msgkey, sizeof(msgkey), "payment_result:%s", o.out_trade_no);
         if (outbox_payment_result(ctx, o.student_id, msgkey, o.out_trade_no,
-                                  o.amount_fen, "支付成功") != 0)
+                o.amount_fen, "支付成功")
+            != 0)
         {
             goto fail;
         }
         if (deliver_order(ctx, &o) == -1) {
-            goto fail;       /* -2: paid stands, delivery retried by deliver_pending */
+            goto fail; /* -2: paid stands, delivery retried by deliver_pending */
         }
     }
     if (db_commit(ctx) != 0) {
@@ -193,8 +207,9 @@ fail:
     return -1;
 }
 
-int pay_mark_paid(tucai_ctx_t *ctx, json_t *tx, const char *source,
-    char *why, size_t why_len)
+int
+pay_mark_paid(
+    tucai_ctx_t *ctx, json_t *tx, const char *source, char *why, size_t why_len)
 {
     const char *no = json_string_value(json_object_get(tx, "out_trade_no"));
     int         rc = -1, i;
@@ -207,8 +222,9 @@ int pay_mark_paid(tucai_ctx_t *ctx, json_t *tx, const char *source,
      * (delivery rows) is simply tried again. */
     for (i = 0; i < 3; i++) {
         rc = mark_paid_once(ctx, tx, source, why, why_len);
-        if (rc != -1 || (db_errno(ctx) != ER_LOCK_DEADLOCK
-                         && db_errno(ctx) != ER_LOCK_WAIT_TIMEOUT))
+        if (rc != -1
+            || (db_errno(ctx) != ER_LOCK_DEADLOCK
+                && db_errno(ctx) != ER_LOCK_WAIT_TIMEOUT))
         {
             break;
         }
@@ -216,14 +232,16 @@ int pay_mark_paid(tucai_ctx_t *ctx, json_t *tx, const char *source,
     return rc;
 }
 
-int pay_close_remote(tucai_ctx_t *ctx, const char *out_trade_no)
+int
+pay_close_remote(tucai_ctx_t *ctx, const char *out_trade_no)
 {
     char    path[160], body[96];
     long    st;
     json_t *a;
     int     rc;
 
-    snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s/close", out_trade_no);
+    snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s/close",
+        out_trade_no);
     snprintf(body, sizeof(body), "{\"mchid\":\"%s\"}", ctx->cfg->pay_mchid);
     if (payc_call(ctx, "POST", path, body, &st, &a) != 0) {
         return -1;
@@ -233,28 +251,38 @@ int pay_close_remote(tucai_ctx_t *ctx, const char *out_trade_no)
     } else {
         const char *code = json_string_value(json_object_get(a, "code"));
 
-        rc = code && (strcmp(code, "ORDERPAID") == 0 || strcmp(code, "ORDER_PAID") == 0)
-             ? 1 : (code && strcmp(code, "ORDER_CLOSED") == 0 ? 0 : -1);
+        rc = code
+                && (strcmp(code, "ORDERPAID") == 0
+                    || strcmp(code, "ORDER_PAID") == 0)
+            ? 1
+            : (code && strcmp(code, "ORDER_CLOSED") == 0 ? 0 : -1);
     }
     json_decref(a);
     return rc;
 }
 
 /* Marks our row CLOSED (live = NULL frees the student's live slot). */
-static void close_local(tucai_ctx_t *ctx, const pay_order_t *o, const char *why)
+static void
+close_local(tucai_ctx_t *ctx, const pay_order_t *o, const char *why)
 {
     int64_t now = (int64_t) time(NULL);
 
-    if (db_exec(ctx, "UPDATE orders SET status = 'CLOSED', live = NULL, updated_at = %ld"
-                     " WHERE id = %lu AND status = 'UNPAID'", now, o->id) == 1)
+    if (db_exec(ctx,
+            "UPDATE orders SET status = 'CLOSED', live = NULL, updated_at = %ld"
+            " WHERE id = %lu AND status = 'UNPAID'",
+            now, o->id)
+        == 1)
     {
-        (void) db_exec(ctx, "UPDATE students SET step = 'submit', updated_at = %ld"
-                            " WHERE id = %lu AND step = 'pay'", now, o->student_id);
+        (void) db_exec(ctx,
+            "UPDATE students SET step = 'submit', updated_at = %ld"
+            " WHERE id = %lu AND step = 'pay'",
+            now, o->student_id);
         pay_event(ctx, o->out_trade_no, "close", 1, why);
     }
 }
 
-int pay_refresh_order(tucai_ctx_t *ctx, const pay_order_t *o, int close_expired)
+int
+pay_refresh_order(tucai_ctx_t *ctx, const pay_order_t *o, int close_expired)
 {
     char        path[160], why[256];
     long        st;
@@ -266,9 +294,11 @@ int pay_refresh_order(tucai_ctx_t *ctx, const pay_order_t *o, int close_expired)
     if (strcmp(o->status, "UNPAID") != 0) {
         return 0;
     }
-    (void) db_exec(ctx, "UPDATE orders SET queried_at = %ld WHERE id = %lu", now, o->id);
-    snprintf(path, sizeof(path), "/v3/pay/transactions/out-trade-no/%s?mchid=%s",
-             o->out_trade_no, ctx->cfg->pay_mchid);
+    (void) db_exec(
+        ctx, "UPDATE orders SET queried_at = %ld WHERE id = %lu", now, o->id);
+    snprintf(path, sizeof(path),
+        "/v3/pay/transactions/out-trade-no/%s?mchid=%s", o->out_trade_no,
+        ctx->cfg->pay_mchid);
     if (payc_call(ctx, "GET", path, NULL, &st, &tx) != 0) {
         return -1;
     }
@@ -279,9 +309,9 @@ int pay_refresh_order(tucai_ctx_t *ctx, const pay_order_t *o, int close_expired)
         json_decref(tx);
         return rc < 0 ? -1 : 0;
     }
-    if (st == 200 && state != NULL && (strcmp(state, "CLOSED") == 0
-                                       || strcmp(state, "REVOKED") == 0
-                                       || strcmp(state, "PAYERROR") == 0))
+    if (st == 200 && state != NULL
+        && (strcmp(state, "CLOSED") == 0 || strcmp(state, "REVOKED") == 0
+            || strcmp(state, "PAYERROR") == 0))
     {
         close_local(ctx, o, state);
         json_decref(tx);

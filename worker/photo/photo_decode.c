@@ -12,13 +12,16 @@
 #include <time.h>
 #include <vips/vips.h>
 
-int photo_init(const char *argv0)
+int
+photo_init(const char *argv0)
 {
     static int done;
-    if (done) return 0;
+    if (done)
+        return 0;
     /* decoder warnings become CORRUPT_IMAGE verdicts, not log noise */
     g_setenv("VIPS_WARNING", "0", FALSE);
-    if (VIPS_INIT(argv0 ? argv0 : "tucai")) return -1;
+    if (VIPS_INIT(argv0 ? argv0 : "tucai"))
+        return -1;
     /* A preforked pool: one core per child, no operation cache growing in
      * each long-lived process, and no exotic (untrusted) loaders. */
     vips_concurrency_set(1);
@@ -29,32 +32,44 @@ int photo_init(const char *argv0)
     return 0;
 }
 
-const char *photo_sniff(const unsigned char *b, size_t n)
+const char *
+photo_sniff(const unsigned char *b, size_t n)
 {
-    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "jpeg";
-    if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8)) return "png";
-    if (n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4)) return "webp";
+    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+        return "jpeg";
+    if (n >= 8 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8))
+        return "png";
+    if (n >= 12 && !memcmp(b, "RIFF", 4) && !memcmp(b + 8, "WEBP", 4))
+        return "webp";
     if (n >= 12 && !memcmp(b + 4, "ftyp", 4)) {
         static const char *brands[] = { "heic", "heix", "hevc", "hevx", "heim",
             "heis", "mif1", "msf1", "avif" };
         for (size_t i = 0; i < sizeof brands / sizeof *brands; i++)
-            if (!memcmp(b + 8, brands[i], 4)) return "heif";
+            if (!memcmp(b + 8, brands[i], 4))
+                return "heif";
     }
     return NULL;
 }
 
-int64_t photo_decode_cost(const char *fmt, int64_t w, int64_t h, int max_side)
+int64_t
+photo_decode_cost(const char *fmt, int64_t w, int64_t h, int max_side)
 {
     int64_t shrink = 1, small = w < h ? w : h;
     if (fmt && !strcmp(fmt, "jpeg")) {
-        while (shrink < 8 && small / (shrink * 2) >= max_side) shrink *= 2;
+        while (shrink < 8 && small / (shrink * 2) >= max_side)
+            shrink *= 2;
     }
     return (w / shrink) * (h / shrink);
 }
 
-typedef struct { struct timespec start; int limit_ms; int killed; } deadline_t;
+typedef struct {
+    struct timespec start;
+    int             limit_ms;
+    int             killed;
+} deadline_t;
 
-static long elapsed_ms(const struct timespec *a)
+static long
+elapsed_ms(const struct timespec *a)
 {
     struct timespec b;
     clock_gettime(CLOCK_MONOTONIC, &b);
@@ -62,9 +77,10 @@ static long elapsed_ms(const struct timespec *a)
 }
 
 /* vips "eval" progress signal: stop the pipeline past the deadline. */
-static void on_eval(VipsImage *image, VipsProgress *progress, void *data)
+static void
+on_eval(VipsImage *image, VipsProgress *progress, void *data)
 {
-    (void)progress;
+    (void) progress;
     deadline_t *d = data;
     if (elapsed_ms(&d->start) > d->limit_ms) {
         d->killed = 1;
@@ -72,40 +88,50 @@ static void on_eval(VipsImage *image, VipsProgress *progress, void *data)
     }
 }
 
-static int header(const char *fmt, const unsigned char *buf, size_t len, VipsImage **out)
+static int
+header(const char *fmt, const unsigned char *buf, size_t len, VipsImage **out)
 {
-    if (!strcmp(fmt, "jpeg")) return vips_jpegload_buffer((void *)buf, len, out, NULL);
-    if (!strcmp(fmt, "png"))  return vips_pngload_buffer((void *)buf, len, out, NULL);
-    if (!strcmp(fmt, "webp")) return vips_webpload_buffer((void *)buf, len, out, NULL);
-    return vips_heifload_buffer((void *)buf, len, out, NULL);
+    if (!strcmp(fmt, "jpeg"))
+        return vips_jpegload_buffer((void *) buf, len, out, NULL);
+    if (!strcmp(fmt, "png"))
+        return vips_pngload_buffer((void *) buf, len, out, NULL);
+    if (!strcmp(fmt, "webp"))
+        return vips_webpload_buffer((void *) buf, len, out, NULL);
+    return vips_heifload_buffer((void *) buf, len, out, NULL);
 }
 
-VipsImage *photo_vips_rgb8(VipsImage *in)
+VipsImage *
+photo_vips_rgb8(VipsImage *in)
 {
     VipsImage *cur = in, *t1 = NULL, *t2 = NULL;
     g_object_ref(in);
     if (vips_image_hasalpha(cur)) {
-        double white[3] = { 255, 255, 255 };
+        double           white[3] = { 255, 255, 255 };
         VipsArrayDouble *bg = vips_array_double_new(white, 3);
-        int rc = vips_flatten(cur, &t1, "background", bg, NULL);
+        int              rc = vips_flatten(cur, &t1, "background", bg, NULL);
         vips_area_unref(VIPS_AREA(bg));
-        if (rc) goto err;
+        if (rc)
+            goto err;
         g_object_unref(cur);
         cur = t1;
     }
-    if (cur->Bands < 3 || cur->Type != VIPS_INTERPRETATION_sRGB ||
-        cur->BandFmt != VIPS_FORMAT_UCHAR) {
+    if (cur->Bands < 3 || cur->Type != VIPS_INTERPRETATION_sRGB
+        || cur->BandFmt != VIPS_FORMAT_UCHAR)
+    {
         VipsImage *c;
-        if (vips_colourspace(cur, &c, VIPS_INTERPRETATION_sRGB, NULL)) goto err;
+        if (vips_colourspace(cur, &c, VIPS_INTERPRETATION_sRGB, NULL))
+            goto err;
         int rc = vips_cast_uchar(c, &t2, NULL);
         g_object_unref(c);
-        if (rc) goto err;
+        if (rc)
+            goto err;
         g_object_unref(cur);
         cur = t2;
     }
     if (cur->Bands > 3) {
         VipsImage *e;
-        if (vips_extract_band(cur, &e, 0, "n", 3, NULL)) goto err;
+        if (vips_extract_band(cur, &e, 0, "n", 3, NULL))
+            goto err;
         g_object_unref(cur);
         cur = e;
     }
@@ -115,26 +141,31 @@ err:
     return NULL;
 }
 
-int photo_decode(const unsigned char *buf, size_t len,
-        const photo_thresholds_t *th, int max_side, photo_img_t *out,
-        const char **code, char *msg, size_t msgn)
+int
+photo_decode(const unsigned char *buf, size_t len, const photo_thresholds_t *th,
+    int max_side, photo_img_t *out, const char **code, char *msg, size_t msgn)
 {
     return photo_decode_lim(buf, len, th, max_side, out, code, msg, msgn, NULL);
 }
 
-int photo_decode_lim(const unsigned char *buf, size_t len,
-        const photo_thresholds_t *th, int max_side, photo_img_t *out,
-        const char **code, char *msg, size_t msgn, int64_t *limit)
+int
+photo_decode_lim(const unsigned char *buf, size_t len,
+    const photo_thresholds_t *th, int max_side, photo_img_t *out,
+    const char **code, char *msg, size_t msgn, int64_t *limit)
 {
     int64_t dummy;
-    if (!limit) limit = &dummy;
+    if (!limit)
+        limit = &dummy;
     *limit = 0;
     memset(out, 0, sizeof *out);
     *code = "CORRUPT_IMAGE";
-    if (!buf || len == 0) { snprintf(msg, msgn, "empty file"); return -1; }
-    if ((int64_t)len > th->max_bytes) {
-        snprintf(msg, msgn, "file of %zu bytes is over the %lld byte limit", len,
-                 (long long)th->max_bytes);
+    if (!buf || len == 0) {
+        snprintf(msg, msgn, "empty file");
+        return -1;
+    }
+    if ((int64_t) len > th->max_bytes) {
+        snprintf(msg, msgn, "file of %zu bytes is over the %lld byte limit",
+            len, (long long) th->max_bytes);
         *limit = th->max_bytes;
         return -1;
     }
@@ -145,7 +176,7 @@ int photo_decode_lim(const unsigned char *buf, size_t len,
         return -1;
     }
     VipsImage *hdr = NULL, *thumb = NULL, *t1 = NULL, *t2 = NULL;
-    int ret = -1;
+    int        ret = -1;
     /* Header only: the loaders are lazy, no pixel is decoded here. */
     if (header(fmt, buf, len, &hdr)) {
         snprintf(msg, msgn, "unreadable %s header", fmt);
@@ -154,7 +185,7 @@ int photo_decode_lim(const unsigned char *buf, size_t len,
     int64_t w = vips_image_get_width(hdr), h = vips_image_get_height(hdr);
     if (w <= 0 || h <= 0 || w * h > th->max_pixels) {
         snprintf(msg, msgn, "%lldx%lld pixels is over the %lld pixel limit",
-                 (long long)w, (long long)h, (long long)th->max_pixels);
+            (long long) w, (long long) h, (long long) th->max_pixels);
         *limit = th->max_pixels;
         goto out;
     }
@@ -162,49 +193,64 @@ int photo_decode_lim(const unsigned char *buf, size_t len,
      * seconds: refuse what is too expensive before spending anything */
     int64_t cost = photo_decode_cost(fmt, w, h, max_side);
     if (th->max_decode_cost > 0 && cost > th->max_decode_cost) {
-        snprintf(msg, msgn, "decoding this %lldx%lld %s costs %lld pixels,"
-                 " over the %lld pixel budget", (long long)w, (long long)h, fmt,
-                 (long long)cost, (long long)th->max_decode_cost);
+        snprintf(msg, msgn,
+            "decoding this %lldx%lld %s costs %lld pixels,"
+            " over the %lld pixel budget",
+            (long long) w, (long long) h, fmt, (long long) cost,
+            (long long) th->max_decode_cost);
         *limit = th->max_decode_cost;
         goto out;
     }
     int orient = vips_image_get_orientation(hdr);
-    if (orient >= 5 && orient <= 8) { int64_t t = w; w = h; h = t; }
-    out->orig_w = (int)w; out->orig_h = (int)h;
+    if (orient >= 5 && orient <= 8) {
+        int64_t t = w;
+        w = h;
+        h = t;
+    }
+    out->orig_w = (int) w;
+    out->orig_h = (int) h;
 
     /* Shrink-on-load and autorotate in one decode of the pixels. */
-    if (vips_thumbnail_buffer((void *)buf, len, &thumb, max_side,
-            "height", max_side, "size", VIPS_SIZE_DOWN,
-            "option_string", "fail_on=warning", NULL)) {
+    if (vips_thumbnail_buffer((void *) buf, len, &thumb, max_side, "height",
+            max_side, "size", VIPS_SIZE_DOWN, "option_string",
+            "fail_on=warning", NULL))
+    {
         snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
         goto out;
     }
     VipsImage *cur = photo_vips_rgb8(thumb);
-    if (!cur) goto decode_err;
+    if (!cur)
+        goto decode_err;
     t2 = cur;
     deadline_t dl = { .limit_ms = th->decode_timeout_ms };
     clock_gettime(CLOCK_MONOTONIC, &dl.start);
     vips_image_set_progress(cur, TRUE);
     g_signal_connect(cur, "eval", G_CALLBACK(on_eval), &dl);
     size_t sz = 0;
-    void *px = vips_image_write_to_memory(cur, &sz);
+    void  *px = vips_image_write_to_memory(cur, &sz);
     g_signal_handlers_disconnect_by_data(cur, &dl);
-    if (!px || dl.killed || sz != (size_t)cur->Xsize * cur->Ysize * 3) {
+    if (!px || dl.killed || sz != (size_t) cur->Xsize * cur->Ysize * 3) {
         g_free(px);
         if (dl.killed) {
-            snprintf(msg, msgn, "decoding took longer than %d ms", th->decode_timeout_ms);
+            snprintf(msg, msgn, "decoding took longer than %d ms",
+                th->decode_timeout_ms);
             *limit = th->decode_timeout_ms;
-        }
-        else snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
+        } else
+            snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
         goto out;
     }
     /* Own the pixels with malloc so callers free() them. */
     out->px = malloc(sz);
-    if (!out->px) { g_free(px); snprintf(msg, msgn, "out of memory"); goto out; }
+    if (!out->px) {
+        g_free(px);
+        snprintf(msg, msgn, "out of memory");
+        goto out;
+    }
     memcpy(out->px, px, sz);
     g_free(px);
-    out->w = cur->Xsize; out->h = cur->Ysize;
-    out->scale = (double)out->orig_w / out->w;
+    out->w = cur->Xsize;
+    out->h = cur->Ysize;
+    out->scale = (double) out->orig_w / out->w;
     out->format = fmt;
     *code = NULL;
     ret = 0;
@@ -212,28 +258,36 @@ int photo_decode_lim(const unsigned char *buf, size_t len,
 decode_err:
     snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
 out:
-    if (ret) vips_error_clear();
-    if (t2) g_object_unref(t2);
-    if (t1) g_object_unref(t1);
-    if (thumb) g_object_unref(thumb);
-    if (hdr) g_object_unref(hdr);
+    if (ret)
+        vips_error_clear();
+    if (t2)
+        g_object_unref(t2);
+    if (t1)
+        g_object_unref(t1);
+    if (thumb)
+        g_object_unref(thumb);
+    if (hdr)
+        g_object_unref(hdr);
     return ret;
 }
 
-void photo_img_free(photo_img_t *im)
+void
+photo_img_free(photo_img_t *im)
 {
     free(im->px);
     im->px = NULL;
 }
 
-uint8_t *photo_grey(const photo_img_t *im)
+uint8_t *
+photo_grey(const photo_img_t *im)
 {
-    size_t n = (size_t)im->w * im->h;
+    size_t   n = (size_t) im->w * im->h;
     uint8_t *g = malloc(n ? n : 1);
-    if (!g) return NULL;
+    if (!g)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = im->px + 3 * i;
-        g[i] = (uint8_t)((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
+        g[i] = (uint8_t) ((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
     }
     return g;
 }

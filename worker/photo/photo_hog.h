@@ -14,7 +14,9 @@ extern "C" {
 
 /* A detection in the input's pixels; score = the SVM margin (0 = dlib's
  * default threshold, higher = surer). */
-typedef struct { double x, y, w, h, score; } photo_hog_box_t;
+typedef struct {
+    double x, y, w, h, score;
+} photo_hog_box_t;
 
 /*
  * Faces in a grey image (w x h, stride w), scanned at `scale` times its
@@ -22,8 +24,8 @@ typedef struct { double x, y, w, h, score; } photo_hog_box_t;
  * score is at least `thr`.  Up to max boxes, surest first.  Returns the
  * count, or -1 (out of memory, model unusable).
  */
-int photo_hog_detect(const uint8_t *grey, int w, int h, double scale, double thr,
-        photo_hog_box_t *out, int max);
+int photo_hog_detect(const uint8_t *grey, int w, int h, double scale,
+    double thr, photo_hog_box_t *out, int max);
 
 #ifdef __cplusplus
 }

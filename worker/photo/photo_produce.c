@@ -13,91 +13,130 @@
 #include <string.h>
 #include <vips/vips.h>
 
-static int encode(VipsImage *img, const photo_spec_t *s, unsigned char **jpeg, size_t *len,
-        json_t *m, char *msg, size_t msgn)
+static int
+encode(VipsImage *img, const photo_spec_t *s, unsigned char **jpeg, size_t *len,
+    json_t *m, char *msg, size_t msgn)
 {
-    size_t lo_b = (size_t)s->min_kb * 1024, hi_b = (size_t)s->max_kb * 1024;
-    int lo = 5, hi = 98, bestq = -1;
-    int encodes = 0;
-    void *best = NULL; size_t bestlen = 0;
+    size_t lo_b = (size_t) s->min_kb * 1024, hi_b = (size_t) s->max_kb * 1024;
+    int    lo = 5, hi = 98, bestq = -1;
+    int    encodes = 0;
+    void  *best = NULL;
+    size_t bestlen = 0;
     /* largest quality whose file fits under max_kb */
     while (lo <= hi) {
-        int q = (lo + hi) / 2;
-        void *buf = NULL; size_t n = 0;
+        int    q = (lo + hi) / 2;
+        void  *buf = NULL;
+        size_t n = 0;
         encodes++;
-        if (vips_jpegsave_buffer(img, &buf, &n, "Q", q, "optimize_coding", TRUE, NULL)) {
+        if (vips_jpegsave_buffer(
+                img, &buf, &n, "Q", q, "optimize_coding", TRUE, NULL)) {
             snprintf(msg, msgn, "JPEG encoding failed");
             g_free(best);
             return -1;
         }
         if (n <= hi_b) {
-            g_free(best); best = buf; bestlen = n; bestq = q; lo = q + 1;
-            if (n >= hi_b - hi_b / 12) break;   /* close enough to the top */
-        } else { g_free(buf); hi = q - 1; }
+            g_free(best);
+            best = buf;
+            bestlen = n;
+            bestq = q;
+            lo = q + 1;
+            if (n >= hi_b - hi_b / 12)
+                break; /* close enough to the top */
+        } else {
+            g_free(buf);
+            hi = q - 1;
+        }
     }
-    if (!best) { snprintf(msg, msgn, "cannot fit the photo under %d KB", s->max_kb); return -1; }
+    if (!best) {
+        snprintf(msg, msgn, "cannot fit the photo under %d KB", s->max_kb);
+        return -1;
+    }
     if (bestlen < lo_b) {
         /* a very plain picture: more chroma detail before giving up */
-        void *buf = NULL; size_t n = 0;
-        if (!vips_jpegsave_buffer(img, &buf, &n, "Q", bestq, "no_subsample", TRUE, NULL) && n >= lo_b && n <= hi_b) {
-            g_free(best); best = buf; bestlen = n;
-        } else g_free(buf);
+        void  *buf = NULL;
+        size_t n = 0;
+        if (!vips_jpegsave_buffer(
+                img, &buf, &n, "Q", bestq, "no_subsample", TRUE, NULL)
+            && n >= lo_b && n <= hi_b)
+        {
+            g_free(best);
+            best = buf;
+            bestlen = n;
+        } else
+            g_free(buf);
     }
     json_object_set_new(m, "jpeg_quality", json_integer(bestq));
     json_object_set_new(m, "jpeg_encodes", json_integer(encodes));
     json_object_set_new(m, "jpeg_kb", json_real(round(bestlen / 102.4) / 10));
     if (bestlen < lo_b) {
         g_free(best);
-        snprintf(msg, msgn, "the photo is under %d KB even at the best quality", s->min_kb);
+        snprintf(msg, msgn, "the photo is under %d KB even at the best quality",
+            s->min_kb);
         return -1;
     }
     *jpeg = malloc(bestlen);
-    if (!*jpeg) { g_free(best); snprintf(msg, msgn, "out of memory"); return -1; }
+    if (!*jpeg) {
+        g_free(best);
+        snprintf(msg, msgn, "out of memory");
+        return -1;
+    }
     memcpy(*jpeg, best, bestlen);
     *len = bestlen;
     g_free(best);
     return 0;
 }
 
-int photo_frame(const unsigned char *buf, size_t len, const photo_geom_t *g,
-        const photo_spec_t *s, uint8_t **pxo, uint8_t **inside, json_t *m,
-        char *msg, size_t msgn)
+int
+photo_frame(const unsigned char *buf, size_t len, const photo_geom_t *g,
+    const photo_spec_t *s, uint8_t **pxo, uint8_t **inside, json_t *m,
+    char *msg, size_t msgn)
 {
-    *pxo = NULL; *inside = NULL;
+    *pxo = NULL;
+    *inside = NULL;
     /* Decode straight to the crop's scale (shrink-on-load + Lanczos in
      * vips_thumbnail); above 1 the full resolution, upscaled at most by
      * the 1/0.9 of rule 1 in the affine below. */
     double want = g->k < 1 ? g->k : 1;
-    int tw = (int)ceil(g->src_w * want), th = (int)ceil(g->src_h * want);
+    int    tw = (int) ceil(g->src_w * want), th = (int) ceil(g->src_h * want);
     VipsImage *t = NULL, *rgb = NULL, *out = NULL;
-    int ret = -1;
-    if (vips_thumbnail_buffer((void *)buf, len, &t, tw, "height", th,
-            "size", VIPS_SIZE_DOWN, "option_string", "fail_on=warning", NULL))
+    int        ret = -1;
+    if (vips_thumbnail_buffer((void *) buf, len, &t, tw, "height", th, "size",
+            VIPS_SIZE_DOWN, "option_string", "fail_on=warning", NULL))
         goto err;
-    if (!(rgb = photo_vips_rgb8(t))) goto err;
-    double sa = (double)rgb->Xsize / g->src_w;       /* decoded px per source px */
+    if (!(rgb = photo_vips_rgb8(t)))
+        goto err;
+    double sa = (double) rgb->Xsize / g->src_w; /* decoded px per source px */
     double kk = g->k / sa;
     double ex = g->ex * sa, ey = g->ey * sa;
     double r = g->roll_deg * M_PI / 180;
     double a = kk * cos(r), b = kk * sin(r), c = -kk * sin(r), dd = kk * cos(r);
-    double odx = s->width / 2.0 - (a * ex + b * ey), ody = g->ye_out - (c * ex + dd * ey);
-    VipsArrayInt *oarea = vips_array_int_newv(4, 0, 0, s->width, s->height);
-    double bgc[3] = { s->bg_r, s->bg_g, s->bg_b };
+    double odx = s->width / 2.0 - (a * ex + b * ey),
+           ody = g->ye_out - (c * ex + dd * ey);
+    VipsArrayInt    *oarea = vips_array_int_newv(4, 0, 0, s->width, s->height);
+    double           bgc[3] = { s->bg_r, s->bg_g, s->bg_b };
     VipsArrayDouble *bg = vips_array_double_new(bgc, 3);
     VipsInterpolate *bic = vips_interpolate_new("bicubic");
-    int rc = vips_affine(rgb, &out, a, b, c, dd, "oarea", oarea, "odx", odx, "ody", ody,
-            "interpolate", bic, "extend", VIPS_EXTEND_BACKGROUND, "background", bg, NULL);
+    int rc = vips_affine(rgb, &out, a, b, c, dd, "oarea", oarea, "odx", odx,
+        "ody", ody, "interpolate", bic, "extend", VIPS_EXTEND_BACKGROUND,
+        "background", bg, NULL);
     vips_area_unref(VIPS_AREA(oarea));
     vips_area_unref(VIPS_AREA(bg));
     g_object_unref(bic);
-    if (rc) goto err;
-    size_t n = 0;
+    if (rc)
+        goto err;
+    size_t   n = 0;
     uint8_t *px = vips_image_write_to_memory(out, &n);
-    if (!px || n != (size_t)s->width * s->height * 3) { g_free(px); goto err; }
+    if (!px || n != (size_t) s->width * s->height * 3) {
+        g_free(px);
+        goto err;
+    }
     *pxo = malloc(n);
-    *inside = malloc((size_t)s->width * s->height);
+    *inside = malloc((size_t) s->width * s->height);
     if (!*pxo || !*inside) {
-        g_free(px); free(*pxo); free(*inside); *pxo = *inside = NULL;
+        g_free(px);
+        free(*pxo);
+        free(*inside);
+        *pxo = *inside = NULL;
         snprintf(msg, msgn, "out of memory");
         goto out;
     }
@@ -108,8 +147,9 @@ int photo_frame(const unsigned char *buf, size_t len, const photo_geom_t *g,
         for (int u = 0; u < s->width; u++) {
             double sx, sy;
             photo_geom_map(g, s, u + 0.5, v + 0.5, &sx, &sy);
-            int in = sx >= 0.5 && sy >= 0.5 && sx <= g->src_w - 0.5 && sy <= g->src_h - 0.5;
-            (*inside)[(size_t)v * s->width + u] = (uint8_t)in;
+            int in = sx >= 0.5 && sy >= 0.5 && sx <= g->src_w - 0.5
+                && sy <= g->src_h - 0.5;
+            (*inside)[(size_t) v * s->width + u] = (uint8_t) in;
             fill += !in;
         }
     json_object_set_new(m, "decode_scale", json_real(round(sa * 1000) / 1000));
@@ -120,20 +160,26 @@ err:
     snprintf(msg, msgn, "vips: %s", vips_error_buffer());
     vips_error_clear();
 out:
-    if (out) g_object_unref(out);
-    if (rgb) g_object_unref(rgb);
-    if (t) g_object_unref(t);
+    if (out)
+        g_object_unref(out);
+    if (rgb)
+        g_object_unref(rgb);
+    if (t)
+        g_object_unref(t);
     return ret;
 }
 
-int photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
-        const photo_spec_t *s, unsigned char **jpeg, size_t *len,
-        json_t *m, char *msg, size_t msgn)
+int
+photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
+    const photo_spec_t *s, unsigned char **jpeg, size_t *len, json_t *m,
+    char *msg, size_t msgn)
 {
-    *jpeg = NULL; *len = 0;
-    size_t n = (size_t)s->width * s->height * 3;
+    *jpeg = NULL;
+    *len = 0;
+    size_t n = (size_t) s->width * s->height * 3;
     if (s->normalise_background) {
-        photo_frame_t fr = { s->width / 2.0, g->ye_out, g->out_face_w, g->out_hair_top };
+        photo_frame_t fr = { s->width / 2.0, g->ye_out, g->out_face_w,
+            g->out_hair_top };
         if (photo_matte(px, inside, s->width, s->height, &fr, s, m)) {
             snprintf(msg, msgn, "out of memory");
             return -1;
@@ -143,8 +189,13 @@ int photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
          * affine's background), never black */
         json_object_set_new(m, "background_normalised", json_false());
     }
-    VipsImage *mem = vips_image_new_from_memory_copy(px, n, s->width, s->height, 3, VIPS_FORMAT_UCHAR);
-    if (!mem) { snprintf(msg, msgn, "vips: %s", vips_error_buffer()); vips_error_clear(); return -1; }
+    VipsImage *mem = vips_image_new_from_memory_copy(
+        px, n, s->width, s->height, 3, VIPS_FORMAT_UCHAR);
+    if (!mem) {
+        snprintf(msg, msgn, "vips: %s", vips_error_buffer());
+        vips_error_clear();
+        return -1;
+    }
     mem->Type = VIPS_INTERPRETATION_sRGB;
     /* 300 dpi: vips keeps resolution in px/mm; "in" makes JFIF say dpi */
     mem->Xres = mem->Yres = s->dpi / 25.4;

@@ -30,13 +30,14 @@ typedef struct {
     EVP_PKEY *key;
 } platform_key_t;
 
-static int            keys_loaded;     /* 1 ok, -1 failed (retried later) */
+static int            keys_loaded; /* 1 ok, -1 failed (retried later) */
 static time_t         keys_tried_at;
 static EVP_PKEY      *merchant_key;
 static platform_key_t platform[MAX_PLATFORM_KEYS];
 static int            nplatform;
 
-static EVP_PKEY *load_public(const char *file)
+static EVP_PKEY *
+load_public(const char *file)
 {
     FILE     *f = fopen(file, "r");
     EVP_PKEY *k = NULL;
@@ -59,13 +60,15 @@ static EVP_PKEY *load_public(const char *file)
     return k;
 }
 
-static void trim(char *s)
+static void
+trim(char *s)
 {
     size_t n = strlen(s);
     char  *p = s;
 
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r'
-                     || s[n - 1] == '\t'))
+    while (n > 0
+        && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r'
+            || s[n - 1] == '\t'))
     {
         s[--n] = '\0';
     }
@@ -75,7 +78,8 @@ static void trim(char *s)
     memmove(s, p, strlen(p) + 1);
 }
 
-static int id_from_file(const char *file, char *id, size_t n)
+static int
+id_from_file(const char *file, char *id, size_t n)
 {
     char  path[TUCAI_PATH_MAX + 8];
     char *dot, *slash;
@@ -100,7 +104,8 @@ static int id_from_file(const char *file, char *id, size_t n)
     return id[0] ? 0 : -1;
 }
 
-static int load_keys(const tucai_config_t *cfg)
+static int
+load_keys(const tucai_config_t *cfg)
 {
     char  map[sizeof(cfg->pay_platform_keys)];
     char *save = NULL, *ent, *eq;
@@ -125,7 +130,7 @@ static int load_keys(const tucai_config_t *cfg)
         ERR_clear_error();
         if (merchant_key == NULL) {
             tlog_error("pay: cannot load merchant key from \"%s\"",
-                       cfg->pay_merchant_key_file);
+                cfg->pay_merchant_key_file);
             return -1;
         }
     }
@@ -134,12 +139,15 @@ static int load_keys(const tucai_config_t *cfg)
     }
     nplatform = 0;
     snprintf(map, sizeof(map), "%s", cfg->pay_platform_keys);
-    for (ent = strtok_r(map, ",", &save); ent != NULL; ent = strtok_r(NULL, ",", &save)) {
+    for (ent = strtok_r(map, ",", &save); ent != NULL;
+         ent = strtok_r(NULL, ",", &save))
+    {
         platform_key_t *pk;
         const char     *file;
 
         if (nplatform == MAX_PLATFORM_KEYS) {
-            tlog_warn("pay: more than %d platform keys, extra ignored", MAX_PLATFORM_KEYS);
+            tlog_warn("pay: more than %d platform keys, extra ignored",
+                MAX_PLATFORM_KEYS);
             break;
         }
         pk = &platform[nplatform];
@@ -174,12 +182,14 @@ static int load_keys(const tucai_config_t *cfg)
     return 0;
 }
 
-int payc_ready(const tucai_config_t *cfg)
+int
+payc_ready(const tucai_config_t *cfg)
 {
     return load_keys(cfg);
 }
 
-void payc_nonce(char *buf, size_t n)
+void
+payc_nonce(char *buf, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     unsigned char     r[32];
@@ -201,7 +211,8 @@ void payc_nonce(char *buf, size_t n)
 }
 
 /* Base64(SHA256withRSA(merchant key, msg)) into out (>= 400 bytes). */
-static int sign_b64(const void *msg, size_t len, char *out, size_t n)
+static int
+sign_b64(const void *msg, size_t len, char *out, size_t n)
 {
     EVP_MD_CTX   *md = EVP_MD_CTX_new();
     unsigned char sig[1024];
@@ -212,8 +223,8 @@ static int sign_b64(const void *msg, size_t len, char *out, size_t n)
         return -1;
     }
     ok = EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, merchant_key) == 1
-         && EVP_DigestSign(md, sig, &slen, msg, len) == 1
-         && 4 * ((slen + 2) / 3) < n;
+        && EVP_DigestSign(md, sig, &slen, msg, len) == 1
+        && 4 * ((slen + 2) / 3) < n;
     EVP_MD_CTX_free(md);
     if (!ok) {
         ERR_clear_error();
@@ -224,7 +235,8 @@ static int sign_b64(const void *msg, size_t len, char *out, size_t n)
 }
 
 /* Decodes standard Base64; returns the length or -1. */
-static int b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+static int
+b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 {
     int n, pad = 0;
 
@@ -244,10 +256,11 @@ static int b64_decode(const char *in, size_t len, unsigned char *out, size_t cap
     return n - pad;
 }
 
-int payc_verify(const tucai_config_t *cfg, const char *ts, size_t ts_len,
+int
+payc_verify(const tucai_config_t *cfg, const char *ts, size_t ts_len,
     const char *nonce, size_t nonce_len, const char *sig, size_t sig_len,
-    const char *serial, size_t serial_len,
-    const unsigned char *body, size_t body_len)
+    const char *serial, size_t serial_len, const unsigned char *body,
+    size_t body_len)
 {
     EVP_PKEY     *key = NULL;
     EVP_MD_CTX   *md;
@@ -288,13 +301,13 @@ int payc_verify(const tucai_config_t *cfg, const char *ts, size_t ts_len,
         return PAYC_BAD_SIGNATURE;
     }
     ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1
-         && EVP_DigestVerifyUpdate(md, ts, ts_len) == 1
-         && EVP_DigestVerifyUpdate(md, "\n", 1) == 1
-         && EVP_DigestVerifyUpdate(md, nonce, nonce_len) == 1
-         && EVP_DigestVerifyUpdate(md, "\n", 1) == 1
-         && EVP_DigestVerifyUpdate(md, body, body_len) == 1
-         && EVP_DigestVerifyUpdate(md, "\n", 1) == 1
-         && EVP_DigestVerifyFinal(md, raw, (size_t) rawlen) == 1;
+        && EVP_DigestVerifyUpdate(md, ts, ts_len) == 1
+        && EVP_DigestVerifyUpdate(md, "\n", 1) == 1
+        && EVP_DigestVerifyUpdate(md, nonce, nonce_len) == 1
+        && EVP_DigestVerifyUpdate(md, "\n", 1) == 1
+        && EVP_DigestVerifyUpdate(md, body, body_len) == 1
+        && EVP_DigestVerifyUpdate(md, "\n", 1) == 1
+        && EVP_DigestVerifyFinal(md, raw, (size_t) rawlen) == 1;
     EVP_MD_CTX_free(md);
     ERR_clear_error();
     if (!ok) {
@@ -307,20 +320,23 @@ int payc_verify(const tucai_config_t *cfg, const char *ts, size_t ts_len,
     return PAYC_OK;
 }
 
-json_t *payc_decrypt_resource(const tucai_config_t *cfg, json_t *resource)
+json_t *
+payc_decrypt_resource(const tucai_config_t *cfg, json_t *resource)
 {
-    const char     *alg = json_string_value(json_object_get(resource, "algorithm"));
-    const char     *ct64 = json_string_value(json_object_get(resource, "ciphertext"));
-    const char     *nonce = json_string_value(json_object_get(resource, "nonce"));
-    const char     *ad = json_string_value(json_object_get(resource, "associated_data"));
+    const char *alg = json_string_value(json_object_get(resource, "algorithm"));
+    const char *ct64 =
+        json_string_value(json_object_get(resource, "ciphertext"));
+    const char *nonce = json_string_value(json_object_get(resource, "nonce"));
+    const char *ad =
+        json_string_value(json_object_get(resource, "associated_data"));
     unsigned char  *ct = NULL, *pt = NULL;
     int             ctlen, n, ok = 0, ptlen = 0;
     EVP_CIPHER_CTX *c = NULL;
     json_t         *j = NULL;
 
-    if (load_keys(cfg) != 0 || alg == NULL || strcmp(alg, "AEAD_AES_256_GCM") != 0
-        || ct64 == NULL || nonce == NULL || strlen(nonce) != 12
-        || strlen(ct64) > 64 * 1024)
+    if (load_keys(cfg) != 0 || alg == NULL
+        || strcmp(alg, "AEAD_AES_256_GCM") != 0 || ct64 == NULL || nonce == NULL
+        || strlen(nonce) != 12 || strlen(ct64) > 64 * 1024)
     {
         return NULL;
     }
@@ -336,17 +352,21 @@ json_t *payc_decrypt_resource(const tucai_config_t *cfg, json_t *resource)
     if (ctlen <= 16) {
         goto done;
     }
-    ctlen -= 16;                         /* the GCM tag is the last 16 bytes */
+    ctlen -= 16; /* the GCM tag is the last 16 bytes */
     c = EVP_CIPHER_CTX_new();
     ok = c != NULL
-         && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
-         && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1
-         && EVP_DecryptInit_ex(c, NULL, NULL, (const unsigned char *) cfg->pay_apiv3_key,
-                               (const unsigned char *) nonce) == 1
-         && EVP_DecryptUpdate(c, NULL, &n, (const unsigned char *) ad, (int) strlen(ad)) == 1
-         && EVP_DecryptUpdate(c, pt, &ptlen, ct, ctlen) == 1
-         && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, ct + ctlen) == 1
-         && EVP_DecryptFinal_ex(c, pt + ptlen, &n) == 1;
+        && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
+        && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, 12, NULL) == 1
+        && EVP_DecryptInit_ex(c, NULL, NULL,
+               (const unsigned char *) cfg->pay_apiv3_key,
+               (const unsigned char *) nonce)
+            == 1
+        && EVP_DecryptUpdate(
+               c, NULL, &n, (const unsigned char *) ad, (int) strlen(ad))
+            == 1
+        && EVP_DecryptUpdate(c, pt, &ptlen, ct, ctlen) == 1
+        && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, ct + ctlen) == 1
+        && EVP_DecryptFinal_ex(c, pt + ptlen, &n) == 1;
     if (ok) {
         ptlen += n;
         j = json_loadb((const char *) pt, (size_t) ptlen, 0, NULL);
@@ -363,7 +383,8 @@ done:
     return j;
 }
 
-json_t *payc_request_payment(const tucai_config_t *cfg, const char *prepay_id)
+json_t *
+payc_request_payment(const tucai_config_t *cfg, const char *prepay_id)
 {
     char  ts[24], nonce[33], pkg[128], sig[1400];
     char *msg;
@@ -383,11 +404,12 @@ json_t *payc_request_payment(const tucai_config_t *cfg, const char *prepay_id)
     if (rc != 0) {
         return NULL;
     }
-    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "timeStamp", ts, "nonceStr", nonce,
-                     "package", pkg, "signType", "RSA", "paySign", sig);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "timeStamp", ts, "nonceStr",
+        nonce, "package", pkg, "signType", "RSA", "paySign", sig);
 }
 
-int payc_call(tucai_ctx_t *ctx, const char *method, const char *path,
+int
+payc_call(tucai_ctx_t *ctx, const char *method, const char *path,
     const char *body, long *status, json_t **answer)
 {
     const tucai_config_t *cfg = ctx->cfg;
@@ -395,9 +417,9 @@ int payc_call(tucai_ctx_t *ctx, const char *method, const char *path,
     char                  auth[2048], *msg;
     const char           *hdrs[3];
     wxhttp_resp_t         r;
-    int                   attempt, tries = 1 + (cfg->wx_retries > 0 ? cfg->wx_retries : 0);
-    int                   v;
-    size_t                blen = body ? strlen(body) : 0;
+    int    attempt, tries = 1 + (cfg->wx_retries > 0 ? cfg->wx_retries : 0);
+    int    v;
+    size_t blen = body ? strlen(body) : 0;
 
     *answer = NULL;
     *status = 0;
@@ -412,7 +434,8 @@ int payc_call(tucai_ctx_t *ctx, const char *method, const char *path,
         snprintf(ts, sizeof(ts), "%lld", (long long) time(NULL));
         payc_nonce(nonce, sizeof(nonce));
         if (asprintf(&msg, "%s\n%s\n%s\n%s\n%s\n", method, path, ts, nonce,
-                     body ? body : "") < 0)
+                body ? body : "")
+            < 0)
         {
             return -1;
         }
@@ -422,32 +445,34 @@ int payc_call(tucai_ctx_t *ctx, const char *method, const char *path,
             tlog_error("pay: signing failed");
             return -1;
         }
-        snprintf(auth, sizeof(auth), "Authorization: WECHATPAY2-SHA256-RSA2048 "
-                 "mchid=\"%s\",nonce_str=\"%s\",signature=\"%s\",timestamp=\"%s\","
-                 "serial_no=\"%s\"", cfg->pay_mchid, nonce, sig, ts,
-                 cfg->pay_merchant_serial);
+        snprintf(auth, sizeof(auth),
+            "Authorization: WECHATPAY2-SHA256-RSA2048 "
+            "mchid=\"%s\",nonce_str=\"%s\",signature=\"%s\",timestamp=\"%s\","
+            "serial_no=\"%s\"",
+            cfg->pay_mchid, nonce, sig, ts, cfg->pay_merchant_serial);
         hdrs[0] = auth;
         hdrs[1] = body ? "Content-Type: application/json" : NULL;
         hdrs[2] = NULL;
         if (wxhttp_call(cfg, method, url, hdrs, body, blen, &r) != 0) {
-            tlog_warn("pay %s %s: attempt %d: %s", method, path, attempt, r.error);
+            tlog_warn(
+                "pay %s %s: attempt %d: %s", method, path, attempt, r.error);
             continue;
         }
         /* Every answer must carry a valid platform signature, errors too:
          * anything else did not come from WeChat Pay. */
-        v = payc_verify(cfg, r.wx_timestamp, strlen(r.wx_timestamp),
-                        r.wx_nonce, strlen(r.wx_nonce),
-                        r.wx_signature, strlen(r.wx_signature),
-                        r.wx_serial, strlen(r.wx_serial),
-                        r.body.p ? r.body.p : (const unsigned char *) "", r.body.len);
+        v = payc_verify(cfg, r.wx_timestamp, strlen(r.wx_timestamp), r.wx_nonce,
+            strlen(r.wx_nonce), r.wx_signature, strlen(r.wx_signature),
+            r.wx_serial, strlen(r.wx_serial),
+            r.body.p ? r.body.p : (const unsigned char *) "", r.body.len);
         if (v != PAYC_OK) {
-            tlog_error("pay %s %s: answer signature %s (HTTP %ld)", method, path,
-                       v == PAYC_STALE ? "stale" : "invalid", r.status);
+            tlog_error("pay %s %s: answer signature %s (HTTP %ld)", method,
+                path, v == PAYC_STALE ? "stale" : "invalid", r.status);
             wxhttp_resp_free(&r);
             continue;
         }
         if (r.status >= 500) {
-            tlog_warn("pay %s %s: attempt %d: HTTP %ld", method, path, attempt, r.status);
+            tlog_warn("pay %s %s: attempt %d: HTTP %ld", method, path, attempt,
+                r.status);
             wxhttp_resp_free(&r);
             continue;
         }

@@ -16,8 +16,8 @@
 /* Verification outcome. */
 enum {
     PAYC_OK = 0,
-    PAYC_BAD_SIGNATURE = -1,   /* unknown serial, malformed or wrong */
-    PAYC_STALE = -2            /* timestamp outside the window */
+    PAYC_BAD_SIGNATURE = -1, /* unknown serial, malformed or wrong */
+    PAYC_STALE = -2          /* timestamp outside the window */
 };
 
 /*
@@ -33,8 +33,8 @@ int payc_call(tucai_ctx_t *ctx, const char *method, const char *path,
 /* Checks a Wechatpay-* signature over "ts\nnonce\nbody\n". */
 int payc_verify(const tucai_config_t *cfg, const char *ts, size_t ts_len,
     const char *nonce, size_t nonce_len, const char *sig, size_t sig_len,
-    const char *serial, size_t serial_len,
-    const unsigned char *body, size_t body_len);
+    const char *serial, size_t serial_len, const unsigned char *body,
+    size_t body_len);
 
 /* Decrypts a notification resource object with the APIv3 key.  Returns the
  * parsed plaintext object or NULL. */

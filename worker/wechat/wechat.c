@@ -21,8 +21,8 @@
 #include "wxhttp.h"
 
 #define TOKEN_NAME     "stable"
-#define TOKEN_MARGIN_S 300     /* refresh this long before expiry */
-#define TOKEN_MAX      1024    /* WeChat: store at least 512 characters */
+#define TOKEN_MARGIN_S 300  /* refresh this long before expiry */
+#define TOKEN_MAX      1024 /* WeChat: store at least 512 characters */
 
 /* Last token this process saw: used when the database is briefly away. */
 static char    proc_token[TOKEN_MAX];
@@ -33,16 +33,17 @@ static int64_t proc_token_exp;
  * on network errors, 5xx and errcode -1 only.  *errcode gets WeChat's
  * errcode (0 when absent).  Returns the JSON object or NULL (unavailable).
  */
-static json_t *wx_call(tucai_ctx_t *ctx, const char *what, const char *url,
+static json_t *
+wx_call(tucai_ctx_t *ctx, const char *what, const char *url,
     const char *post_body, long *errcode)
 {
-    static const char *const json_hdr[] = {
-        "Content-Type: application/json", NULL };
-    const tucai_config_t *cfg = ctx->cfg;
-    int                   attempt, tries = 1 + (cfg->wx_retries > 0 ? cfg->wx_retries : 0);
-    wxhttp_resp_t         r;
-    json_t               *j;
-    json_error_t          je;
+    static const char *const json_hdr[] = { "Content-Type: application/json",
+        NULL };
+    const tucai_config_t    *cfg = ctx->cfg;
+    int attempt, tries = 1 + (cfg->wx_retries > 0 ? cfg->wx_retries : 0);
+    wxhttp_resp_t r;
+    json_t       *j;
+    json_error_t  je;
 
     for (attempt = 1; attempt <= tries; attempt++) {
         if (attempt > 1) {
@@ -50,13 +51,15 @@ static json_t *wx_call(tucai_ctx_t *ctx, const char *what, const char *url,
         }
         if (wxhttp_call(cfg, post_body ? "POST" : "GET", url,
                 post_body ? json_hdr : NULL, post_body,
-                post_body ? strlen(post_body) : 0, &r) != 0)
+                post_body ? strlen(post_body) : 0, &r)
+            != 0)
         {
             tlog_warn("wechat %s: attempt %d: %s", what, attempt, r.error);
             continue;
         }
         if (r.status >= 500 || r.status != 200) {
-            tlog_warn("wechat %s: attempt %d: HTTP %ld", what, attempt, r.status);
+            tlog_warn(
+                "wechat %s: attempt %d: HTTP %ld", what, attempt, r.status);
             wxhttp_resp_free(&r);
             if (r.status >= 500) {
                 continue;
@@ -81,13 +84,15 @@ static json_t *wx_call(tucai_ctx_t *ctx, const char *what, const char *url,
     return NULL;
 }
 
-static int token_invalid(long errcode)
+static int
+token_invalid(long errcode)
 {
     return errcode == 40001 || errcode == 42001 || errcode == 41001;
 }
 
 /* Reads the cached token; 1 when fresh (not within margin of expiry). */
-static int token_read(tucai_ctx_t *ctx, char *token, size_t len)
+static int
+token_read(tucai_ctx_t *ctx, char *token, size_t len)
 {
     MYSQL_RES *res;
     MYSQL_ROW  row;
@@ -96,8 +101,8 @@ static int token_read(tucai_ctx_t *ctx, char *token, size_t len)
     if (ctx->db == NULL) {
         return 0;
     }
-    res = db_query(ctx, "SELECT token, expires_at FROM wx_tokens WHERE name = %s",
-                   TOKEN_NAME);
+    res = db_query(ctx,
+        "SELECT token, expires_at FROM wx_tokens WHERE name = %s", TOKEN_NAME);
     if (res == NULL) {
         return 0;
     }
@@ -115,8 +120,8 @@ static int token_read(tucai_ctx_t *ctx, char *token, size_t len)
 
 /* Fetches a new token from WeChat (stable_token; force when ours was
  * refused).  Returns 0 with token filled, -1 on failure. */
-static int token_fetch(tucai_ctx_t *ctx, int force, char *token, size_t len,
-    int64_t *exp)
+static int
+token_fetch(tucai_ctx_t *ctx, int force, char *token, size_t len, int64_t *exp)
 {
     const tucai_config_t *cfg = ctx->cfg;
     char                  url[512];
@@ -128,8 +133,8 @@ static int token_fetch(tucai_ctx_t *ctx, int force, char *token, size_t len,
 
     snprintf(url, sizeof(url), "%s/cgi-bin/stable_token", cfg->wx_api_base);
     req = json_pack("{s:s,s:s,s:s,s:b}", "grant_type", "client_credential",
-                    "appid", cfg->wx_appid, "secret", cfg->wx_secret,
-                    "force_refresh", force);
+        "appid", cfg->wx_appid, "secret", cfg->wx_secret, "force_refresh",
+        force);
     body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (body == NULL) {
@@ -142,9 +147,10 @@ static int token_fetch(tucai_ctx_t *ctx, int force, char *token, size_t len,
     }
     t = json_string_value(json_object_get(j, "access_token"));
     ttl = json_integer_value(json_object_get(j, "expires_in"));
-    if (errcode != 0 || t == NULL || t[0] == '\0' || strlen(t) >= len || ttl <= 0) {
+    if (errcode != 0 || t == NULL || t[0] == '\0' || strlen(t) >= len
+        || ttl <= 0) {
         tlog_error("wechat stable_token: refused, errcode %ld (%s)", errcode,
-                   json_string_value(json_object_get(j, "errmsg")) ?: "");
+            json_string_value(json_object_get(j, "errmsg")) ?: "");
         json_decref(j);
         return -1;
     }
@@ -159,14 +165,16 @@ static int token_fetch(tucai_ctx_t *ctx, int force, char *token, size_t len,
  * refused: another child may already have replaced it, then that one is
  * used.  Returns 0 with token filled, or -1.
  */
-static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t len)
+static int
+token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t len)
 {
     int64_t exp = 0;
     int     locked = 0, rc;
     char    cur[TOKEN_MAX];
 
     /* a lease (a row) so one refresh runs in the whole cluster */
-    if (ctx->db != NULL && db_lease_wait(ctx, "tucai_wx_token", 15, 5000) == 1) {
+    if (ctx->db != NULL && db_lease_wait(ctx, "tucai_wx_token", 15, 5000) == 1)
+    {
         locked = 1;
     }
     /* Someone refreshed while we waited for the lock? */
@@ -183,12 +191,15 @@ static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t 
         snprintf(proc_token, sizeof(proc_token), "%s", cur);
         proc_token_exp = exp;
         if (ctx->db != NULL
-            && db_exec(ctx, "INSERT INTO wx_tokens (name, token, expires_at) "
-                            "VALUES (%s, %s, %ld) ON DUPLICATE KEY UPDATE "
-                            "token = VALUES(token), expires_at = VALUES(expires_at)",
-                       TOKEN_NAME, cur, exp) < 0)
+            && db_exec(ctx,
+                   "INSERT INTO wx_tokens (name, token, expires_at) "
+                   "VALUES (%s, %s, %ld) ON DUPLICATE KEY UPDATE "
+                   "token = VALUES(token), expires_at = VALUES(expires_at)",
+                   TOKEN_NAME, cur, exp)
+                < 0)
         {
-            tlog_warn("wechat token: not cached in the database: %s", db_error(ctx));
+            tlog_warn(
+                "wechat token: not cached in the database: %s", db_error(ctx));
         }
     }
     if (locked) {
@@ -197,7 +208,8 @@ static int token_refresh(tucai_ctx_t *ctx, const char *bad, char *token, size_t 
     return rc;
 }
 
-wx_status_t wx_access_token(tucai_ctx_t *ctx, char *token, size_t len)
+wx_status_t
+wx_access_token(tucai_ctx_t *ctx, char *token, size_t len)
 {
     if (token_read(ctx, token, len)) {
         return WX_OK;
@@ -214,8 +226,9 @@ wx_status_t wx_access_token(tucai_ctx_t *ctx, char *token, size_t len)
 
 /* POSTs body to path?access_token=..., refreshing the token once when
  * WeChat refuses it.  Returns the answer or NULL (unavailable). */
-static json_t *wx_call_token(tucai_ctx_t *ctx, const char *what,
-    const char *path, const char *body, long *errcode)
+static json_t *
+wx_call_token(tucai_ctx_t *ctx, const char *what, const char *path,
+    const char *body, long *errcode)
 {
     char    token[TOKEN_MAX], url[TOKEN_MAX + 512];
     json_t *j;
@@ -225,14 +238,15 @@ static json_t *wx_call_token(tucai_ctx_t *ctx, const char *what,
         return NULL;
     }
     for (round = 0; round < 2; round++) {
-        snprintf(url, sizeof(url), "%s%s?access_token=%s", ctx->cfg->wx_api_base,
-                 path, token);
+        snprintf(url, sizeof(url), "%s%s?access_token=%s",
+            ctx->cfg->wx_api_base, path, token);
         j = wx_call(ctx, what, url, body, errcode);
         if (j == NULL || !token_invalid(*errcode) || round == 1) {
             return j;
         }
         json_decref(j);
-        tlog_info("wechat %s: token refused (%ld), refreshing once", what, *errcode);
+        tlog_info(
+            "wechat %s: token refused (%ld), refreshing once", what, *errcode);
         if (token_refresh(ctx, token, token, sizeof(token)) != 0) {
             return NULL;
         }
@@ -240,8 +254,9 @@ static json_t *wx_call_token(tucai_ctx_t *ctx, const char *what,
     return NULL;
 }
 
-wx_status_t wx_code2session(tucai_ctx_t *ctx, const char *js_code,
-    char *openid, size_t openid_len)
+wx_status_t
+wx_code2session(
+    tucai_ctx_t *ctx, const char *js_code, char *openid, size_t openid_len)
 {
     const tucai_config_t *cfg = ctx->cfg;
     char                 *code, *appid, *secret;
@@ -258,21 +273,26 @@ wx_status_t wx_code2session(tucai_ctx_t *ctx, const char *js_code,
     appid = wxhttp_escape(cfg->wx_appid);
     secret = wxhttp_escape(cfg->wx_secret);
     if (code == NULL || appid == NULL || secret == NULL) {
-        free(code); free(appid); free(secret);
+        free(code);
+        free(appid);
+        free(secret);
         return WX_UNAVAILABLE;
     }
-    snprintf(url, sizeof(url), "%s/sns/jscode2session?appid=%s&secret=%s"
-             "&js_code=%s&grant_type=authorization_code",
-             cfg->wx_api_base, appid, secret, code);
-    free(code); free(appid); free(secret);
+    snprintf(url, sizeof(url),
+        "%s/sns/jscode2session?appid=%s&secret=%s"
+        "&js_code=%s&grant_type=authorization_code",
+        cfg->wx_api_base, appid, secret, code);
+    free(code);
+    free(appid);
+    free(secret);
 
     j = wx_call(ctx, "jscode2session", url, NULL, &errcode);
     if (j == NULL) {
         return WX_UNAVAILABLE;
     }
     oid = json_string_value(json_object_get(j, "openid"));
-    if (errcode == 0 && oid != NULL && oid[0] != '\0' && strlen(oid) < openid_len
-        && strlen(oid) <= 64)
+    if (errcode == 0 && oid != NULL && oid[0] != '\0'
+        && strlen(oid) < openid_len && strlen(oid) <= 64)
     {
         snprintf(openid, openid_len, "%s", oid);
         st = WX_OK;
@@ -282,15 +302,16 @@ wx_status_t wx_code2session(tucai_ctx_t *ctx, const char *js_code,
         st = WX_REFUSED;
     } else {
         tlog_warn("wechat jscode2session: errcode %ld (%s)", errcode,
-                  json_string_value(json_object_get(j, "errmsg")) ?: "");
+            json_string_value(json_object_get(j, "errmsg")) ?: "");
         st = WX_UNAVAILABLE;
     }
     json_decref(j);
     return st;
 }
 
-wx_status_t wx_phone_number(tucai_ctx_t *ctx, const char *phone_code,
-    char *phone, size_t phone_len)
+wx_status_t
+wx_phone_number(
+    tucai_ctx_t *ctx, const char *phone_code, char *phone, size_t phone_len)
 {
     json_t     *req, *j;
     char       *body;
@@ -298,7 +319,8 @@ wx_status_t wx_phone_number(tucai_ctx_t *ctx, const char *phone_code,
     const char *num;
     wx_status_t st;
 
-    if (phone_code == NULL || phone_code[0] == '\0' || strlen(phone_code) > 256) {
+    if (phone_code == NULL || phone_code[0] == '\0' || strlen(phone_code) > 256)
+    {
         return WX_INVALID_CODE;
     }
     req = json_pack("{s:s}", "code", phone_code);
@@ -307,15 +329,16 @@ wx_status_t wx_phone_number(tucai_ctx_t *ctx, const char *phone_code,
     if (body == NULL) {
         return WX_UNAVAILABLE;
     }
-    j = wx_call_token(ctx, "getuserphonenumber", "/wxa/business/getuserphonenumber",
-                      body, &errcode);
+    j = wx_call_token(ctx, "getuserphonenumber",
+        "/wxa/business/getuserphonenumber", body, &errcode);
     free(body);
     if (j == NULL) {
         return WX_UNAVAILABLE;
     }
-    num = json_string_value(json_object_get(json_object_get(j, "phone_info"),
-                                            "purePhoneNumber"));
-    if (errcode == 0 && num != NULL && num[0] != '\0' && strlen(num) < phone_len) {
+    num = json_string_value(
+        json_object_get(json_object_get(j, "phone_info"), "purePhoneNumber"));
+    if (errcode == 0 && num != NULL && num[0] != '\0'
+        && strlen(num) < phone_len) {
         snprintf(phone, phone_len, "%s", num);
         st = WX_OK;
     } else if (errcode == 40029 || errcode == 40163) {
@@ -328,8 +351,9 @@ wx_status_t wx_phone_number(tucai_ctx_t *ctx, const char *phone_code,
     return st;
 }
 
-wx_status_t wx_subscribe_send(tucai_ctx_t *ctx, const char *body_json,
-    char *errmsg, size_t errmsg_len)
+wx_status_t
+wx_subscribe_send(
+    tucai_ctx_t *ctx, const char *body_json, char *errmsg, size_t errmsg_len)
 {
     json_t     *j;
     long        errcode = 0;
@@ -340,7 +364,7 @@ wx_status_t wx_subscribe_send(tucai_ctx_t *ctx, const char *body_json,
         errmsg[0] = '\0';
     }
     j = wx_call_token(ctx, "subscribe/send", "/cgi-bin/message/subscribe/send",
-                      body_json, &errcode);
+        body_json, &errcode);
     if (j == NULL) {
         if (errmsg != NULL && errmsg_len > 0) {
             snprintf(errmsg, errmsg_len, "wechat unavailable");
@@ -352,11 +376,14 @@ wx_status_t wx_subscribe_send(tucai_ctx_t *ctx, const char *body_json,
         snprintf(errmsg, errmsg_len, "%ld %s", errcode, m ? m : "");
     }
     switch (errcode) {
-    case 0:     st = WX_OK; break;
+    case 0: st = WX_OK; break;
     case 43101: st = WX_REFUSED; break;
-    case 40003: case 40037: case 47003: case 41030: case 47001:
-                st = WX_BAD_REQUEST; break;
-    default:    st = WX_UNAVAILABLE; break;
+    case 40003:
+    case 40037:
+    case 47003:
+    case 41030:
+    case 47001: st = WX_BAD_REQUEST; break;
+    default: st = WX_UNAVAILABLE; break;
     }
     json_decref(j);
     return st;

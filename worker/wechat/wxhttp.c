@@ -13,24 +13,27 @@
 
 #include "wxhttp.h"
 
-static CURL *easy;   /* per process: pool children each get their own */
+static CURL *easy; /* per process: pool children each get their own */
 static int   easy_pid;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+static size_t
+on_body(char *p, size_t sz, size_t n, void *ud)
 {
     wxhttp_resp_t *r = ud;
     size_t         len = sz * n;
 
-    if (r->body.len + len > WXHTTP_MAX_ANSWER || tbuf_add(&r->body, p, len) != 0) {
-        return 0;   /* aborts the transfer: an answer this big is not WeChat's */
+    if (r->body.len + len > WXHTTP_MAX_ANSWER
+        || tbuf_add(&r->body, p, len) != 0) {
+        return 0; /* aborts the transfer: an answer this big is not WeChat's */
     }
     return len;
 }
 
-static void keep_header(char *dst, size_t n, const char *v, size_t vlen)
+static void
+keep_header(char *dst, size_t n, const char *v, size_t vlen)
 {
-    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'
-                        || v[vlen - 1] == ' '))
+    while (vlen > 0
+        && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
     {
         vlen--;
     }
@@ -39,15 +42,19 @@ static void keep_header(char *dst, size_t n, const char *v, size_t vlen)
         vlen--;
     }
     if (vlen >= n) {
-        vlen = 0;   /* too long to be genuine: keep nothing, verification fails */
+        vlen = 0; /* too long to be genuine: keep nothing, verification fails */
     }
     memcpy(dst, v, vlen);
     dst[vlen] = '\0';
 }
 
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+static size_t
+on_header(char *p, size_t sz, size_t n, void *ud)
 {
-    static const struct { const char *name; size_t off, cap; } want[] = {
+    static const struct {
+        const char *name;
+        size_t      off, cap;
+    } want[] = {
         { "Wechatpay-Timestamp:", offsetof(wxhttp_resp_t, wx_timestamp), 32 },
         { "Wechatpay-Nonce:", offsetof(wxhttp_resp_t, wx_nonce), 80 },
         { "Wechatpay-Signature:", offsetof(wxhttp_resp_t, wx_signature), 600 },
@@ -59,13 +66,15 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         nl = strlen(want[i].name);
         if (len > nl && strncasecmp(p, want[i].name, nl) == 0) {
-            keep_header((char *) r + want[i].off, want[i].cap, p + nl, len - nl);
+            keep_header(
+                (char *) r + want[i].off, want[i].cap, p + nl, len - nl);
         }
     }
     return len;
 }
 
-static CURL *get_easy(void)
+static CURL *
+get_easy(void)
 {
     int pid = (int) getpid();
 
@@ -83,15 +92,16 @@ static CURL *get_easy(void)
     return easy;
 }
 
-int wxhttp_call(const tucai_config_t *cfg, const char *method,
-    const char *url, const char *const *headers,
-    const char *body, size_t body_len, wxhttp_resp_t *out)
+int
+wxhttp_call(const tucai_config_t *cfg, const char *method, const char *url,
+    const char *const *headers, const char *body, size_t body_len,
+    wxhttp_resp_t *out)
 {
     CURL              *c;
     struct curl_slist *hl = NULL;
     CURLcode           rc;
-    long               total = cfg->wx_timeout_ms > 0 ? cfg->wx_timeout_ms : 3000;
-    int                i;
+    long total = cfg->wx_timeout_ms > 0 ? cfg->wx_timeout_ms : 3000;
+    int  i;
 
     memset(out, 0, sizeof(*out));
     c = get_easy();
@@ -110,9 +120,11 @@ int wxhttp_call(const tucai_config_t *cfg, const char *method,
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(
+        c, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, total < 1000 ? total : 1000L);
+    curl_easy_setopt(
+        c, CURLOPT_CONNECTTIMEOUT_MS, total < 1000 ? total : 1000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
@@ -145,12 +157,14 @@ int wxhttp_call(const tucai_config_t *cfg, const char *method,
     return 0;
 }
 
-void wxhttp_resp_free(wxhttp_resp_t *r)
+void
+wxhttp_resp_free(wxhttp_resp_t *r)
 {
     tbuf_free(&r->body);
 }
 
-void wxhttp_backoff(int attempt)
+void
+wxhttp_backoff(int attempt)
 {
     long            ms = 100L << (attempt > 4 ? 4 : attempt - 1);
     struct timespec ts;
@@ -163,7 +177,8 @@ void wxhttp_backoff(int attempt)
     nanosleep(&ts, NULL);
 }
 
-char *wxhttp_escape(const char *s)
+char *
+wxhttp_escape(const char *s)
 {
     CURL *c = get_easy();
     char *e, *r;

@@ -12,23 +12,23 @@
 #include "buf.h"
 #include "ctx.h"
 
-#define WXHTTP_MAX_ANSWER  (1024 * 1024)
+#define WXHTTP_MAX_ANSWER (1024 * 1024)
 
 typedef struct {
-    long  status;              /* HTTP status; 0 = no answer (network) */
-    char  error[128];          /* curl's reason when status is 0 */
-    tbuf  body;                /* answer body (not NUL-terminated) */
-    char  wx_timestamp[32];
-    char  wx_nonce[80];
-    char  wx_signature[600];
-    char  wx_serial[80];
+    long status;     /* HTTP status; 0 = no answer (network) */
+    char error[128]; /* curl's reason when status is 0 */
+    tbuf body;       /* answer body (not NUL-terminated) */
+    char wx_timestamp[32];
+    char wx_nonce[80];
+    char wx_signature[600];
+    char wx_serial[80];
 } wxhttp_resp_t;
 
 /* One request.  headers: NULL-terminated "Name: value" list or NULL.
  * Returns 0 when an HTTP answer arrived (any status), -1 otherwise. */
-int  wxhttp_call(const tucai_config_t *cfg, const char *method,
-         const char *url, const char *const *headers,
-         const char *body, size_t body_len, wxhttp_resp_t *out);
+int wxhttp_call(const tucai_config_t *cfg, const char *method, const char *url,
+    const char *const *headers, const char *body, size_t body_len,
+    wxhttp_resp_t *out);
 
 void wxhttp_resp_free(wxhttp_resp_t *r);
 

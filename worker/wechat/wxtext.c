@@ -5,13 +5,26 @@
 #include "wxtext.h"
 
 /* Characters (code points) a value may have, by WeChat's key type. */
-size_t wx_value_limit(const char *key, int *ascii_only)
+size_t
+wx_value_limit(const char *key, int *ascii_only)
 {
-    static const struct { const char *prefix; size_t max; int ascii; } t[] = {
-        { "character_string", 32, 1 }, { "thing", 20, 0 }, { "number", 32, 1 },
-        { "phrase", 5, 0 }, { "name", 10, 0 }, { "time", 32, 0 },
-        { "date", 32, 0 }, { "amount", 32, 0 }, { "phone_number", 17, 1 },
-        { "letter", 32, 1 }, { "symbol", 5, 0 }, { "car_number", 8, 0 },
+    static const struct {
+        const char *prefix;
+        size_t      max;
+        int         ascii;
+    } t[] = {
+        { "character_string", 32, 1 },
+        { "thing", 20, 0 },
+        { "number", 32, 1 },
+        { "phrase", 5, 0 },
+        { "name", 10, 0 },
+        { "time", 32, 0 },
+        { "date", 32, 0 },
+        { "amount", 32, 0 },
+        { "phone_number", 17, 1 },
+        { "letter", 32, 1 },
+        { "symbol", 5, 0 },
+        { "car_number", 8, 0 },
     };
     size_t i;
 
@@ -27,14 +40,18 @@ size_t wx_value_limit(const char *key, int *ascii_only)
 
 /* Copies at most max code points of s (dropping non-ASCII when ascii_only,
  * as character_string/number allow none). */
-void wx_clip_utf8(const char *s, size_t max, int ascii_only, char *out, size_t n)
+void
+wx_clip_utf8(const char *s, size_t max, int ascii_only, char *out, size_t n)
 {
-    size_t cps = 0, o = 0, len;
+    size_t               cps = 0, o = 0, len;
     const unsigned char *p = (const unsigned char *) s;
 
     while (*p && cps < max) {
-        len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3
-            : (*p >> 3) == 30 ? 4 : 1;
+        len = *p < 0x80       ? 1
+            : (*p >> 5) == 6  ? 2
+            : (*p >> 4) == 14 ? 3
+            : (*p >> 3) == 30 ? 4
+                              : 1;
         if (strnlen((const char *) p, len) < len) {
             break;
         }
@@ -52,7 +69,8 @@ void wx_clip_utf8(const char *s, size_t max, int ascii_only, char *out, size_t n
 }
 
 /* {"key":{"value":"..."}} with every value clipped to its type's limit. */
-json_t *wx_limit_data(json_t *data)
+json_t *
+wx_limit_data(json_t *data)
 {
     json_t     *out = json_object(), *v;
     const char *k, *s;
@@ -64,10 +82,10 @@ json_t *wx_limit_data(json_t *data)
         json_decref(out);
         return NULL;
     }
-    json_object_foreach(data, k, v) {
+    json_object_foreach (data, k, v) {
         s = json_string_value(json_object_get(v, "value"));
         if (s == NULL) {
-            s = json_string_value(v);        /* tolerate {"thing1":"text"} */
+            s = json_string_value(v); /* tolerate {"thing1":"text"} */
         }
         if (s == NULL) {
             continue;
@@ -77,7 +95,8 @@ json_t *wx_limit_data(json_t *data)
         if (strncmp(k, "name", 4) == 0) {
             const char *q;
 
-            for (q = s; *q && (unsigned char) *q < 0x80; q++) {}
+            for (q = s; *q && (unsigned char) *q < 0x80; q++) {
+            }
             if (*q == '\0') {
                 max = 20;
             }

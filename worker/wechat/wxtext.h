@@ -17,8 +17,8 @@ size_t wx_value_limit(const char *key, int *ascii_only);
 /* Copies at most max code points of s into out (n bytes, always
  * NUL-terminated), never cutting a character; with ascii_only, non-ASCII
  * characters are dropped.  A truncated sequence at the end is dropped. */
-void   wx_clip_utf8(const char *s, size_t max, int ascii_only, char *out,
-    size_t n);
+void wx_clip_utf8(
+    const char *s, size_t max, int ascii_only, char *out, size_t n);
 
 /* {"key":{"value":"..."}} with every value clipped to its type's limit
  * (an empty one becomes "-" or "—"); NULL when data is no object. */
