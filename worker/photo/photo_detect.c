@@ -174,11 +174,7 @@ add_faces(const uint8_t *grey, int W, int H, const casc_hit_t *hits, int n,
 #define HOG_THR  0.0
 #define HOG_SURE 0.5
 
-/* Adds the HOG finds (working coords) that no face of d already covers,
- * each with its eye search like a cascade find; a find scoring under
- * HOG_SURE counts only with a second opinion: an eye pair from the eye
- * cascade, or a face-cascade hit (any, even one the cascade's own test
- * refused) on the same place and size. */
+/* Two boxes (centre, width) on the same place and of a like size. */
 static int
 same_face(double ax, double ay, double aw, double bx, double by, double bw)
 {
@@ -187,6 +183,23 @@ same_face(double ax, double ay, double aw, double bx, double by, double bw)
         && bw < 1.8 * aw;
 }
 
+/* A face of d already covers the box (centre cx, cy; width w). */
+static int
+known_face(const photo_det_t *d, double cx, double cy, double w)
+{
+    for (int k = 0; k < d->nfaces; k++) {
+        const photo_box_t *f = &d->faces[k];
+        if (same_face(f->x + f->w / 2, f->y + f->h / 2, f->w, cx, cy, w))
+            return 1;
+    }
+    return 0;
+}
+
+/* Adds the HOG finds (working coords) that no face of d already covers,
+ * each with its eye search like a cascade find; a find scoring under
+ * HOG_SURE counts only with a second opinion: an eye pair from the eye
+ * cascade, or a face-cascade hit (any, even one the cascade's own test
+ * refused) on the same place and size. */
 static void
 add_hog(const uint8_t *grey, int W, int H, const photo_hog_box_t *hb, int n,
     const casc_hit_t *raw, int nraw, double s, photo_det_t *d,
@@ -196,12 +209,7 @@ add_hog(const uint8_t *grey, int W, int H, const photo_hog_box_t *hb, int n,
         double w = hb[i].w * HOG_TO_HAAR_W;
         double cx = hb[i].x + hb[i].w / 2,
                cy = hb[i].y + hb[i].h / 2 - HOG_TO_HAAR_DY * hb[i].w;
-        int dup = 0;
-        for (int k = 0; k < d->nfaces && !dup; k++) {
-            const photo_box_t *f = &d->faces[k];
-            dup = same_face(f->x + f->w / 2, f->y + f->h / 2, f->w, cx, cy, w);
-        }
-        if (dup)
+        if (known_face(d, cx, cy, w))
             continue;
         int haar = 0;
         for (int k = 0; k < nraw && !haar; k++)
@@ -282,12 +290,7 @@ hog_verify(const uint8_t *grey, int W, int H, const casc_hit_t *raw, int nraw,
                cy = (raw[k].y + raw[k].h / 2.0) * s;
         if (raw[k].w * hog_scale * 0.85 >= HOG_MIN)
             continue;
-        int dup = 0;
-        for (int i = 0; i < d->nfaces && !dup; i++) {
-            const photo_box_t *f = &d->faces[i];
-            dup = same_face(f->x + f->w / 2, f->y + f->h / 2, f->w, cx, cy, w);
-        }
-        if (dup)
+        if (known_face(d, cx, cy, w))
             continue;
         int side = (int) (2.2 * w) + 1, x0 = (int) (cx - side / 2.0),
             y0 = (int) (cy - side / 2.0);
