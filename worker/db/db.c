@@ -114,12 +114,17 @@ next_item(const char *list, size_t *pos, char *out, size_t n)
     return 1;
 }
 
-static int connect_one(tucai_ctx_t *ctx, const char *host, const char *sock);
+static int connect_one(
+    tucai_ctx_t *ctx, const char *host, const char *sock, int want_synced);
 
 /*
  * [db] socket (or host) may list several servers, e.g. the local Galera
- * node first and others after it: the first that accepts a connection is
- * used until that connection is lost.
+ * node first and others after it: the first Synced one is used until that
+ * connection is lost.  A Galera node that is still catching up (Joined) or
+ * serving a state transfer (Donor) answers, but with wsrep_sync_wait its
+ * reads wait for it to catch up, up to repl.causal_read_timeout (30 s), and
+ * an rsync donor blocks writes: a request would hang.  Only when no listed
+ * node is Synced does a second pass take the first that answers.
  */
 int
 db_connect(tucai_ctx_t *ctx)
@@ -127,26 +132,51 @@ db_connect(tucai_ctx_t *ctx)
     const tucai_config_t *c = ctx->cfg;
     const char           *list = c->db_socket[0] ? c->db_socket : c->db_host;
     char                  item[TUCAI_PATH_MAX];
-    size_t                pos = 0;
     int                   tried = 0;
 
-    while (next_item(list, &pos, item, sizeof(item))) {
-        tried++;
-        if (connect_one(ctx, c->db_socket[0] ? NULL : item,
-                c->db_socket[0] ? item : NULL)
-            == 0)
-        {
-            return 0;
+    for (int want_synced = 1; want_synced >= 0; want_synced--) {
+        size_t pos = 0;
+
+        while (next_item(list, &pos, item, sizeof(item))) {
+            tried++;
+            if (connect_one(ctx, c->db_socket[0] ? NULL : item,
+                    c->db_socket[0] ? item : NULL, want_synced)
+                == 0)
+            {
+                return 0;
+            }
         }
-    }
-    if (!tried) {
-        return connect_one(ctx, c->db_host, NULL);
+        if (!tried) {
+            return connect_one(ctx, c->db_host, NULL, 0);
+        }
     }
     return -1;
 }
 
+/* 1 when the server is not a Galera node or is a Synced one (state 4). */
 static int
-connect_one(tucai_ctx_t *ctx, const char *host, const char *sock)
+galera_synced(MYSQL *m)
+{
+    MYSQL_RES *r;
+    MYSQL_ROW  row;
+    int        synced = 1;
+
+    if (mysql_query(m, "SHOW STATUS LIKE 'wsrep_local_state'") != 0
+        || (r = mysql_store_result(m)) == NULL)
+    {
+        return 1; /* no such status: not Galera */
+    }
+    row = mysql_fetch_row(r);
+    if (row && row[1] && strcmp(row[1], "4") != 0) {
+        synced = 0;
+    }
+    mysql_free_result(r);
+    return synced;
+}
+
+static int
+connect_one(
+    tucai_ctx_t *ctx, const char *host, const char *sock, int want_synced)
 {
     const tucai_config_t *c = ctx->cfg;
     unsigned int          to = (unsigned) c->db_connect_timeout_s;
@@ -199,6 +229,13 @@ connect_one(tucai_ctx_t *ctx, const char *host, const char *sock)
 
         if (r)
             mysql_free_result(r);
+    }
+    if (want_synced && !galera_synced(m)) {
+        tlog_warn("db: %s is a Galera node not Synced yet: trying the next",
+            sock ? sock : host);
+        set_err(CR_CONNECTION_ERROR, "galera node not synced");
+        db_close(ctx);
+        return -1;
     }
     return 0;
 }
