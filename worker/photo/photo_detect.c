@@ -124,6 +124,24 @@ iris_pair(const uint8_t *g, int W, int H, const photo_box_t *f, photo_det_t *d)
     return 1;
 }
 
+/* Appends face b to d, the widest face kept first; eyes (found for b)
+ * become the main face's eyes when b is the widest. */
+static void
+add_face(photo_det_t *d, const photo_box_t *b, const photo_det_t *eyes,
+    photo_det_t *main_eyes)
+{
+    int k = d->nfaces++;
+
+    d->faces[k] = *b;
+    if (k == 0 || b->w > d->faces[0].w) {
+        if (k) {
+            d->faces[k] = d->faces[0];
+            d->faces[0] = *b;
+        }
+        *main_eyes = *eyes;
+    }
+}
+
 /* Verifies cascade hits (det coords, scale s) and adds them to d, the
  * largest face first.  A candidate counts as a face when the eye cascade
  * confirms it or the face cascade is very sure (many overlapping hits):
@@ -146,16 +164,7 @@ add_faces(const uint8_t *grey, int W, int H, const casc_hit_t *hits, int n,
             eyes = 1;
         if (!eyes && hits[i].n < STRONG_HITS)
             continue;
-        int k = d->nfaces++;
-        d->faces[k] = b;
-        if (k == 0 || b.w > d->faces[0].w) {
-            if (k) {
-                photo_box_t t = d->faces[0];
-                d->faces[0] = d->faces[k];
-                d->faces[k] = t;
-            }
-            *main_eyes = tmp;
-        }
+        add_face(d, &b, &tmp, main_eyes);
     }
 }
 
@@ -223,16 +232,7 @@ add_hog(const uint8_t *grey, int W, int H, const photo_hog_box_t *hb, int n,
                 continue;
             iris_pair(grey, W, H, &b, &tmp);
         }
-        int k = d->nfaces++;
-        d->faces[k] = b;
-        if (k == 0 || b.w > d->faces[0].w) {
-            if (k) {
-                photo_box_t t = d->faces[0];
-                d->faces[0] = d->faces[k];
-                d->faces[k] = t;
-            }
-            *main_eyes = tmp;
-        }
+        add_face(d, &b, &tmp, main_eyes);
     }
 }
 
