@@ -12,7 +12,9 @@
  * A connection carries a sequence of exchanges: nginx writes one request
  * frame, the pool answers with exactly one response frame, then the
  * connection is idle and may be reused (nginx upstream keepalive).  There is
- * no pipelining and no interleaving.
+ * no pipelining and no interleaving: bytes written after a request frame
+ * before its answer are a violation (the pool reads a frame's start in one
+ * read and closes the connection).
  *
  * Frame
  * -----

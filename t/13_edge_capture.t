@@ -151,8 +151,17 @@ sub start_upload {
 sub status_of { $t->get('/tucai/status')->{json} }
 
 my $s = start_upload();
-ok($t->wait_for(sub { cap($tok, 1, photo => 'garbage.jpg')->{status} == 409 }, 5),
-   'second upload: 409');
+# bounded wait for the edge to have read the first upload's headers (a
+# loaded machine can take seconds); on failure say what the first got
+my $last;
+ok($t->wait_for(sub { ($last = cap($tok, 1, photo => 'garbage.jpg'))->{status} == 409 }, 20),
+   'second upload: 409') or do {
+    $s->blocking(0);
+    my $first = '';
+    sysread($s, $first, 4096);
+    diag("second upload got $last->{status} via " . last_ups(1) . "; first upload's connection says: "
+        . ($first eq '' ? '(nothing, still open)' : $first));
+};
 $r = cap($tok, 1, photo => 'garbage.jpg');
 is($r->{json}{error}, 'UPLOAD_IN_PROGRESS', 'UPLOAD_IN_PROGRESS');
 is(last_ups(1), '-', 'answered by nginx');

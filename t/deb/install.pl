@@ -155,6 +155,8 @@ like(qx{dpkg-query -W -f='\${Depends}' libnginx-mod-http-ndk}, qr/\Q$nginx_abi\E
 # tucai-worker
 ok(-x '/usr/sbin/tucai-worker' && -x '/usr/bin/tucai-check', 'tucai-worker, tucai-check');
 ok(-f '/usr/share/tucai/sql/001_init.sql', 'migrations');
+ok(-f '/usr/share/man/man8/tucai-worker.8.gz' && -f '/usr/share/man/man1/tucai-check.1.gz'
+    && -f '/usr/share/doc/tucai-worker/README.md.gz', 'manual pages and the README');
 ok(-f '/usr/share/tucai/www/admin/index.html' && -f '/usr/share/tucai/www/h5/index.html', 'console and H5 files');
 ok(-f '/usr/share/doc/tucai-worker/examples/nginx-site.conf', 'example nginx site in /usr/share/doc');
 like(qx{dpkg-query -W -f='\${Conffiles}' tucai-worker}, qr{^ /etc/tucai/worker\.ini [0-9a-f]{32}$}m,

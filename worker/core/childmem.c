@@ -21,6 +21,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -32,6 +33,8 @@
 #define TRIM_GROWTH_KB 1024 /* trim when RSS grew this much */
 
 static long rss_trimmed_kb = -1; /* RSS after the last trim */
+static long rss_last_kb = -1;    /* RSS at the last look */
+static long faults_seen = -1;    /* page faults at the last look */
 
 void
 childmem_init(void)
@@ -58,23 +61,44 @@ childmem_rss_kb(void)
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* Page faults of the whole process (all its threads) so far, -1 unknown. */
+static long
+faults(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return ru.ru_minflt + ru.ru_majflt;
+}
+
 int
 childmem_after_request(const tucai_config_t *cfg, uint64_t served)
 {
-    long rss;
+    long rss, f;
 
     /* The RSS, not mallinfo2's heap size: with glibc's sliding mmap
      * threshold a capture reuses the heap's freed (trimmed) pages without
      * growing it, so the heap size never asked for another trim and a
-     * child rested at ~50 MB instead of ~29 (75 s run, 2 children).  The
-     * price is one open/read/close of /proc/self/statm per request, a few
-     * microseconds against ~0.6 ms of the cheapest request. */
-    rss = childmem_rss_kb();
-    if (rss >= 0
-        && (rss_trimmed_kb < 0 || rss > rss_trimmed_kb + TRIM_GROWTH_KB)) {
-        malloc_trim(0);
+     * child rested at ~50 MB instead of ~29 (75 s run, 2 children).
+     * Reading it (open, read, close of /proc/self/statm, a path walk in
+     * procfs) was a tenth of a health request's CPU in the child, so it is
+     * read only when the process took a page fault since the last look:
+     * the RSS grows only by faulting pages in, and without one it can only
+     * have stayed or shrunk.  A light request faults nothing. */
+    f = faults();
+    if (f >= 0 && f == faults_seen && rss_last_kb >= 0) {
+        rss = rss_last_kb;
+    } else {
         rss = childmem_rss_kb();
-        rss_trimmed_kb = rss;
+        if (rss >= 0
+            && (rss_trimmed_kb < 0 || rss > rss_trimmed_kb + TRIM_GROWTH_KB)) {
+            malloc_trim(0);
+            rss = childmem_rss_kb();
+            rss_trimmed_kb = rss;
+        }
+        rss_last_kb = rss;
+        faults_seen = faults(); /* what looking faulted counts as seen */
     }
 
     if (cfg->max_requests > 0 && served >= (uint64_t) cfg->max_requests) {

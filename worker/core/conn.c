@@ -27,6 +27,7 @@
 #include "proto.h"
 
 #define KEEP_BUF       (1u << 20) /* larger scratch buffers are freed */
+#define FIRST_READ     4096       /* a light request's whole frame */
 #define JOBS_EVERY_MS  1000
 #define JOBS_BUDGET_MS 2000 /* nobody waits on the jobs process */
 
@@ -125,42 +126,105 @@ grow(tbuf *b, size_t n)
     return 0;
 }
 
-/* One exchange.  Returns 0 (connection stays open) or -1 (close it). */
+/* Waits until fd is readable or deadline: 0, or -1 (timed out, error). */
 static int
-serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head, tucai_resp_t *resp)
+wait_in(int fd, int64_t deadline)
 {
-    unsigned char raw[TUCAI_HDR_SIZE];
-    tucai_hdr_t   h;
-    tucai_req_t   req;
-    int64_t       t0 = now_ms();
-    int64_t       deadline = t0 + (int64_t) ctx->cfg->request_timeout_s * 1000;
-    ssize_t       r;
-    size_t        rest;
-    int           rc = 0;
+    int64_t left = deadline - now_ms();
 
-    r = read_full(fd, raw, sizeof(raw), deadline, 1);
-    if (r <= 0) {
-        if (r < 0) {
-            tlog_warn("conn: short or timed-out frame header, closing");
-        }
+    if (left <= 0) {
+        errno = ETIMEDOUT;
         return -1;
     }
-    if (tucai_hdr_decode(raw, &h, TUCAI_MAX_BODY) != 0) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    if (poll(&pfd, 1, (int) (left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
+        return -1;
+    return 0;
+}
+
+/* Reads one request frame into in (header, meta, body) before deadline,
+ * the header and what follows it in one read when nginx wrote them
+ * together (a light request: one read instead of two).  Returns 1 with *h
+ * decoded, 0 at EOF before a frame, 2 when nothing was there (the
+ * readiness seen was stale: the connection stays), -1 to close it
+ * (logged). */
+static int
+read_frame(int fd, tbuf *in, tucai_hdr_t *h, int64_t deadline)
+{
+    size_t  got = 0, total;
+    ssize_t r;
+
+    if (grow(in, FIRST_READ) != 0) {
+        tlog_error("conn: out of memory for a frame");
+        return -1;
+    }
+    while (got < TUCAI_HDR_SIZE) {
+        r = read(fd, in->p + got, in->cap - got);
+        if (r > 0) {
+            got += (size_t) r;
+        } else if (r < 0 && errno == EINTR) {
+            continue;
+        } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (got == 0)
+                return 2;
+            if (wait_in(fd, deadline) != 0)
+                break;
+        } else if (r == 0 && got == 0) {
+            return 0;
+        } else {
+            break;
+        }
+    }
+    if (got < TUCAI_HDR_SIZE) {
+        tlog_warn("conn: short or timed-out frame header, closing");
+        return -1;
+    }
+    if (tucai_hdr_decode(in->p, h, TUCAI_MAX_BODY) != 0) {
         tlog_warn("conn: bad frame header, closing");
         return -1;
     }
-    rest = (size_t) h.meta_len + h.body_len;
-    if (grow(in, rest ? rest : 1) != 0) {
-        tlog_error("conn: out of memory for a %zu byte frame", rest);
+    total = TUCAI_HDR_SIZE + (size_t) h->meta_len + h->body_len;
+    if (got > total) {
+        /* the protocol has no pipelining: nginx writes its next frame
+         * only after our answer */
+        tlog_warn("conn: %zu bytes after the frame, closing", got - total);
         return -1;
     }
-    if (rest && read_full(fd, in->p, rest, deadline, 0) != (ssize_t) rest) {
+    if (grow(in, total) != 0) {
+        tlog_error("conn: out of memory for a %zu byte frame", total);
+        return -1;
+    }
+    if (got < total
+        && read_full(fd, in->p + got, total - got, deadline, 0)
+            != (ssize_t) (total - got))
+    {
         tlog_warn(
             "conn: short or timed-out frame (%zu bytes expected), closing",
-            rest);
+            total - TUCAI_HDR_SIZE);
         return -1;
     }
-    if (proto_decode_req(&req, &h, in->p) != 0) {
+    return 1;
+}
+
+/* One exchange.  Returns 0 (connection stays open), 1 (nothing was there
+ * to read: it stays, nothing served) or -1 (close it). */
+static int
+serve_one(tucai_ctx_t *ctx, int fd, tbuf *in, tbuf *head, tucai_resp_t *resp)
+{
+    tucai_hdr_t h;
+    tucai_req_t req;
+    int64_t     t0 = now_ms();
+    int64_t     deadline = t0 + (int64_t) ctx->cfg->request_timeout_s * 1000;
+    size_t      rest;
+    int         rc = 0;
+
+    rc = read_frame(fd, in, &h, deadline);
+    if (rc != 1) {
+        return rc == 2 ? 1 : -1;
+    }
+    rc = 0;
+    rest = (size_t) h.meta_len + h.body_len;
+    if (proto_decode_req(&req, &h, in->p + TUCAI_HDR_SIZE) != 0) {
         tlog_warn("conn: bad meta items, closing");
         return -1;
     }
@@ -363,7 +427,11 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
     tbuf               in = { 0 }, head = { 0 };
     tucai_resp_t       resp;
     uint64_t           served = 0;
-    int                c, rr = 0, gave_all = 0;
+    int                c, gave_all = 0;
+    /* kept connections epoll reported readable, served in turn before the
+     * next epoll_wait (one wait per busy turn, not one per request); a
+     * readiness gone stale meanwhile reads nothing (serve_one) */
+    int ready[64], nready = 0, next = 0;
 
     memset(&resp, 0, sizeof(resp));
     kid_idx = kid;
@@ -379,39 +447,42 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
 
     while (!*stop) {
         int stopping = __atomic_load_n(&pool_shm->stopping, __ATOMIC_SEQ_CST);
-        int n, j, gone = 0, lent = -1, nconn = 0;
+        int n, j, gone = 0, lent = -1;
 
         if (stopping && !gave_all) {
             /* the pool stops: what nginx wrote on is served by whoever
              * the master lends it to; nothing is kept any more */
             give_back(sp, -1, 0);
             gave_all = 1;
+            nready = next = 0;
         }
-        n = epoll_wait(cep, ev, 64, 1000);
-        if (n < 0 && errno != EINTR) {
-            tlog_error("conn: epoll_wait: %s", strerror(errno));
-            break;
-        }
-        for (j = 0; j < n; j++) {
-            if (ev[j].data.u32 == EV_SP) {
-                lent = recv_msgs(sp, &gone);
-            } else {
-                ev[nconn++] = ev[j];
+        if (next >= nready) {
+            nready = next = 0;
+            n = epoll_wait(cep, ev, 64, 1000);
+            if (n < 0 && errno != EINTR) {
+                tlog_error("conn: epoll_wait: %s", strerror(errno));
+                break;
             }
+            for (j = 0; j < n; j++) {
+                if (ev[j].data.u32 == EV_SP) {
+                    lent = recv_msgs(sp, &gone);
+                } else {
+                    ready[nready++] = (int) ev[j].data.u32;
+                }
+            }
+            if (gone)
+                break;
         }
-        if (gone)
-            break;
 
         /* what the master lent first (it waited in its queue), else the
-         * next kept connection nginx wrote on, round robin */
+         * next kept connection nginx wrote on */
         c = lent;
-        for (j = 0; c < 0 && j < nconn; j++) {
-            int x = (int) ev[(rr + j) % nconn].data.u32;
+        while (c < 0 && next < nready) {
+            int x = ready[next++];
             if (x < POOL_SHM_CONNS && kept[x].fd >= 0) {
                 c = x;
             }
         }
-        rr++;
         if (c < 0) {
             continue;
         }
@@ -426,6 +497,7 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
                  * take that first */
                 struct pollfd p = { sp, POLLIN, 0 };
                 (void) poll(&p, 1, 50);
+                nready = next = 0; /* epoll reports them again */
                 continue;
             }
         } else {
@@ -442,8 +514,9 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
         }
         ctx->accepts = __atomic_load_n(&pool_shm->accepts, __ATOMIC_RELAXED);
 
-        int ok = serve_one(ctx, kept[c].fd, &in, &head, &resp) == 0;
-        served++;
+        int rc = serve_one(ctx, kept[c].fd, &in, &head, &resp);
+        int ok = rc >= 0;
+        served += rc != 1;
         /* max_requests, max_rss_mb; a photo's memory given back */
         int recycle = childmem_after_request(ctx->cfg, served);
         if (!ok) {
