@@ -12,9 +12,12 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 static void
@@ -62,6 +65,31 @@ slurp(const char *path, size_t max, size_t *len, char *err, size_t n)
     }
     *len = used > max + 1 ? max + 1 : used;
     return b;
+}
+
+/* One short-lived process per photo: every buffer from one heap that is
+ * never handed back (libvips' thread included), so what a stage frees the
+ * next reuses, and that heap in transparent huge pages, so the ~50 MB a
+ * 12 MP photo touches is not ~13k page faults (a third of its CPU time on
+ * a VM).  Reserved untouched: only the pages used count in RSS. */
+static void
+heap_setup(void)
+{
+    enum {
+        RESERVE = 160 << 20,
+        HUGE = 2 << 20
+    };
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_MMAP_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1024 << 20);
+    char *p = malloc(RESERVE);
+    if (!p)
+        return;
+    uintptr_t a = ((uintptr_t) p + HUGE - 1) & ~(uintptr_t) (HUGE - 1),
+              e = ((uintptr_t) p + RESERVE) & ~(uintptr_t) (HUGE - 1);
+    if (e > a)
+        madvise((void *) a, e - a, MADV_HUGEPAGE); /* advice: may fail */
+    free(p);
 }
 
 static json_t *
@@ -122,6 +150,7 @@ unreadable(const char *file, const char *err)
 int
 main(int argc, char **argv)
 {
+    heap_setup();
     photo_spec_t       spec;
     photo_thresholds_t th;
     photo_meta_t       meta;

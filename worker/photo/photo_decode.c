@@ -88,6 +88,33 @@ on_eval(VipsImage *image, VipsProgress *progress, void *data)
     }
 }
 
+/* Writes a pipeline to memory (g_malloc) under the decode deadline. */
+static void *
+to_memory(VipsImage *img, deadline_t *dl, size_t *sz)
+{
+    vips_image_set_progress(img, TRUE);
+    g_signal_connect(img, "eval", G_CALLBACK(on_eval), dl);
+    void *px = vips_image_write_to_memory(img, sz);
+    g_signal_handlers_disconnect_by_data(img, dl);
+    if (dl->killed) {
+        g_free(px);
+        return NULL;
+    }
+    return px;
+}
+
+/* JPEG shrink-on-load factor (1, 2, 4, 8): the largest whose decode still
+ * covers a max_side working copy. */
+static int
+jpeg_shrink(int64_t w, int64_t h, int max_side)
+{
+    int64_t l = w > h ? w : h;
+    int     f = 1;
+    while (f < 8 && l / (f * 2) >= max_side)
+        f *= 2;
+    return f;
+}
+
 static int
 header(const char *fmt, const unsigned char *buf, size_t len, VipsImage **out)
 {
@@ -175,8 +202,9 @@ photo_decode_lim(const unsigned char *buf, size_t len,
         snprintf(msg, msgn, "not a JPEG, PNG, HEIC/HEIF or WebP file");
         return -1;
     }
-    VipsImage *hdr = NULL, *thumb = NULL, *t1 = NULL, *t2 = NULL;
-    int        ret = -1;
+    VipsImage *hdr = NULL, *thumb = NULL, *t1 = NULL, *t2 = NULL,
+              *hdr_up = NULL, *mem = NULL, *cur = NULL;
+    int ret = -1;
     /* Header only: the loaders are lazy, no pixel is decoded here. */
     if (header(fmt, buf, len, &hdr)) {
         snprintf(msg, msgn, "unreadable %s header", fmt);
@@ -210,34 +238,62 @@ photo_decode_lim(const unsigned char *buf, size_t len,
     out->orig_w = (int) w;
     out->orig_h = (int) h;
 
-    /* Shrink-on-load and autorotate in one decode of the pixels. */
-    if (vips_thumbnail_buffer((void *) buf, len, &thumb, max_side, "height",
-            max_side, "size", VIPS_SIZE_DOWN, "option_string",
-            "fail_on=warning", NULL))
-    {
-        snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
-        goto out;
-    }
-    VipsImage *cur = photo_vips_rgb8(thumb);
-    if (!cur)
-        goto decode_err;
-    t2 = cur;
     deadline_t dl = { .limit_ms = th->decode_timeout_ms };
     clock_gettime(CLOCK_MONOTONIC, &dl.start);
-    vips_image_set_progress(cur, TRUE);
-    g_signal_connect(cur, "eval", G_CALLBACK(on_eval), &dl);
-    size_t sz = 0;
-    void  *px = vips_image_write_to_memory(cur, &sz);
-    g_signal_handlers_disconnect_by_data(cur, &dl);
-    if (!px || dl.killed || sz != (size_t) cur->Xsize * cur->Ysize * 3) {
-        g_free(px);
-        if (dl.killed) {
-            snprintf(msg, msgn, "decoding took longer than %d ms",
-                th->decode_timeout_ms);
-            *limit = th->decode_timeout_ms;
-        } else
+    if (!strcmp(fmt, "jpeg")) {
+        /* One decode, kept: shrink-on-load by the largest factor that
+         * still covers the working copy, autorotated.  The working copy is
+         * resampled from it, and so is the spec crop when its scale allows
+         * (photo_frame): no second decode of the file.  (vips_thumbnail
+         * would decode a 12 MP photo whole, to keep a factor 2 for its
+         * Lanczos step: libjpeg's scaled IDCT is a proper filter.) */
+        int f = jpeg_shrink(w, h, max_side);
+        /* streamed when upright; a turned photo is decoded whole first */
+        if (vips_jpegload_buffer((void *) buf, len, &t1, "shrink", f, "fail_on",
+                VIPS_FAIL_ON_WARNING, "access",
+                orient > 1 ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL, NULL)
+            || vips_autorot(t1, &hdr_up, NULL)
+            || !(t2 = photo_vips_rgb8(hdr_up)))
+            goto decode_err;
+        size_t dsz = 0;
+        void  *dec = to_memory(t2, &dl, &dsz);
+        if (!dec || dsz != (size_t) t2->Xsize * t2->Ysize * 3) {
+            g_free(dec);
+            goto decode_fail;
+        }
+        out->dec = dec;
+        out->dec_w = t2->Xsize;
+        out->dec_h = t2->Ysize;
+        mem = vips_image_new_from_memory(
+            dec, dsz, out->dec_w, out->dec_h, 3, VIPS_FORMAT_UCHAR);
+        if (!mem)
+            goto decode_err;
+        mem->Type = VIPS_INTERPRETATION_sRGB;
+        if (vips_thumbnail_image(mem, &thumb, max_side, "height", max_side,
+                "size", VIPS_SIZE_DOWN, NULL))
+            goto decode_err;
+        cur = thumb;
+        g_object_ref(cur);
+    } else {
+        /* Shrink-on-load and autorotate in one decode of the pixels. */
+        if (vips_thumbnail_buffer((void *) buf, len, &thumb, max_side, "height",
+                max_side, "size", VIPS_SIZE_DOWN, "option_string",
+                "fail_on=warning", NULL))
+        {
             snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
-        goto out;
+            goto out;
+        }
+        cur = photo_vips_rgb8(thumb);
+        if (!cur)
+            goto decode_err;
+    }
+    size_t sz = 0;
+    void  *px = to_memory(cur, &dl, &sz);
+    int    cw = cur->Xsize, ch = cur->Ysize;
+    g_object_unref(cur);
+    if (!px || sz != (size_t) cw * ch * 3) {
+        g_free(px);
+        goto decode_fail;
     }
     /* Own the pixels with malloc so callers free() them. */
     out->px = malloc(sz);
@@ -248,18 +304,31 @@ photo_decode_lim(const unsigned char *buf, size_t len,
     }
     memcpy(out->px, px, sz);
     g_free(px);
-    out->w = cur->Xsize;
-    out->h = cur->Ysize;
+    out->w = cw;
+    out->h = ch;
     out->scale = (double) out->orig_w / out->w;
     out->format = fmt;
     *code = NULL;
     ret = 0;
     goto out;
+decode_fail:
+    if (dl.killed) {
+        snprintf(msg, msgn, "decoding took longer than %d ms",
+            th->decode_timeout_ms);
+        *limit = th->decode_timeout_ms;
+        goto out;
+    }
 decode_err:
     snprintf(msg, msgn, "the %s data cannot be decoded", fmt);
 out:
-    if (ret)
+    if (mem)
+        g_object_unref(mem);
+    if (ret) {
         vips_error_clear();
+        photo_img_free(out);
+    }
+    if (hdr_up)
+        g_object_unref(hdr_up);
     if (t2)
         g_object_unref(t2);
     if (t1)
@@ -276,6 +345,8 @@ photo_img_free(photo_img_t *im)
 {
     free(im->px);
     im->px = NULL;
+    g_free(im->dec);
+    im->dec = NULL;
 }
 
 uint8_t *

@@ -24,6 +24,10 @@ typedef struct {
     int         orig_w, orig_h; /* upright input size */
     double      scale;          /* orig / working */
     const char *format;         /* "jpeg", "png", "webp", "heif" */
+    /* JPEG: the upright shrink-on-load decode the working copy was
+     * resampled from (g_malloc, RGB, dec_w x dec_h), for photo_frame */
+    uint8_t *dec;
+    int      dec_w, dec_h;
 } photo_img_t;
 
 typedef struct {
@@ -138,15 +142,17 @@ double photo_liveness_score(const photo_img_t *photo, const photo_det_t *d,
     const photo_thresholds_t *th, json_t *metrics);
 
 /* photo_produce.c */
-/* Cuts the spec crop from the full-resolution decode of buf (shrink-on-load
- * to the crop's scale, never from the working copy): *px = w x h RGB
- * (malloc), *inside = in-source mask.  0 or -1 (msg). */
-int photo_frame(const unsigned char *buf, size_t len, const photo_geom_t *g,
-    const photo_spec_t *s, uint8_t **px, uint8_t **inside, json_t *m, char *msg,
-    size_t msgn);
-/* Matte + JPEG of a framed photo: 0 ok, -1 failure (msg). */
+/* Cuts the spec crop from a decode of buf at the crop's scale, never from
+ * the working copy: im's kept JPEG decode when it is fine enough, else
+ * shrink-on-load of buf: *px = w x h RGB (malloc), *inside = in-source
+ * mask.  0 or -1 (msg). */
+int photo_frame(const photo_img_t *im, const unsigned char *buf, size_t len,
+    const photo_geom_t *g, const photo_spec_t *s, uint8_t **px,
+    uint8_t **inside, json_t *m, char *msg, size_t msgn);
+/* Matte + JPEG of a framed photo: 0 ok, -1 failure (msg); *matte_ms =
+ * the matte's share of the time. */
 int photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
     const photo_spec_t *spec, unsigned char **jpeg, size_t *len,
-    json_t *metrics, char *msg, size_t msgn);
+    json_t *metrics, double *matte_ms, char *msg, size_t msgn);
 
 #endif

@@ -181,10 +181,15 @@ wall_fit(const uint8_t *px, const uint8_t *lab, int w, int h, wall_t *wm)
     return sigma;
 }
 
-/* Box mean of radius r (separable running sums), in -> out (may alias tmp). */
+/* Box mean of radius r (separable running sums), in -> out (may alias
+ * in).  The vertical pass runs row by row with one running sum per column
+ * (w <= 4000, the spec's range): the same additions in the same order as
+ * a column walk, without a cache miss per pixel. */
 static void
 box(const float *in, float *out, float *tmp, int w, int h, int r)
 {
+    double cols[w];
+    memset(cols, 0, sizeof cols);
     for (int y = 0; y < h; y++) {
         const float *row = in + (size_t) y * w;
         float       *t = tmp + (size_t) y * w;
@@ -206,23 +211,25 @@ box(const float *in, float *out, float *tmp, int w, int h, int r)
             t[x] = (float) (s / n);
         }
     }
-    for (int x = 0; x < w; x++) {
-        double s = 0;
-        int    n = 0;
-        for (int y = 0; y < r && y < h; y++) {
-            s += tmp[(size_t) y * w + x];
-            n++;
-        }
-        for (int y = 0; y < h; y++) {
-            if (y + r < h) {
-                s += tmp[(size_t) (y + r) * w + x];
-                n++;
-            }
-            if (y - r - 1 >= 0) {
-                s -= tmp[(size_t) (y - r - 1) * w + x];
-                n--;
-            }
-            out[(size_t) y * w + x] = (float) (s / n);
+    int n = 0;
+    for (int y = 0; y < r && y < h; y++) {
+        const float *t = tmp + (size_t) y * w;
+        for (int x = 0; x < w; x++)
+            cols[x] += t[x];
+        n++;
+    }
+    for (int y = 0; y < h; y++) {
+        const float *add = y + r < h ? tmp + (size_t) (y + r) * w : NULL;
+        const float *sub =
+            y - r - 1 >= 0 ? tmp + (size_t) (y - r - 1) * w : NULL;
+        float *o = out + (size_t) y * w;
+        n += (add != NULL) - (sub != NULL);
+        for (int x = 0; x < w; x++) {
+            if (add)
+                cols[x] += add[x];
+            if (sub)
+                cols[x] -= sub[x];
+            o[x] = (float) (cols[x] / n);
         }
     }
 }
@@ -258,6 +265,77 @@ guided(const float *I, float *p, int w, int h, int r, float eps)
         p[i] = mI[i] * I[i] + mp[i];
     free(buf);
     return 0;
+}
+
+/*
+ * The skin guard.  A wall of the face's own colour (beige, cream) gives the
+ * growth no colour step at a jaw or a cheek with no shadow under it: it
+ * ran through the gap between the hair and the collar into the jaw (a
+ * hole in the face).  Round the face, where a head can be (its ellipse
+ * 1.45x wide, the chin to the eyes), a pixel nearer the face's own colour
+ * than the wall's is not wall.  The face colour is the median of the
+ * cheeks under the eyes.
+ */
+typedef struct {
+    double c[3], F, cx, ye;
+    int    ok;
+} skin_t;
+
+static int
+cmp_u8(const void *a, const void *b)
+{
+    return *(const uint8_t *) a - *(const uint8_t *) b;
+}
+
+static void
+skin_fit(
+    const uint8_t *px, int w, int h, double F, double cx, double ye, skin_t *sk)
+{
+    enum {
+        MAXS = 4096
+    };
+    uint8_t v[3][MAXS];
+    int     n = 0;
+    memset(sk, 0, sizeof *sk);
+    sk->F = F;
+    sk->cx = cx;
+    sk->ye = ye;
+    /* the cheeks: under the eyes, beside the nose, above the mouth */
+    for (int y = (int) (ye + 0.12 * F); y < ye + 0.30 * F && y < h; y += 2)
+        for (int side = -1; side <= 1; side += 2)
+            for (int x = (int) (cx + side * 0.28 * F);
+                 side < 0 ? x < cx - 0.12 * F : x > cx + 0.12 * F;
+                 x -= side * 2)
+            {
+                if (x < 0 || x >= w || y < 0 || n >= MAXS)
+                    continue;
+                for (int c = 0; c < 3; c++)
+                    v[c][n] = px[3 * ((size_t) y * w + x) + c];
+                n++;
+            }
+    if (n < 50)
+        return;
+    for (int c = 0; c < 3; c++) {
+        qsort(v[c], (size_t) n, 1, cmp_u8);
+        sk->c[c] = v[c][n / 2];
+    }
+    sk->ok = 1;
+}
+
+static int
+head_skin(const skin_t *sk, const uint8_t *p, const double *b, int x, int y)
+{
+    if (!sk->ok || y < sk->ye || y > sk->ye + 0.75 * sk->F
+        || fabs(x - sk->cx) > 0.58 * sk->F)
+        return 0;
+    /* by chroma: a jaw in its own shade is darker than the cheeks */
+    double sp = p[0] + p[1] + p[2] + 1, ss = sk->c[0] + sk->c[1] + sk->c[2] + 1,
+           sb = b[0] + b[1] + b[2] + 1, ds = 0, dw = 0;
+    for (int c = 0; c < 3; c++) {
+        ds += fabs(p[c] / sp - sk->c[c] / ss);
+        dw += fabs(p[c] / sp - b[c] / sb);
+    }
+    return ds < dw;
 }
 
 int
@@ -374,6 +452,9 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
     double thr = fmax(22, 4 * sigma);
     json_object_set_new(m, "matte_colour_thr", json_real(round(thr)));
     json_object_set_new(m, "matte_edge_thr", json_integer(gt));
+    /* the face's own colour, for the skin guard (head_skin) */
+    skin_t sk;
+    skin_fit(px, w, h, F, cx, ye, &sk);
     /* 3. grow the wall from its seeds */
     int sp = 0;
     /* a wall pixel: no edge, and either near the wall model, or -- for a
@@ -393,6 +474,8 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 continue;
             double b[3];
             wall_at(&wm, j % w, j / w, b);
+            if (head_skin(&sk, px + 3 * (size_t) j, b, j % w, j / w))
+                continue;
             const uint8_t *p = px + 3 * (size_t) j, *q = px + 3 * (size_t) i;
             double         d =
                 fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
@@ -454,6 +537,8 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                     double bj[3];
                     wall_at(&wm, j % w, j / w, bj);
                     const uint8_t *pj = px + 3 * (size_t) j;
+                    if (head_skin(&sk, pj, bj, j % w, j / w))
+                        continue;
                     if (fabs(pj[0] - bj[0]) + fabs(pj[1] - bj[1])
                             + fabs(pj[2] - bj[2])
                         >= thr)
@@ -516,7 +601,8 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 wall_at(&wm, x, y, b);
                 const uint8_t *p = px + 3 * (size_t) i;
                 if (fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2])
-                    < thr)
+                        < thr
+                    && !head_skin(&sk, p, b, x, y))
                     stack[sp++] = i;
             }
         if (!sp)

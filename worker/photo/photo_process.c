@@ -219,7 +219,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
     uint8_t *g = NULL;
     int      have_img = 0;
     double   t0 = now_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0, tliv = 0,
-           tframe = 0, tmatte = 0;
+           tframe = 0, tmatte = 0, tmat = 0, trc = 0;
     if (!r.reasons || !r.metrics)
         goto oom;
     int64_t lim = 0;
@@ -259,8 +259,8 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
             /* the spec crop from the full-resolution decode: blur is judged
              * on it, at the output's face scale, and it is what is produced */
             uint8_t *fpx = NULL, *inside = NULL;
-            if (photo_frame(in->photo, in->photo_len, &geo, spec, &fpx, &inside,
-                    r.metrics, msg, sizeof msg))
+            if (photo_frame(&im, in->photo, in->photo_len, &geo, spec, &fpx,
+                    &inside, r.metrics, msg, sizeof msg))
             {
                 photo_reason(&r, "PRODUCTION_FAILED", json_string(msg), NULL);
             } else {
@@ -283,7 +283,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
                 if (produce && json_array_size(r.reasons) == 0) {
                     double tm = now_ms();
                     if (photo_produce(fpx, inside, &geo, spec, &res->jpeg,
-                            &res->jpeg_len, r.metrics, msg, sizeof msg))
+                            &res->jpeg_len, r.metrics, &tmat, msg, sizeof msg))
                     {
                         photo_reason(
                             &r, "PRODUCTION_FAILED", json_string(msg), NULL);
@@ -291,6 +291,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
                         tmatte = now_ms() - tm;
                         json_t *rc =
                             recheck(res->jpeg, res->jpeg_len, spec, th, inside);
+                        trc = now_ms() - tm - tmatte;
                         json_t *fl = json_object_get(rc, "reasons");
                         if (json_array_size(fl)) {
                             /* binding: the first failed output rule, measured */
@@ -322,10 +323,12 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
     }
     if (have_img)
         json_object_set_new(r.metrics, "ms",
-            json_pack("{sf sf sf sf sf sf sf sf}", "decode", round(t1 - t0),
-                "detect", round(t2 - t1), "checks", round(t3 - t2 - tliv),
-                "liveness", round(tliv), "frame", round(tframe), "matte_encode",
-                round(tmatte), "produce", round(t4 - t3), "total",
+            json_pack("{sf sf sf sf sf sf sf sf sf sf sf}", "decode",
+                round(t1 - t0), "detect", round(t2 - t1), "checks",
+                round(t3 - t2 - tliv), "liveness", round(tliv), "frame",
+                round(tframe), "matte", round(tmat), "encode",
+                round(tmatte - tmat), "matte_encode", round(tmatte), "recheck",
+                round(trc), "produce", round(t4 - t3), "total",
                 round(now_ms() - t0)));
     res->pass = json_array_size(r.reasons) == 0;
     if (!res->pass && res->jpeg) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <vips/vips.h>
 
 static int
@@ -87,22 +88,38 @@ encode(VipsImage *img, const photo_spec_t *s, unsigned char **jpeg, size_t *len,
 }
 
 int
-photo_frame(const unsigned char *buf, size_t len, const photo_geom_t *g,
-    const photo_spec_t *s, uint8_t **pxo, uint8_t **inside, json_t *m,
-    char *msg, size_t msgn)
+photo_frame(const photo_img_t *im, const unsigned char *buf, size_t len,
+    const photo_geom_t *g, const photo_spec_t *s, uint8_t **pxo,
+    uint8_t **inside, json_t *m, char *msg, size_t msgn)
 {
     *pxo = NULL;
     *inside = NULL;
-    /* Decode straight to the crop's scale (shrink-on-load + Lanczos in
-     * vips_thumbnail); above 1 the full resolution, upscaled at most by
-     * the 1/0.9 of rule 1 in the affine below. */
+    /* Resample straight to the crop's scale: from the check's own JPEG
+     * decode when that is fine enough, else from a decode of the bytes
+     * (shrink-on-load + Lanczos in vips_thumbnail); above 1 the full
+     * resolution, upscaled at most by the 1/0.9 of rule 1 in the affine
+     * below. */
     double want = g->k < 1 ? g->k : 1;
     int    tw = (int) ceil(g->src_w * want), th = (int) ceil(g->src_h * want);
     VipsImage *t = NULL, *rgb = NULL, *out = NULL;
-    int        ret = -1;
-    if (vips_thumbnail_buffer((void *) buf, len, &t, tw, "height", th, "size",
-            VIPS_SIZE_DOWN, "option_string", "fail_on=warning", NULL))
+    int        ret = -1, reuse = im->dec && tw <= im->dec_w && th <= im->dec_h;
+    if (reuse) {
+        VipsImage *mem = vips_image_new_from_memory(im->dec,
+            (size_t) im->dec_w * im->dec_h * 3, im->dec_w, im->dec_h, 3,
+            VIPS_FORMAT_UCHAR);
+        if (!mem)
+            goto err;
+        mem->Type = VIPS_INTERPRETATION_sRGB;
+        int rc = vips_thumbnail_image(
+            mem, &t, tw, "height", th, "size", VIPS_SIZE_DOWN, NULL);
+        g_object_unref(mem);
+        if (rc)
+            goto err;
+    } else if (vips_thumbnail_buffer((void *) buf, len, &t, tw, "height", th,
+                   "size", VIPS_SIZE_DOWN, "option_string", "fail_on=warning",
+                   NULL))
         goto err;
+    json_object_set_new(m, "frame_from_check_decode", json_boolean(reuse));
     if (!(rgb = photo_vips_rgb8(t)))
         goto err;
     double sa = (double) rgb->Xsize / g->src_w; /* decoded px per source px */
@@ -169,13 +186,22 @@ out:
     return ret;
 }
 
+static double
+now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 int
 photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
     const photo_spec_t *s, unsigned char **jpeg, size_t *len, json_t *m,
-    char *msg, size_t msgn)
+    double *matte_ms, char *msg, size_t msgn)
 {
     *jpeg = NULL;
     *len = 0;
+    double t0 = now_ms();
     size_t n = (size_t) s->width * s->height * 3;
     if (s->normalise_background) {
         photo_frame_t fr = { s->width / 2.0, g->ye_out, g->out_face_w,
@@ -189,6 +215,7 @@ photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
          * affine's background), never black */
         json_object_set_new(m, "background_normalised", json_false());
     }
+    *matte_ms = now_ms() - t0;
     VipsImage *mem = vips_image_new_from_memory_copy(
         px, n, s->width, s->height, 3, VIPS_FORMAT_UCHAR);
     if (!mem) {
