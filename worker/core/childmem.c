@@ -73,9 +73,18 @@ faults(void)
 }
 
 int
-childmem_after_request(const tucai_config_t *cfg, uint64_t served)
+childmem_after_request(const tucai_config_t *cfg, uint64_t served, int look)
 {
     long rss, f;
+
+    if (cfg->max_requests > 0 && served >= (uint64_t) cfg->max_requests) {
+        tlog_info("conn: served %llu requests, recycling",
+            (unsigned long long) served);
+        return 1;
+    }
+    if (!look) {
+        return 0;
+    }
 
     /* The RSS, not mallinfo2's heap size: with glibc's sliding mmap
      * threshold a capture reuses the heap's freed (trimmed) pages without
@@ -101,11 +110,6 @@ childmem_after_request(const tucai_config_t *cfg, uint64_t served)
         faults_seen = faults(); /* what looking faulted counts as seen */
     }
 
-    if (cfg->max_requests > 0 && served >= (uint64_t) cfg->max_requests) {
-        tlog_info("conn: served %llu requests, recycling",
-            (unsigned long long) served);
-        return 1;
-    }
     if (cfg->max_rss_mb > 0 && rss > (long) cfg->max_rss_mb * 1024) {
         tlog_info(
             "conn: RSS %ld MB above max_rss_mb %d after %llu requests, recycling",

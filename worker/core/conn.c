@@ -432,6 +432,7 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
      * next epoll_wait (one wait per busy turn, not one per request); a
      * readiness gone stale meanwhile reads nothing (serve_one) */
     int ready[64], nready = 0, next = 0;
+    int unlooked = 0; /* served since childmem last looked */
 
     memset(&resp, 0, sizeof(resp));
     kid_idx = kid;
@@ -457,6 +458,12 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
             nready = next = 0;
         }
         if (next >= nready) {
+            /* max_rss_mb; a photo's memory given back */
+            if (unlooked) {
+                unlooked = 0;
+                if (childmem_after_request(ctx->cfg, served, 1))
+                    break;
+            }
             nready = next = 0;
             n = epoll_wait(cep, ev, 64, 1000);
             if (n < 0 && errno != EINTR) {
@@ -517,8 +524,9 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
         int rc = serve_one(ctx, kept[c].fd, &in, &head, &resp);
         int ok = rc >= 0;
         served += rc != 1;
-        /* max_requests, max_rss_mb; a photo's memory given back */
-        int recycle = childmem_after_request(ctx->cfg, served);
+        /* max_requests; the memory is looked at before the next wait */
+        int recycle = childmem_after_request(ctx->cfg, served, 0);
+        unlooked = 1;
         if (!ok) {
             /* nginx and the master's copy see it end */
             shutdown(kept[c].fd, SHUT_RDWR);
