@@ -264,9 +264,12 @@ photo_checks_run(const photo_img_t *im, const uint8_t *g, const photo_det_t *d,
         if (d->eyes_found) {
             json_object_set_new(m, "roll_deg", json_real(round3(d->roll_deg)));
             json_object_set_new(m, "eyes_method",
-                json_string(d->eyes_refined == 2 ? "iris"
-                        : d->eyes_refined        ? "cascade+iris"
-                                                 : "cascade"));
+                json_string(d->eyes_refined == 2
+                        ? (d->eyes_limbus ? "iris+limbus" : "iris")
+                        : d->eyes_refined
+                        ? (d->eyes_limbus ? "cascade+iris+limbus"
+                                          : "cascade+iris")
+                        : "cascade"));
             json_object_set_new(m, "eye_line_y",
                 json_integer(lround((d->ly + d->ry) / 2 * im->scale)));
             /* each eye in source px: `make eval` measures them against labels */

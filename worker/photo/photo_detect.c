@@ -482,6 +482,237 @@ iris(const uint8_t *g, int W, int H, double F, double *x, double *y)
     return p50 - p12;
 }
 
+/* Limbus fit (issue 10, rule 5).  The dark-pixel centroid of iris() is
+ * pulled by the upper lashes and the lid's shadow (4-6 px of a 240 px
+ * face above the pupil on a smile).  The iris's own outline is not:
+ * left and right of the pupil, where the lids leave it visible, it is a
+ * dark-to-bright step onto the sclera.  Each eye's patch is resampled so
+ * the face is LB_FACE px wide, catchlights are removed (a grey opening),
+ * and circles of the iris's plausible radii are scored by the outward
+ * gradient on their two side arcs (the top and bottom are under the lids
+ * on hooded eyes and smiles; a glasses frame or a lash line, being
+ * horizontal, gives side arcs almost nothing): the weaker arc's mean, so
+ * one strong edge (a wrinkle, the end of a frame) is not a circle.  Both
+ * eyes share one radius. */
+#define LB_FACE  240.0
+#define LB_HALF  30 /* patch half-size, patch px */
+#define LB_N     (2 * LB_HALF + 1)
+#define LB_SRCH  10    /* centre search, +- patch px round the centroid */
+#define LB_R0    5.0   /* iris radii searched, patch px: 0.021-0.05 F */
+#define LB_NR    8     /* LB_R0 .. LB_R0 + 7 in 1 px steps */
+#define LB_ARC   5     /* side arcs: +-40 degrees in 8-degree steps */
+#define LB_MIN_F 140.0 /* working px of face the fit needs */
+
+typedef struct {
+    float  gx[LB_N * LB_N], gy[LB_N * LB_N];
+    double cx, cy; /* working coords of the patch centre */
+    double q;      /* working px per patch px */
+} lb_patch_t;
+
+static double
+lb_bilin(const float *p, double x, double y)
+{
+    int    i = (int) x, j = (int) y;
+    double fx = x - i, fy = y - j;
+    if (i < 0 || j < 0 || i >= LB_N - 1 || j >= LB_N - 1)
+        return 0;
+    const float *a = p + (size_t) j * LB_N + i;
+    return (1 - fy) * ((1 - fx) * a[0] + fx * a[1])
+        + fy * ((1 - fx) * a[LB_N] + fx * a[LB_N + 1]);
+}
+
+/* The grey round (cx, cy) at LB_FACE scale (2x2 taps when shrinking),
+ * opened by a 5 px disc (removes catchlights), and its Sobel gradient.
+ * 0 if the patch leaves the picture. */
+static int
+lb_patch(const uint8_t *g, int W, int H, double F, double cx, double cy,
+    lb_patch_t *p)
+{
+    /* the 5 px disc: the half-width of each of its rows */
+    static const int disc[5] = { 0, 2, 2, 2, 0 };
+    float            v[LB_N * LB_N], t[LB_N * LB_N];
+    double           q = F / LB_FACE, o = q > 1 ? q / 4 : 0;
+    if (cx - (LB_HALF + 1) * q - o < 0 || cy - (LB_HALF + 1) * q - o < 0
+        || cx + (LB_HALF + 1) * q + o >= W - 1
+        || cy + (LB_HALF + 1) * q + o >= H - 1)
+        return 0;
+    p->cx = cx;
+    p->cy = cy;
+    p->q = q;
+    for (int j = 0; j < LB_N; j++)
+        for (int i = 0; i < LB_N; i++) {
+            double x = cx + (i - LB_HALF) * q, y = cy + (j - LB_HALF) * q,
+                   s = 0;
+            for (int k = 0; k < 4; k++) {
+                double sx = x + (k & 1 ? o : -o), sy = y + (k & 2 ? o : -o);
+                int    a = (int) sx, b = (int) sy;
+                double fx = sx - a, fy = sy - b;
+                const uint8_t *r = g + (size_t) b * W + a;
+                s += (1 - fy) * ((1 - fx) * r[0] + fx * r[1])
+                    + fy * ((1 - fx) * r[W] + fx * r[W + 1]);
+            }
+            v[j * LB_N + i] = (float) (s / 4);
+        }
+    /* opening: the min over the disc, then the max over it */
+    for (int pass = 0; pass < 2; pass++) {
+        const float *src = pass ? t : v;
+        float       *dst = pass ? v : t;
+        for (int j = 0; j < LB_N; j++)
+            for (int i = 0; i < LB_N; i++) {
+                float m = src[j * LB_N + i];
+                for (int b = -2; b <= 2; b++) {
+                    int y = j + b, hw = disc[b + 2];
+                    if (y < 0 || y >= LB_N)
+                        continue;
+                    for (int a = -hw; a <= hw; a++) {
+                        int x = i + a;
+                        if (x < 0 || x >= LB_N)
+                            continue;
+                        float s = src[y * LB_N + x];
+                        if (pass ? s > m : s < m)
+                            m = s;
+                    }
+                }
+                dst[j * LB_N + i] = m;
+            }
+    }
+    for (int j = 0; j < LB_N; j++)
+        for (int i = 0; i < LB_N; i++) {
+            int k = j * LB_N + i;
+            if (!i || !j || i == LB_N - 1 || j == LB_N - 1) {
+                p->gx[k] = p->gy[k] = 0;
+                continue;
+            }
+            const float *a = v + k;
+            p->gx[k] = (a[-LB_N + 1] + 2 * a[1] + a[LB_N + 1] - a[-LB_N - 1]
+                           - 2 * a[-1] - a[LB_N - 1])
+                / 8;
+            p->gy[k] = (a[LB_N - 1] + 2 * a[LB_N] + a[LB_N + 1] - a[-LB_N - 1]
+                           - 2 * a[-LB_N] - a[-LB_N + 1])
+                / 8;
+        }
+    return 1;
+}
+
+/* The weaker side arc's mean outward gradient of circle (x, y, r). */
+static double
+lb_score(const lb_patch_t *p, double x, double y, double r)
+{
+    static double cs[2 * LB_ARC + 1], sn[2 * LB_ARC + 1];
+    if (!cs[0])
+        for (int a = -LB_ARC; a <= LB_ARC; a++) {
+            cs[a + LB_ARC] = cos(a * 8 * M_PI / 180);
+            sn[a + LB_ARC] = sin(a * 8 * M_PI / 180);
+        }
+    double s[2] = { 0, 0 };
+    for (int a = 0; a <= 2 * LB_ARC; a++) {
+        double c = cs[a], n = sn[a], dx = r * c, y1 = y + r * n;
+        /* right arc (outward (c, n)), left arc (outward (-c, n)) */
+        s[0] +=
+            c * lb_bilin(p->gx, x + dx, y1) + n * lb_bilin(p->gy, x + dx, y1);
+        s[1] +=
+            n * lb_bilin(p->gy, x - dx, y1) - c * lb_bilin(p->gx, x - dx, y1);
+    }
+    return (s[0] < s[1] ? s[0] : s[1]) / (2 * LB_ARC + 1);
+}
+
+/* Best centre of each radius over the search window (1 px steps). */
+static void
+lb_scan(const lb_patch_t *p, double *best, int *bx, int *by)
+{
+    for (int k = 0; k < LB_NR; k++) {
+        double r = LB_R0 + k;
+        best[k] = -1e9;
+        for (int j = -LB_SRCH; j <= LB_SRCH; j++)
+            for (int i = -LB_SRCH; i <= LB_SRCH; i++) {
+                double s = lb_score(p, LB_HALF + i, LB_HALF + j, r);
+                if (s > best[k]) {
+                    best[k] = s;
+                    bx[k] = LB_HALF + i;
+                    by[k] = LB_HALF + j;
+                }
+            }
+    }
+}
+
+/* Sub-pixel: the best of a 0.25 px grid round (*x, *y). */
+static double
+lb_polish(const lb_patch_t *p, double *x, double *y, double r)
+{
+    double bs = -1e9, bx = *x, by = *y;
+    for (int j = -3; j <= 3; j++)
+        for (int i = -3; i <= 3; i++) {
+            double s = lb_score(p, *x + 0.25 * i, *y + 0.25 * j, r);
+            if (s > bs) {
+                bs = s;
+                bx = *x + 0.25 * i;
+                by = *y + 0.25 * j;
+            }
+        }
+    *x = bx;
+    *y = by;
+    return bs;
+}
+
+/* Both eyes of d (working coords, face width F) moved to the centres of
+ * their iris outlines, when the outline is a circle of a definite size:
+ * the pair's score peaks at a radius inside the range and falls off
+ * towards its largest circles (an iris ends at the sclera; a dark socket,
+ * wrinkles or a frame round a deep-set eye only keep scoring as the circle
+ * grows, and there the centroid is kept), and neither eye moved more than
+ * 0.05 F.  Returns 1 when moved. */
+static int
+limbus_pair(const uint8_t *g, int W, int H, double F, photo_det_t *d)
+{
+    /* below ~140 px of face in the working copy (a small face in a large
+     * photo) the iris's radius is under ~4 px: its outline is not
+     * resolved there, the centroid is kept */
+    if (F < LB_MIN_F)
+        return 0;
+    lb_patch_t *pl = malloc(2 * sizeof *pl), *pr = pl + 1;
+    if (!pl)
+        return 0;
+    int ok = lb_patch(g, W, H, F, d->lx, d->ly, pl)
+        && lb_patch(g, W, H, F, d->rx, d->ry, pr);
+    if (ok) {
+        double bl[LB_NR], br[LB_NR];
+        int    xl[LB_NR], yl[LB_NR], xr[LB_NR], yr[LB_NR], kb = 0;
+        lb_scan(pl, bl, xl, yl);
+        lb_scan(pr, br, xr, yr);
+        for (int k = 1; k < LB_NR; k++)
+            if (bl[k] + br[k] > bl[kb] + br[kb])
+                kb = k;
+        double s = bl[kb] + br[kb], send = bl[LB_NR - 1] + br[LB_NR - 1];
+        /* sub-pixel centres at the radius and half a px either side */
+        double lx = 0, ly = 0, rx = 0, ry = 0, sl = 0, sr = 0;
+        for (int h = -1; h <= 1; h++) {
+            double r1 = LB_R0 + kb + 0.5 * h, x1 = xl[kb], y1 = yl[kb],
+                   x2 = xr[kb], y2 = yr[kb];
+            double s1 = lb_polish(pl, &x1, &y1, r1),
+                   s2 = lb_polish(pr, &x2, &y2, r1);
+            if (h == -1 || s1 + s2 > sl + sr) {
+                lx = x1;
+                ly = y1;
+                rx = x2;
+                ry = y2;
+                sl = s1;
+                sr = s2;
+            }
+        }
+        ok = kb < LB_NR - 1 && s > 1.15 * send && sl > 2 && sr > 2
+            && hypot(lx - LB_HALF, ly - LB_HALF) < 0.05 * LB_FACE
+            && hypot(rx - LB_HALF, ry - LB_HALF) < 0.05 * LB_FACE;
+        if (ok) {
+            d->lx = pl->cx + (lx - LB_HALF) * pl->q;
+            d->ly = pl->cy + (ly - LB_HALF) * pl->q;
+            d->rx = pr->cx + (rx - LB_HALF) * pr->q;
+            d->ry = pr->cy + (ry - LB_HALF) * pr->q;
+        }
+    }
+    free(pl);
+    return ok;
+}
+
 /* Eyes of the main face to a couple of px: the cascade pair refined on the
  * iris; with no pair (hooded eyes, glasses, a broad smile can defeat the
  * eye cascade) the irises looked for where a frontal face has them, kept
@@ -516,6 +747,8 @@ refine_eyes(const uint8_t *g, int W, int H, photo_det_t *d)
     } else {
         iris_pair(g, W, H, f, d);
     }
+    if (d->eyes_found && d->eyes_refined)
+        d->eyes_limbus = limbus_pair(g, W, H, F, d);
     if (d->eyes_found)
         d->roll_deg = atan2(d->ry - d->ly, d->rx - d->lx) * 180.0 / M_PI;
 }

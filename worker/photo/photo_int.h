@@ -42,6 +42,7 @@ typedef struct {
     double      lx, ly, rx, ry; /* eye centres, working coords */
     double      roll_deg;       /* eye line angle, + = clockwise */
     int         eyes_refined;   /* 1 iris-refined, 2 found on the iris alone */
+    int         eyes_limbus;    /* moved to the centres of the iris outlines */
 } photo_det_t;
 
 /* Where the spec crop falls in the source (photo_geom.c).  Source

@@ -452,6 +452,28 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
     double thr = fmax(22, 4 * sigma);
     json_object_set_new(m, "matte_colour_thr", json_real(round(thr)));
     json_object_set_new(m, "matte_edge_thr", json_integer(gt));
+    /* The body goes on below the frame: in the bottom rows, below the
+     * shoulders, what is unlike the wall is person (a suit's sleeve or
+     * collar at the frame's corner, which a wall pocket between it and
+     * the torso could otherwise cut off from the sure person). */
+    for (int y = h - 2; y < h && y > ye + 1.2 * F; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t) y * w + x;
+            double b[3];
+            if (!inside[i] || lab[i] != UNK)
+                continue;
+            wall_at(&wm, x, y, b);
+            const uint8_t *p = px + 3 * i;
+            double sp_ = p[0] + p[1] + p[2] + 1, sb = b[0] + b[1] + b[2] + 1,
+                   ch = 0;
+            for (int c = 0; c < 3; c++)
+                ch += fabs(p[c] / sp_ - b[c] / sb);
+            /* not a shadow on the wall either (the wall's chroma) */
+            if (fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2])
+                    >= 2 * thr
+                && ch >= 0.04)
+                lab[i] = FG;
+        }
     /* the face's own colour, for the skin guard (head_skin) */
     skin_t sk;
     skin_fit(px, w, h, F, cx, ye, &sk);
