@@ -719,6 +719,13 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                     a = 0;
                 else if (lab[i] == FG && !coloured)
                     a = 1;
+                /* where the colours cannot tell (brown hair on a dark
+                 * wall), the guided filter only softens the person's
+                 * outline inwards: spread outwards it left 1-2 px of a
+                 * dark wall round the head, a halo once the wall's share
+                 * is swapped for a bright spec colour */
+                else if (!coloured && !keep[i])
+                    a = 0;
                 a = a < 0.02f ? 0 : a > 0.98f ? 1 : a;
                 if (a >= 1)
                     continue;
