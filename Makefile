@@ -7,7 +7,7 @@ SHELL := /bin/bash
 
 B        := build
 CC       ?= cc
-PKGS     := vips jansson libcurl openssl libmariadb inih libargon2 libzip libqrencode zbar
+PKGS     := vips gmodule-2.0 jansson libcurl openssl libmariadb inih libargon2 libzip libqrencode zbar
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
 WARN     := -Wall -Wextra -Werror

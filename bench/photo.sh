@@ -35,9 +35,14 @@ cvproc=$(for ((i = 0; i < N; i++)); do taskset -c 0 /usr/bin/python3 bench/openc
 # our own in-process time (metrics.ms.total), the counterpart of OpenCV's
 ourproc=$(for ((i = 0; i < N; i++)); do taskset -c 0 build/tucai-check "$IMG" | grep -o '"total":[0-9.]*' | tail -1 | cut -d: -f2; done | median)
 ourproc=$(echo "$ourproc/1000" | bc -l)
+# warm: the photo N times in one process (a pool child's steady state:
+# libvips, the HOG model and the heap already there), per-photo median
+warm=$(taskset -c 0 build/tucai-check --repeat "$N" "$IMG" 2>&1 >/dev/null | grep -o 'median [0-9.]*' | cut -d' ' -f2)
+warm=$(echo "${warm:-0}/1000" | bc -l)
 
 echo "photo bench: 12 MP JPEG ($(identify -format '%wx%h' "$IMG")), check + produce, one core, median of $N"
 printf '  %-34s %7.3f s  peak RSS %6.1f MB  (processing only: %.4f s)\n' "tucai-check (check+produce)" "${ours[0]}" "$(echo "${ours[1]}/1024" | bc -l)" "$ourproc"
+printf '  %-34s %7.3f s  (per photo, median of %d in one process: no start-up)\n' "tucai-check warm (--repeat)" "$warm" "$N"
 printf '  %-34s %7.3f s  peak RSS %6.1f MB\n' "(a) vips thumbnail (floor)" "${floor[0]}" "$(echo "${floor[1]}/1024" | bc -l)"
 printf '  %-34s %7.3f s  peak RSS %6.1f MB  (processing only: %s s)\n' "(b) python3-opencv pipeline" "${cv[0]}" "$(echo "${cv[1]}/1024" | bc -l)" "$cvproc"
 printf '  ratios: tucai/floor %.2f, tucai/opencv %.2f (processing only, both sides: %.2f)\n' \

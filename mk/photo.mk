@@ -70,4 +70,4 @@ fuzz: fuzz-build
 
 # tucai-check needs only libvips and jansson: linking the pool's other
 # libraries costs start-up time (dynamic symbol lookup) on every run.
-$(B)/tucai-check: PKG_LIBS = $(shell pkg-config --libs vips jansson) -lm
+$(B)/tucai-check: PKG_LIBS = $(shell pkg-config --libs vips gmodule-2.0 jansson) -lm

@@ -6,6 +6,8 @@
  */
 #include "photo_int.h"
 
+#include <dlfcn.h>
+#include <gmodule.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,18 @@ photo_init(const char *argv0)
         return 0;
     /* decoder warnings become CORRUPT_IMAGE verdicts, not log noise */
     g_setenv("VIPS_WARNING", "0", FALSE);
-    if (VIPS_INIT(argv0 ? argv0 : "tucai"))
+    /* vips_init loads every module of the libdir (poppler, ImageMagick,
+     * OpenSlide, JPEG XL, HEIF: ~60 ms of CPU per process, most of a
+     * tucai-check start-up); none but HEIF is used here, and that one is
+     * loaded on the first HEIF photo (heif_module).  A VIPSHOME without
+     * modules, for the init only, skips them. */
+    int own_home = !g_getenv("VIPSHOME");
+    if (own_home)
+        g_setenv("VIPSHOME", "/nonexistent/tucai-no-vips-modules", TRUE);
+    int rc = VIPS_INIT(argv0 ? argv0 : "tucai");
+    if (own_home)
+        g_unsetenv("VIPSHOME");
+    if (rc)
         return -1;
     /* A preforked pool: one core per child, no operation cache growing in
      * each long-lived process, and no exotic (untrusted) loaders. */
@@ -30,6 +43,35 @@ photo_init(const char *argv0)
     vips_block_untrusted_set(TRUE);
     done = 1;
     return 0;
+}
+
+/* libvips' HEIF loader is a module beside libvips.so
+ * (vips-modules-MAJOR.MINOR/vips-heif.so), loaded on first use; 0 when
+ * heifload is there. */
+static int
+heif_module(void)
+{
+    static int state; /* 0 not tried, 1 loaded, -1 failed */
+    if (state || vips_type_find("VipsOperation", "heifload_buffer")) {
+        if (!state)
+            state = 1;
+        return state > 0 ? 0 : -1;
+    }
+    state = -1;
+    Dl_info info;
+    if (!dladdr((void *) vips_init, &info) || !info.dli_fname)
+        return -1;
+    char    *dir = g_path_get_dirname(info.dli_fname);
+    char    *path = g_strdup_printf("%s/vips-modules-%d.%d/vips-heif.%s", dir,
+           vips_version(0), vips_version(1), G_MODULE_SUFFIX);
+    GModule *m = g_module_open(path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+    g_free(path);
+    g_free(dir);
+    if (m && vips_type_find("VipsOperation", "heifload_buffer")) {
+        g_module_make_resident(m);
+        state = 1;
+    }
+    return state > 0 ? 0 : -1;
 }
 
 const char *
@@ -124,6 +166,8 @@ header(const char *fmt, const unsigned char *buf, size_t len, VipsImage **out)
         return vips_pngload_buffer((void *) buf, len, out, NULL);
     if (!strcmp(fmt, "webp"))
         return vips_webpload_buffer((void *) buf, len, out, NULL);
+    if (heif_module())
+        return -1;
     return vips_heifload_buffer((void *) buf, len, out, NULL);
 }
 
