@@ -40,25 +40,49 @@ shrink(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh)
     }
 }
 
-/* A feature's rectangles as offsets into the integral image for the
- * current stride: computed once per scale, so a window costs only loads. */
+/* A node with its feature's rectangles as offsets into the integral
+ * image for the current stride: built once per scale, so a window costs
+ * only loads, and no second indirection (node -> feature) per node. */
 typedef struct {
     int   o[3][4];
     float wt[3];
-} optfeat_t;
+    float thr;
+    int   left, right;
+} optnode_t;
+
+static int
+count_nodes(const casc_t *c)
+{
+    int n = 0;
+    for (int si = 0; si < c->nstages; si++) {
+        const casc_stage_t *sg = &c->stages[si];
+        for (int wi = 0; wi < sg->nweak; wi++) {
+            const casc_weak_t *wk = &c->weaks[sg->first_weak + wi];
+            if (wk->first_node + wk->nnodes > n)
+                n = wk->first_node + wk->nnodes;
+        }
+    }
+    return n;
+}
 
 static void
-prepare(const casc_t *c, int st, optfeat_t *of)
+prepare(const casc_t *c, int nnodes, int st, optnode_t *on)
 {
-    for (int i = 0; i < c->nfeats; i++)
+    for (int i = 0; i < nnodes; i++) {
+        const casc_node_t    *nd = &c->nodes[i];
+        const casc_feature_t *f = &c->feats[nd->feat];
+        on[i].thr = nd->thr;
+        on[i].left = nd->left;
+        on[i].right = nd->right;
         for (int r = 0; r < 3; r++) {
-            const casc_rect_t *rc = &c->feats[i].r[r];
-            of[i].wt[r] = rc->wt;
-            of[i].o[r][0] = rc->y * st + rc->x;
-            of[i].o[r][1] = rc->y * st + rc->x + rc->w;
-            of[i].o[r][2] = (rc->y + rc->h) * st + rc->x;
-            of[i].o[r][3] = (rc->y + rc->h) * st + rc->x + rc->w;
+            const casc_rect_t *rc = &f->r[r];
+            on[i].wt[r] = rc->wt;
+            on[i].o[r][0] = rc->y * st + rc->x;
+            on[i].o[r][1] = rc->y * st + rc->x + rc->w;
+            on[i].o[r][2] = (rc->y + rc->h) * st + rc->x;
+            on[i].o[r][3] = (rc->y + rc->h) * st + rc->x + rc->w;
         }
+    }
 }
 
 static inline int32_t
@@ -70,7 +94,7 @@ rs(const uint32_t *p, const int *o)
 
 /* 1 when the window at (x,y) passes every stage. */
 static int
-eval_window(const casc_t *c, const optfeat_t *of, const uint32_t *ii,
+eval_window(const casc_t *c, const optnode_t *on, const uint32_t *ii,
     const double *sq, int st, int x, int y)
 {
     int             nw = c->w - 2, nh = c->h - 2;
@@ -90,13 +114,14 @@ eval_window(const casc_t *c, const optfeat_t *of, const uint32_t *ii,
         float               sum = 0;
         for (int wi = 0; wi < sg->nweak; wi++) {
             const casc_weak_t *wk = &c->weaks[sg->first_weak + wi];
+            const optnode_t   *base = on + wk->first_node;
             int                idx = 0;
             do {
-                const casc_node_t *nd = &c->nodes[wk->first_node + idx];
-                const optfeat_t   *f = &of[nd->feat];
-                float v = f->wt[0] * rs(p, f->o[0]) + f->wt[1] * rs(p, f->o[1]);
-                if (f->wt[2] != 0)
-                    v += f->wt[2] * rs(p, f->o[2]);
+                const optnode_t *nd = &base[idx];
+                float            v =
+                    nd->wt[0] * rs(p, nd->o[0]) + nd->wt[1] * rs(p, nd->o[1]);
+                if (nd->wt[2] != 0)
+                    v += nd->wt[2] * rs(p, nd->o[2]);
                 idx = v < nd->thr * fnf ? nd->left : nd->right;
             } while (idx > 0 && idx < wk->nnodes);
             if (idx > 0)
@@ -210,7 +235,8 @@ casc_detect(const casc_t *c, const uint8_t *img, int w, int h, int min_size,
     rect_t    *r = malloc(cap * sizeof *r);
     uint8_t   *buf = malloc((size_t) w * h);
     uint32_t  *ii = malloc(sizeof *ii * (size_t) (w + 1) * (h + 1));
-    optfeat_t *of = malloc(sizeof *of * (size_t) (c->nfeats ? c->nfeats : 1));
+    int        nnodes = count_nodes(c);
+    optnode_t *of = malloc(sizeof *of * (size_t) (nnodes ? nnodes : 1));
     double    *sq = malloc(sizeof *sq * (size_t) (w + 1) * (h + 1));
     int        ret = -1;
     if (!r || !buf || !ii || !sq || !of)
@@ -237,7 +263,7 @@ casc_detect(const casc_t *c, const uint8_t *img, int w, int h, int min_size,
                 sq[(y + 1) * st + x + 1] = sq[y * st + x + 1] + rq;
             }
         }
-        prepare(c, st, of);
+        prepare(c, nnodes, st, of);
         /* a coarse step on large layers, as OpenCV does */
         int step = f > 2.0 ? 1 : 2;
         for (int y = 0; y + c->h <= sh; y += step)

@@ -96,15 +96,30 @@ photo_hair_top(const photo_img_t *im, const photo_box_t *f, int *measured)
             sr = sl;
         }
         double tol = 36 + 7.5 * fmax(sl, sr);
-        int    diff = 0;
+        int    diff = 0, between = 0;
+        double step = 0;
         for (int x = bx0; x < bx1; x++) {
             double t = rc > lc ? clampd((x - lc) / (rc - lc), 0, 1) : 0.5;
             const uint8_t *p = im->px + 3 * ((size_t) y * im->w + x);
             double         d = 0;
-            for (int c = 0; c < 3; c++)
+            int            in = 1;
+            for (int c = 0; c < 3; c++) {
                 d += fabs(p[c] - (l[c] + t * (r[c] - l[c])));
+                in &= p[c] >= fmin(l[c], r[c]) - tol / 6
+                    && p[c] <= fmax(l[c], r[c]) + tol / 6;
+                if (x > bx0)
+                    step += abs(p[c] - p[c - 3]);
+            }
             diff += d > tol;
+            between += in;
         }
+        /* Strong side light: the wall over the head is no straight blend
+         * of its two sides but a steep ramp from the lit side to the
+         * shaded one.  A row that is smooth (hair has texture) and lies,
+         * channel by channel, between the two sides' colours is wall. */
+        if (diff * 2 > bx1 - bx0 && step / (bx1 - bx0) < 6
+            && between >= 0.95 * (bx1 - bx0))
+            diff = 0;
         if (diff * 2 > bx1 - bx0) {
             *measured = 1;
             return y;
