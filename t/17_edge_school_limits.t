@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use Time::HiRes ();
 use Tucai::Test;
 require "./t/20_journey_lib.pl";
 require "./t/50_admin_lib.pl";
@@ -57,9 +58,20 @@ is($s->{refusals}{rate_limited}, 4, 'only the guesser was refused');
 
 # ---- per-address failures, IPv6 by /64 ----
 sub login_from { $t->post_json('/api/v1/login', { code => $_[1] }, headers => { 'X-Real-IP' => $_[0] }) }
+my $t0 = Time::HiRes::time();
 @st = map { login_from('2001:db8:1:2::a', "fail-$_")->{status} } 1 .. 61;
 is(scalar(grep { $_ == 429 } @st), 0, '61 refused logins from one /64 reach WeChat (burst=60)');
-is(login_from('2001:db8:1:2::a', 'fail-x')->{status}, 429, 'the 62nd is refused at the edge');
+# the bucket leaks 30/min while they are sent: on a loaded machine a few
+# more may pass, as many as leaked meanwhile and no more
+my ($extra, $st) = (0, 0);
+while ($extra < 30) {
+    $st = login_from('2001:db8:1:2::a', "fail-x$extra")->{status};
+    last if $st == 429;
+    $extra++;
+}
+my $leaked = (Time::HiRes::time() - $t0) * 30 / 60;
+ok($st == 429 && $extra <= $leaked + 1,
+   "then refused at the edge ($extra more passed; ${\ sprintf '%.1f', $leaked} leaked meanwhile)");
 my $r = login_from('2001:db8:1:2:ffff::b', 'good-v6');
 is($r->{status}, 429, 'another address of the same /64 shares the bucket');
 $r = login_from('2001:db8:1:3::a', 'good-v6b');

@@ -79,6 +79,9 @@ slurp(const char *path, size_t max, size_t *len, char *err, size_t n)
 static void
 heap_setup(void)
 {
+#ifdef __SANITIZE_ADDRESS__
+    return; /* ASan has its own allocator: a 160 MB reserve is shadow work */
+#endif
     enum {
         RESERVE = 160 << 20,
         HUGE = 2 << 20
