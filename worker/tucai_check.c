@@ -21,7 +21,6 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static void
@@ -97,14 +96,6 @@ heap_setup(void)
     if (e > a)
         madvise((void *) a, e - a, MADV_HUGEPAGE); /* advice: may fail */
     free(p);
-}
-
-static double
-now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 static int
@@ -303,13 +294,13 @@ main(int argc, char **argv)
         for (int k = 0; k < repeat; k++) {
             if (k)
                 photo_result_free(&res);
-            double t = now_ms();
+            double t = photo_clock_ms();
             if (photo_process(&in, &spec, &th, 1, &res)) {
                 fprintf(stderr, "tucai-check: out of memory\n");
                 free(photo);
                 return 1;
             }
-            ms[k] = now_ms() - t;
+            ms[k] = photo_clock_ms() - t;
         }
         if (repeat > 1) {
             double first = ms[0];

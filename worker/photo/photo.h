@@ -93,6 +93,9 @@ typedef struct {
 /* Call once per process (VIPS_INIT, cascade tables). 0 or -1. */
 int photo_init(const char *argv0);
 
+/* Monotonic clock in ms: the stage timings, and tucai-check's --repeat. */
+double photo_clock_ms(void);
+
 /* What decoding an image really costs, in pixels decoded, from its header:
  * a JPEG shrinks on load (DCT scaling down to 1/8 per side) towards
  * max_side, every other format decodes each pixel whatever its file size

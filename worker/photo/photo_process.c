@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-static double
-now_ms(void)
+double
+photo_clock_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -218,7 +218,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
     memset(&d, 0, sizeof d);
     uint8_t *g = NULL;
     int      have_img = 0;
-    double   t0 = now_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0, tliv = 0,
+    double t0 = photo_clock_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0, tliv = 0,
            tframe = 0, tmatte = 0, tmat = 0, trc = 0;
     if (!r.reasons || !r.metrics)
         goto oom;
@@ -232,15 +232,15 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
         res->decode_code = code; /* static string */
     } else {
         have_img = 1;
-        t1 = now_ms();
+        t1 = photo_clock_ms();
         if (!(g = photo_grey(&im)) || photo_detect(&im, g, 0, &d))
             goto oom;
-        t2 = now_ms();
+        t2 = photo_clock_ms();
         photo_geom_t geo;
         memset(&geo, 0, sizeof geo);
         photo_checks_run(&im, g, &d, th, spec, &geo, &in->meta, &r);
-        t3 = t4 = now_ms();
-        double tl = now_ms();
+        t3 = t4 = photo_clock_ms();
+        double tl = photo_clock_ms();
         if (in->judge_liveness) {
             double s = photo_liveness_score(&im, &d, in->frames, in->frame_lens,
                 in->nframes, th, r.metrics);
@@ -253,7 +253,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
                     json_real(round(s * 1000) / 1000),
                     json_real(th->liveness_min_nonrigid));
         }
-        t3 = t4 = now_ms();
+        t3 = t4 = photo_clock_ms();
         tliv = t3 - tl;
         if (geo.ok) {
             /* the spec crop from the full-resolution decode: blur is judged
@@ -264,7 +264,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
             {
                 photo_reason(&r, "PRODUCTION_FAILED", json_string(msg), NULL);
             } else {
-                tframe = now_ms() - t3;
+                tframe = photo_clock_ms() - t3;
                 photo_img_t o = {
                     .px = fpx, .w = spec->width, .h = spec->height, .scale = 1
                 };
@@ -281,17 +281,17 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
                         json_real(round(sh * 1000) / 1000),
                         json_real(th->min_sharpness));
                 if (produce && json_array_size(r.reasons) == 0) {
-                    double tm = now_ms();
+                    double tm = photo_clock_ms();
                     if (photo_produce(fpx, inside, &geo, spec, &res->jpeg,
                             &res->jpeg_len, r.metrics, &tmat, msg, sizeof msg))
                     {
                         photo_reason(
                             &r, "PRODUCTION_FAILED", json_string(msg), NULL);
                     } else {
-                        tmatte = now_ms() - tm;
+                        tmatte = photo_clock_ms() - tm;
                         json_t *rc =
                             recheck(res->jpeg, res->jpeg_len, spec, th, inside);
-                        trc = now_ms() - tm - tmatte;
+                        trc = photo_clock_ms() - tm - tmatte;
                         json_t *fl = json_object_get(rc, "reasons");
                         if (json_array_size(fl)) {
                             /* binding: the first failed output rule, measured */
@@ -306,10 +306,10 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
             }
             free(fpx);
             free(inside);
-            t4 = now_ms();
+            t4 = photo_clock_ms();
         }
     }
-    res->stage_ms[PHOTO_STAGE_DECODE] = (have_img ? t1 : now_ms()) - t0;
+    res->stage_ms[PHOTO_STAGE_DECODE] = (have_img ? t1 : photo_clock_ms()) - t0;
     res->stage_ms[PHOTO_STAGE_DETECT] = have_img ? t2 - t1 : -1;
     res->stage_ms[PHOTO_STAGE_CHECKS] = have_img ? t3 - t2 - tliv : -1;
     res->stage_ms[PHOTO_STAGE_LIVENESS] =
@@ -329,7 +329,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
                 round(tframe), "matte", round(tmat), "encode",
                 round(tmatte - tmat), "matte_encode", round(tmatte), "recheck",
                 round(trc), "produce", round(t4 - t3), "total",
-                round(now_ms() - t0)));
+                round(photo_clock_ms() - t0)));
     res->pass = json_array_size(r.reasons) == 0;
     if (!res->pass && res->jpeg) {
         res->rejected_jpeg = res->jpeg;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <vips/vips.h>
 
 static int
@@ -206,14 +205,6 @@ out:
     return ret;
 }
 
-static double
-now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 int
 photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
     const photo_spec_t *s, unsigned char **jpeg, size_t *len, json_t *m,
@@ -221,7 +212,7 @@ photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
 {
     *jpeg = NULL;
     *len = 0;
-    double t0 = now_ms();
+    double t0 = photo_clock_ms();
     size_t n = (size_t) s->width * s->height * 3;
     if (s->normalise_background) {
         photo_frame_t fr = { s->width / 2.0, g->ye_out, g->out_face_w,
@@ -235,7 +226,7 @@ photo_produce(uint8_t *px, const uint8_t *inside, const photo_geom_t *g,
          * affine's background), never black */
         json_object_set_new(m, "background_normalised", json_false());
     }
-    *matte_ms = now_ms() - t0;
+    *matte_ms = photo_clock_ms() - t0;
     VipsImage *mem = vips_image_new_from_memory_copy(
         px, n, s->width, s->height, 3, VIPS_FORMAT_UCHAR);
     if (!mem) {
