@@ -14,6 +14,14 @@
 #include <time.h>
 #include <vips/vips.h>
 
+double
+photo_clock_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
 int
 photo_init(const char *argv0)
 {
