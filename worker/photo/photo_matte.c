@@ -99,6 +99,24 @@ wall_at(const wall_t *wm, int x, int y, double *b)
     }
 }
 
+/* L1 distance of pixel p from colour b. */
+static double
+l1(const uint8_t *p, const double *b)
+{
+    return fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
+}
+
+/* L1 distance of p's chroma (each channel's share of the sum) from b's:
+ * the same surface in more or less light is near 0. */
+static double
+chroma_l1(const uint8_t *p, const double *b)
+{
+    double sp = p[0] + p[1] + p[2] + 1, sb = b[0] + b[1] + b[2] + 1, d = 0;
+    for (int c = 0; c < 3; c++)
+        d += fabs(p[c] / sp - b[c] / sb);
+    return d;
+}
+
 /* Robust fit of the wall model on the SEED pixels; returns the mean L1
  * residual of the kept samples, or -1 with too few samples. */
 static double
@@ -135,9 +153,7 @@ wall_fit(const uint8_t *px, const uint8_t *lab, int w, int h, wall_t *wm)
                 if (pass) {
                     double b[3];
                     wall_at(wm, x, y, b);
-                    double r = fabs(p[0] - b[0]) + fabs(p[1] - b[1])
-                        + fabs(p[2] - b[2]);
-                    if (r > fmax(3 * sigma, 12))
+                    if (l1(p, b) > fmax(3 * sigma, 12))
                         continue;
                 }
                 double f[NB];
@@ -169,8 +185,7 @@ wall_fit(const uint8_t *px, const uint8_t *lab, int w, int h, wall_t *wm)
                 const uint8_t *p = px + 3 * i;
                 double         b[3];
                 wall_at(wm, x, y, b);
-                double r =
-                    fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
+                double r = l1(p, b);
                 if (pass && r > fmax(3 * sigma, 12))
                     continue;
                 res += r;
@@ -271,10 +286,10 @@ guided(const float *I, float *p, int w, int h, int r, float eps)
  * The skin guard.  A wall of the face's own colour (beige, cream) gives the
  * growth no colour step at a jaw or a cheek with no shadow under it: it
  * ran through the gap between the hair and the collar into the jaw (a
- * hole in the face).  Round the face, where a head can be (its ellipse
- * 1.45x wide, the chin to the eyes), a pixel nearer the face's own colour
- * than the wall's is not wall.  The face colour is the median of the
- * cheeks under the eyes.
+ * hole in the face).  Beside the face, from the eye line to 0.75 F below
+ * it and within +-0.58 F of its centre, a pixel whose chroma is nearer the
+ * face's than the wall's is not wall.  The face colour is the median of
+ * the cheeks under the eyes.
  */
 typedef struct {
     double c[3], F, cx, ye;
@@ -329,13 +344,7 @@ head_skin(const skin_t *sk, const uint8_t *p, const double *b, int x, int y)
         || fabs(x - sk->cx) > 0.58 * sk->F)
         return 0;
     /* by chroma: a jaw in its own shade is darker than the cheeks */
-    double sp = p[0] + p[1] + p[2] + 1, ss = sk->c[0] + sk->c[1] + sk->c[2] + 1,
-           sb = b[0] + b[1] + b[2] + 1, ds = 0, dw = 0;
-    for (int c = 0; c < 3; c++) {
-        ds += fabs(p[c] / sp - sk->c[c] / ss);
-        dw += fabs(p[c] / sp - b[c] / sb);
-    }
-    return ds < dw;
+    return chroma_l1(p, sk->c) < chroma_l1(p, b);
 }
 
 int
@@ -464,14 +473,8 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 continue;
             wall_at(&wm, x, y, b);
             const uint8_t *p = px + 3 * i;
-            double sp_ = p[0] + p[1] + p[2] + 1, sb = b[0] + b[1] + b[2] + 1,
-                   ch = 0;
-            for (int c = 0; c < 3; c++)
-                ch += fabs(p[c] / sp_ - b[c] / sb);
             /* not a shadow on the wall either (the wall's chroma) */
-            if (fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2])
-                    >= 2 * thr
-                && ch >= 0.04)
+            if (l1(p, b) >= 2 * thr && chroma_l1(p, b) >= 0.04)
                 lab[i] = FG;
         }
     /* the face's own colour, for the skin guard (head_skin) */
@@ -499,14 +502,10 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
             if (head_skin(&sk, px + 3 * (size_t) j, b, j % w, j / w))
                 continue;
             const uint8_t *p = px + 3 * (size_t) j, *q = px + 3 * (size_t) i;
-            double         d =
-                fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
-            int ok = d < thr;
+            int            ok = l1(p, b) < thr;
             if (!ok) {
                 double sp_ = p[0] + p[1] + p[2] + 1,
-                       sb = b[0] + b[1] + b[2] + 1, ch = 0;
-                for (int c = 0; c < 3; c++)
-                    ch += fabs(p[c] / sp_ - b[c] / sb);
+                       sb = b[0] + b[1] + b[2] + 1, ch = chroma_l1(p, b);
                 double step =
                     abs(p[0] - q[0]) + abs(p[1] - q[1]) + abs(p[2] - q[2]);
                 ok =
@@ -544,9 +543,7 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 double b[3];
                 wall_at(&wm, x, y, b);
                 const uint8_t *p = px + 3 * (size_t) i;
-                double         d =
-                    fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2]);
-                sd += d;
+                sd += l1(p, b);
                 sdx += fabs(x - cx);
                 sy += y;
                 int nb[4] = { x > 0 ? i - 1 : -1, x < w - 1 ? i + 1 : -1,
@@ -561,9 +558,7 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                     const uint8_t *pj = px + 3 * (size_t) j;
                     if (head_skin(&sk, pj, bj, j % w, j / w))
                         continue;
-                    if (fabs(pj[0] - bj[0]) + fabs(pj[1] - bj[1])
-                            + fabs(pj[2] - bj[2])
-                        >= thr)
+                    if (l1(pj, bj) >= thr)
                         continue;
                     seen[j] = 1;
                     comp[nc++] = j;
@@ -622,9 +617,7 @@ photo_matte(uint8_t *px, const uint8_t *inside, int w, int h,
                 double b[3];
                 wall_at(&wm, x, y, b);
                 const uint8_t *p = px + 3 * (size_t) i;
-                if (fabs(p[0] - b[0]) + fabs(p[1] - b[1]) + fabs(p[2] - b[2])
-                        < thr
-                    && !head_skin(&sk, p, b, x, y))
+                if (l1(p, b) < thr && !head_skin(&sk, p, b, x, y))
                     stack[sp++] = i;
             }
         if (!sp)
