@@ -73,18 +73,20 @@ faults(void)
 }
 
 int
-childmem_after_request(const tucai_config_t *cfg, uint64_t served, int look)
+childmem_served(const tucai_config_t *cfg, uint64_t served)
 {
-    long rss, f;
-
     if (cfg->max_requests > 0 && served >= (uint64_t) cfg->max_requests) {
         tlog_info("conn: served %llu requests, recycling",
             (unsigned long long) served);
         return 1;
     }
-    if (!look) {
-        return 0;
-    }
+    return 0;
+}
+
+int
+childmem_look(const tucai_config_t *cfg, uint64_t served)
+{
+    long rss, f;
 
     /* The RSS, not mallinfo2's heap size: with glibc's sliding mmap
      * threshold a capture reuses the heap's freed (trimmed) pages without

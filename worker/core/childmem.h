@@ -14,14 +14,16 @@ void childmem_init(void);
 /* Resident set size of this process in kB (/proc/self/statm), -1 unknown. */
 long childmem_rss_kb(void);
 
-/* After each request a child served (served counts it), look 0; before
- * it waits for more work, look 1: freed heap given back to the kernel when
- * the requests since the last look grew it (not between the requests a
- * child found ready at once).  1 when the child should give back what it
- * keeps and exit (logged why: max_requests, or with look max_rss_mb),
- * else 0. */
-int childmem_after_request(
-    const tucai_config_t *cfg, uint64_t served, int look);
+/* After each request a child served (served counts it): 1 when it has
+ * served max_requests and should give back what it keeps and exit
+ * (logged), else 0. */
+int childmem_served(const tucai_config_t *cfg, uint64_t served);
+
+/* Before a child waits for more work: freed heap given back to the kernel
+ * when the requests since the last look grew it (not between the requests
+ * a child found ready at once); 1 when its RSS is above max_rss_mb and it
+ * should exit (logged), else 0. */
+int childmem_look(const tucai_config_t *cfg, uint64_t served);
 
 /* A child about to exit: under the ASan build, LeakSanitizer looks for
  * memory no longer reachable (children end with _exit, which skips its

@@ -461,7 +461,7 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
             /* max_rss_mb; a photo's memory given back */
             if (unlooked) {
                 unlooked = 0;
-                if (childmem_after_request(ctx->cfg, served, 1))
+                if (childmem_look(ctx->cfg, served))
                     break;
             }
             nready = next = 0;
@@ -525,7 +525,7 @@ conn_child_loop(tucai_ctx_t *ctx, int sp, int kid, volatile sig_atomic_t *stop)
         int ok = rc >= 0;
         served += rc != 1;
         /* max_requests; the memory is looked at before the next wait */
-        int recycle = childmem_after_request(ctx->cfg, served, 0);
+        int recycle = childmem_served(ctx->cfg, served);
         unlooked = 1;
         if (!ok) {
             /* nginx and the master's copy see it end */

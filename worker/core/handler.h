@@ -58,6 +58,10 @@ typedef int (*tucai_handler_pt)(
 /* 2xx/4xx with a JSON body; steals the reference to obj. Returns 0. */
 int resp_json(tucai_resp_t *r, int status, json_t *obj);
 
+/* The same with the body already JSON text (len bytes): a fixed answer
+ * needs no object built and dumped.  Returns 0. */
+int resp_json_text(tucai_resp_t *r, int status, const char *json, size_t len);
+
 /*
  * The error form of API.md:
  *   {"error": code, "message": "<zh> / <en>", ...extra}

@@ -7,30 +7,36 @@
 #include "handler.h"
 
 int
+resp_json_text(tucai_resp_t *r, int status, const char *json, size_t len)
+{
+    r->status = status;
+    r->body.len = 0;
+    r->content_type[0] = '\0';
+    if (tbuf_add(&r->body, json, len) != 0) {
+        r->status = 500;
+        r->body.len = 0;
+    }
+    return 0;
+}
+
+int
 resp_json(tucai_resp_t *r, int status, json_t *obj)
 {
     char *s;
 
-    r->status = status;
-    r->body.len = 0;
-    r->content_type[0] = '\0';
     if (obj == NULL) {
         /* a failed json_pack upstream: still answer JSON, never crash */
         static const char oom[] =
             "{\"error\":\"INTERNAL\",\"message\":\"内部错误 / internal error\"}";
-        r->status = 500;
-        (void) tbuf_add(&r->body, oom, sizeof(oom) - 1);
-        return 0;
+        return resp_json_text(r, 500, oom, sizeof(oom) - 1);
     }
     /* 6 significant digits: measured values read as 0.306, not 0.30599999... */
     s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(obj);
-    if (s == NULL || tbuf_add(&r->body, s, strlen(s)) != 0) {
-        free(s);
-        r->status = 500;
-        r->body.len = 0;
-        return 0;
+    if (s == NULL) {
+        return resp_json_text(r, 500, "", 0);
     }
+    resp_json_text(r, status, s, strlen(s));
     free(s);
     return 0;
 }
