@@ -210,7 +210,7 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
     uint8_t *g = NULL;
     int      have_img = 0;
     double t0 = photo_clock_ms(), t1 = t0, t2 = t0, t3 = t0, t4 = t0, tliv = 0,
-           tframe = 0, tmatte = 0, tmat = 0, trc = 0;
+           tframe = 0, tmatte_enc = 0, tmatte = 0, trecheck = 0;
     if (!r.reasons || !r.metrics)
         goto oom;
     int64_t lim = 0;
@@ -274,15 +274,16 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
                 if (produce && json_array_size(r.reasons) == 0) {
                     double tm = photo_clock_ms();
                     if (photo_produce(fpx, inside, &geo, spec, &res->jpeg,
-                            &res->jpeg_len, r.metrics, &tmat, msg, sizeof msg))
+                            &res->jpeg_len, r.metrics, &tmatte, msg,
+                            sizeof msg))
                     {
                         photo_reason(
                             &r, "PRODUCTION_FAILED", json_string(msg), NULL);
                     } else {
-                        tmatte = photo_clock_ms() - tm;
+                        tmatte_enc = photo_clock_ms() - tm;
                         json_t *rc =
                             recheck(res->jpeg, res->jpeg_len, spec, th, inside);
-                        trc = photo_clock_ms() - tm - tmatte;
+                        trecheck = photo_clock_ms() - tm - tmatte_enc;
                         json_t *fl = json_object_get(rc, "reasons");
                         if (json_array_size(fl)) {
                             /* binding: the first failed output rule, measured */
@@ -317,9 +318,9 @@ photo_process(const photo_input_t *in, const photo_spec_t *spec,
             json_pack("{sf sf sf sf sf sf sf sf sf sf sf}", "decode",
                 round(t1 - t0), "detect", round(t2 - t1), "checks",
                 round(t3 - t2 - tliv), "liveness", round(tliv), "frame",
-                round(tframe), "matte", round(tmat), "encode",
-                round(tmatte - tmat), "matte_encode", round(tmatte), "recheck",
-                round(trc), "produce", round(t4 - t3), "total",
+                round(tframe), "matte", round(tmatte), "encode",
+                round(tmatte_enc - tmatte), "matte_encode", round(tmatte_enc),
+                "recheck", round(trecheck), "produce", round(t4 - t3), "total",
                 round(photo_clock_ms() - t0)));
     res->pass = json_array_size(r.reasons) == 0;
     if (!res->pass && res->jpeg) {
