@@ -58,6 +58,9 @@ my %bad = (
     'fixed len wrong'  => Tucai::Proto::header(meta_len => 6) . pack('n n', 35, 2) . 'ab',
     'duplicate param'  => Tucai::Proto::frame(op => 1, meta => [1 => 'a', 1 => 'b']),
     'garbage'          => join('', map { chr(int rand 256) } 1 .. 200),
+    # no pipelining (tucai_proto.h): a frame written before the answer to
+    # the one before it
+    'two frames at once' => Tucai::Proto::frame(op => Tucai::Proto::OP_HEALTH) x 2,
 );
 for my $name (sort keys %bad) {
     my $c = $t->proto;
@@ -65,6 +68,7 @@ for my $name (sort keys %bad) {
     ok($c->closed(5), "$name: connection closed");
     $c->close;
 }
+like($t->pool_log, qr/\d+ bytes after the frame, closing/, 'two frames at once: logged as such');
 
 # truncated: header only half, then the peer goes away; and a full header
 # announcing a body that never comes (the pool times out or sees EOF)
